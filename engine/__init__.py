@@ -1,0 +1,59 @@
+"""A declarative dataflow engine that streams HTML.
+
+Declare a page as typed queries and fragments (:mod:`schemas`), then stream it:
+every query starts as soon as its inputs resolve, the shell goes out at once, and
+each fragment follows the moment the ordering contract allows.
+"""
+
+from schemas import Fragment, Mode, Page, Query, Shell
+
+from ._errors import (
+    DependencyFailed,
+    EngineError,
+    FragmentError,
+    NotFound,
+    PageError,
+    ParameterError,
+    Problem,
+    QueryError,
+    QueryTimeout,
+    RenderError,
+    ResultTypeError,
+    ShellError,
+)
+from ._graph import Graph
+from ._load import load
+from ._markup import html
+from ._render import Sink, render, render_fragment, render_to_bytes
+from ._resolve import ErrorHook, Tracer
+from ._wire import SCRIPT_HASHES
+
+__all__ = [
+    "SCRIPT_HASHES",
+    "DependencyFailed",
+    "EngineError",
+    "ErrorHook",
+    "Fragment",
+    "FragmentError",
+    "Graph",
+    "Mode",
+    "NotFound",
+    "Page",
+    "PageError",
+    "ParameterError",
+    "Problem",
+    "Query",
+    "QueryError",
+    "QueryTimeout",
+    "RenderError",
+    "ResultTypeError",
+    "Shell",
+    "ShellError",
+    "Sink",
+    "Tracer",
+    "html",
+    "load",
+    "render",
+    "render_fragment",
+    "render_to_bytes",
+]

@@ -1,0 +1,136 @@
+"""The engine's exceptions, under one root.
+
+::
+
+    EngineError
+    ├── PageError (ValueError)         a page definition is wrong; carries every Problem
+    ├── RenderError                    a render could not produce its first byte
+    │   ├── ParameterError (ValueError)  a request parameter is missing or malformed: 400
+    │   ├── NotFound (LookupError)       raised by a shell query: 404
+    │   └── ShellError                   a shell query failed otherwise: 500
+    ├── QueryError                     a query failed; in-band after the first byte
+    │   ├── QueryTimeout                 its timeout or the page deadline passed
+    │   ├── ResultTypeError (TypeError)  its value does not match the declared type
+    │   └── DependencyFailed             a query it depends on failed
+    └── FragmentError                  a renderer raised or returned unusable HTML; in-band
+
+Definition-time problems are collected and raised once, so a user fixes them all
+in one pass; request-time errors name the page and the node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import attrs
+
+__all__ = [
+    "DependencyFailed",
+    "EngineError",
+    "FragmentError",
+    "NotFound",
+    "PageError",
+    "ParameterError",
+    "Problem",
+    "QueryError",
+    "QueryTimeout",
+    "RenderError",
+    "ResultTypeError",
+    "ShellError",
+]
+
+
+class EngineError(Exception):
+    """Root of every error the engine raises."""
+
+
+@attrs.frozen
+class Problem:
+    """One thing wrong (or suspicious) in a page definition, and where it is."""
+
+    page: str
+    message: str
+    node: str | None = None
+    file: str | None = None
+    key: str | None = None
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        where = ":".join(part for part in (self.file, self.key) if part)
+        node = f" [{self.node}]" if self.node else ""
+        prefix = f"{where}: " if where else ""
+        return f"{prefix}{self.severity}: page {self.page!r}{node}: {self.message}"
+
+
+class PageError(EngineError, ValueError):
+    """A page definition is invalid; ``problems`` lists every error found."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in page definition:\n{lines}")
+
+
+class RenderError(EngineError):
+    """The render failed before its first byte, so the caller can still choose a status."""
+
+    status_code = 500
+
+    def __init__(self, message: str, *, page: str, node: str | None = None) -> None:
+        self.page = page
+        self.node = node
+        super().__init__(message)
+
+
+class ParameterError(RenderError, ValueError):
+    """A request parameter is missing or cannot be converted to its declared type."""
+
+    status_code = 400
+
+
+class NotFound(RenderError, LookupError):
+    """Raise from a shell query to say the requested thing does not exist (404).
+
+    Example: ``raise engine.NotFound(f"no product {product_id}")``.
+    """
+
+    status_code = 404
+
+    def __init__(self, message: str = "not found", *, page: str = "", node: str | None = None):
+        super().__init__(message, page=page, node=node)
+
+
+class ShellError(RenderError):
+    """A shell query failed, so no document can start."""
+
+
+class QueryError(EngineError):
+    """A query failed; only what depends on it fails with it."""
+
+    def __init__(self, message: str, *, page: str, query: str) -> None:
+        self.page = page
+        self.query = query
+        super().__init__(f"page {page!r}, query {query!r}: {message}")
+
+
+class QueryTimeout(QueryError):
+    """The query's own timeout or the page deadline passed before it finished."""
+
+
+class ResultTypeError(QueryError, TypeError):
+    """The value a query returned does not match its declared result type."""
+
+
+class DependencyFailed(QueryError):
+    """A query this one depends on failed, so this one never ran."""
+
+
+class FragmentError(EngineError):
+    """A renderer raised, or returned HTML that cannot be placed; the slot fails."""
+
+    def __init__(self, message: str, *, page: str, fragment: str) -> None:
+        self.page = page
+        self.fragment = fragment
+        super().__init__(f"page {page!r}, fragment {fragment!r}: {message}")

@@ -1,0 +1,101 @@
+"""The in-order scheduler: the document in authored order, with no script at all.
+
+Queries still resolve concurrently; the writer walks the document and flushes as
+far as everything before the cursor is ready. The walk is a generator that yields
+whenever the fragment at the cursor is not ready yet, so resuming it later is just
+``next()``. Buffered mode is the same walk, written once at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from typing import Any
+
+from markupsafe import escape
+
+from . import _wire as w
+from ._expand import Chunk, Expander
+from ._graph import Graph
+from ._markup import Expr, Slot
+from ._state import State
+
+__all__ = ["InOrder"]
+
+Walk = Generator[None, None, None]
+
+
+class InOrder:
+    def __init__(self, graph: Graph, state: State, wire: w.Wire) -> None:
+        self.graph = graph
+        self.state = state
+        # In order, batches follow each other directly: no point marker between them.
+        self.expander = Expander(graph, state, wire, points=False)
+        self.out: list[str] = []
+        self.finished = False
+        self.walk: Walk | None = None
+
+    def start(self, shell_values: Mapping[str, Any]) -> tuple[str, list[Chunk]]:
+        self.walk = self._document(shell_values)
+        text, chunks = self.advance()
+        return text, [("shell", ""), *chunks]
+
+    def start_fragment(self, f: int) -> None:
+        """Walk one fragment alone, as the ``<template for>`` of a partial response."""
+        self.walk = self._slot(f, partial=True)
+
+    def advance(self) -> tuple[str, list[Chunk]]:
+        assert self.walk is not None
+        if not self.finished:
+            try:
+                next(self.walk)
+            except StopIteration:
+                self.finished = True
+        text = "".join(self.out)
+        self.out.clear()
+        return text, self.expander.take()
+
+    # -- the walk --------------------------------------------------------------
+
+    def _document(self, shell_values: Mapping[str, Any]) -> Walk:
+        expander, graph = self.expander, self.graph
+        for part in graph.shell.parts:
+            if isinstance(part, Slot):
+                yield from self._slot(graph.fragment_index[part.name])
+            elif isinstance(part, Expr):
+                self.out.append(str(escape(part.evaluate(shell_values))))
+            else:
+                self.out.append(part)
+        exposed = [q.index for q in graph.queries if q.expose and not q.consumers]
+        while not all(self.state.settled[q] for q in exposed):
+            yield
+        for q in exposed:
+            if self.state.errors[q] is None:
+                expander.data(q, None, self.out)
+
+    def _slot(self, f: int, *, partial: bool = False) -> Walk:
+        state, node = self.state, self.graph.fragments[f]
+        while not all(state.ready(m) for m in ((f,) if partial else node.group)):
+            yield
+        expander = self.expander
+        expander.prelude(node, self.out)
+        self.out.append(w.template_open(node.target) if partial else w.start(node.target))
+        fragment = state.fragments[f]
+        if node.append and fragment.failure is None:
+            expander.content(f, (), self.out, here=True)
+            while not fragment.closed:
+                yield
+                expander.prelude(node, self.out)
+                if len(fragment.batches) > fragment.sent or fragment.done or fragment.failure:
+                    expander.batches(node, self.out)
+        elif fragment.failure is not None:
+            expander.content(f, (), self.out, here=True)
+        else:
+            fragment.emitted = True
+            expander.chunks.append(("fragment", node.target))
+            assert fragment.content is not None
+            for piece in fragment.content:
+                if isinstance(piece, Slot):
+                    yield from self._slot(self.graph.fragment_index[piece.name])
+                else:
+                    self.out.append(piece)
+        self.out.append(w.template_close() if partial else w.end())

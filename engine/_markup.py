@@ -1,0 +1,165 @@
+"""HTML text: ``{{ path }}`` templates, slot markers, safe JSON embedding.
+
+Everything interpolated is escaped with markupsafe unless it is already markup
+(``__html__``). Slots are written with the platform's own point marker,
+``<?marker name="x">``; the engine expands each one per mode.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import msgspec
+from markupsafe import Markup, escape
+
+__all__ = [
+    "Expr",
+    "Slot",
+    "Template",
+    "embed_json",
+    "html",
+    "slot_names",
+    "split_slots",
+    "template_balance_error",
+]
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*|\.\d+)*)\s*\}\}")
+MARKER = re.compile(r"""<\?marker\s+name\s*=\s*(?:"([^"]*)"|'([^']*)')\s*\??>""", re.IGNORECASE)
+_TEMPLATE_TAG = re.compile(r"<(/?)template[\s>/]", re.IGNORECASE)
+
+_JSON_ESCAPES = (
+    (b"&", b"\\u0026"),
+    (b"<", b"\\u003c"),
+    (b">", b"\\u003e"),
+    ("\u2028".encode(), b"\\u2028"),
+    ("\u2029".encode(), b"\\u2029"),
+)
+
+
+@attrs.frozen
+class Expr:
+    """A ``{{ root.attr.attr }}`` placeholder."""
+
+    root: str
+    path: tuple[str, ...]
+
+    def evaluate(self, values: Mapping[str, Any]) -> Any:
+        value = values[self.root]
+        for part in self.path:
+            value = value[int(part)] if part.isdigit() else _lookup(value, part)
+        return value
+
+
+@attrs.frozen
+class Slot:
+    """A slot marker inside HTML."""
+
+    name: str
+
+
+Part = str | Expr | Slot
+
+
+@attrs.frozen
+class Template:
+    """HTML with placeholders and slots, parsed once at definition time."""
+
+    parts: tuple[Part, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Template:
+        parts: list[Part] = []
+        for piece in split_slots(text):
+            if isinstance(piece, Slot):
+                parts.append(piece)
+                continue
+            pos = 0
+            for match in _PLACEHOLDER.finditer(piece):
+                if match.start() > pos:
+                    parts.append(piece[pos : match.start()])
+                root, *path = match.group(1).split(".")
+                parts.append(Expr(root, tuple(path)))
+                pos = match.end()
+            if pos < len(piece):
+                parts.append(piece[pos:])
+        return cls(tuple(parts))
+
+    @property
+    def roots(self) -> frozenset[str]:
+        return frozenset(p.root for p in self.parts if isinstance(p, Expr))
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parts if isinstance(p, Slot))
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        """Interpolate ``values``, keeping slot markers as written."""
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+            elif isinstance(part, Expr):
+                out.append(str(escape(part.evaluate(values))))
+            else:
+                out.append(f'<?marker name="{part.name}">')
+        return "".join(out)
+
+
+def _lookup(value: Any, name: str) -> Any:
+    if isinstance(value, Mapping):
+        return value[name]
+    return getattr(value, name)
+
+
+@functools.lru_cache(maxsize=512)
+def _cached(text: str) -> Template:
+    return Template.parse(text)
+
+
+def html(template: str, /, **values: Any) -> Markup:
+    """Render an HTML snippet, escaping every ``{{ placeholder }}``.
+
+    For function renderers: ``engine.html("<li>{{ r.title }}</li>", r=review)``.
+    """
+    return Markup(_cached(template).render(values))
+
+
+def split_slots(text: str) -> list[str | Slot]:
+    """Split HTML at its slot markers."""
+    pieces: list[str | Slot] = []
+    pos = 0
+    for match in MARKER.finditer(text):
+        if match.start() > pos:
+            pieces.append(text[pos : match.start()])
+        pieces.append(Slot(match.group(1) if match.group(1) is not None else match.group(2)))
+        pos = match.end()
+    if pos < len(text):
+        pieces.append(text[pos:])
+    return pieces
+
+
+def slot_names(text: str) -> tuple[str, ...]:
+    return tuple(p.name for p in split_slots(text) if isinstance(p, Slot))
+
+
+def template_balance_error(text: str) -> str | None:
+    """Why ``text`` would break out of the ``<template>`` that carries it, if it would."""
+    depth = 0
+    for match in _TEMPLATE_TAG.finditer(text):
+        depth += -1 if match.group(1) else 1
+        if depth < 0:
+            return "its HTML closes a <template> it did not open"
+    return "its HTML leaves a <template> unclosed" if depth else None
+
+
+def embed_json(value: Any) -> bytes:
+    """JSON that is safe inside ``<script type="application/json">``."""
+    data = msgspec.json.encode(value)
+    for raw, escaped in _JSON_ESCAPES:
+        if raw in data:
+            data = data.replace(raw, escaped)
+    return data

@@ -1,0 +1,201 @@
+"""The out-of-order scheduler: the shell at once, then each fragment as it is ready.
+
+Each turn it releases every chunk the ordering contract allows, by construction:
+
+* a fragment is placeable when it has content (or has failed), its parent slot is
+  on the page or placed in the same turn, and every member of its reveal group is
+  placeable too;
+* placeable fragments whose parent is placed in the same turn go inside it, the
+  others become chunks (one per reveal group), sorted by priority then declaration
+  order, all in one write;
+* nothing ready is held back (work-conserving).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import _wire as w
+from ._expand import Chunk, Expander
+from ._graph import Graph
+from ._state import State
+
+__all__ = ["OutOfOrder"]
+
+
+class OutOfOrder:
+    def __init__(self, graph: Graph, state: State, wire: w.Wire) -> None:
+        self.graph = graph
+        self.state = state
+        self.wire = wire
+        self.expander = Expander(graph, state, wire)
+        by_depth = sorted(graph.fragments, key=lambda f: (f.depth, f.index))
+        self.pending = [f.index for f in by_depth]
+        self.groups = [
+            f.group for f in graph.fragments if len(f.group) > 1 and f.group[0] == f.index
+        ]
+        self.loose_data = [
+            q.index
+            for q in graph.queries
+            if q.expose and not q.consumers and q.index not in graph.shell_queries
+        ]
+
+    @property
+    def finished(self) -> bool:
+        states = self.state.fragments
+        return not self.pending and all(
+            states[f.index].closed for f in self.graph.fragments if f.append and not states[f.index].dropped
+        ) and all(self.state.settled[q] for q in self.loose_data)
+
+    def start(self, shell_values: Mapping[str, Any]) -> tuple[str, list[Chunk]]:
+        """The shell: ready fragments in place, fallbacks elsewhere, then the runtime."""
+        inline = self._placeable()
+        out: list[str] = []
+        expander = self.expander
+
+        def place(f: int, out: list[str]) -> None:
+            if f in inline:
+                expander.placed(f, inline, out, here=True)
+            else:
+                expander.placeholder(f, out)
+
+        expander.template(self.graph.shell, shell_values, place, out)
+        for q in self.graph.shell_queries:
+            if self.graph.queries[q].expose:
+                expander.data(q, None, out)
+        out.append(self.wire.runtime())
+        self._forget_emitted()
+        return "".join(out), [("shell", ""), *expander.take()]
+
+    def advance(self) -> tuple[str, list[Chunk]]:
+        """Everything releasable now, as the text of one write."""
+        units = self._units()
+        expander = self.expander
+        texts: list[tuple[tuple[int, int], str]] = []
+        chunks: list[tuple[tuple[int, int], list[Chunk]]] = []
+        for key, roots, inline in units:
+            body: list[str] = []
+            for root in roots:
+                node = self.graph.fragments[root]
+                expander.prelude(node, expander.preludes)
+                body.append(w.template_open(node.target))
+                expander.content(root, inline, body, here=False)
+                body.append(w.template_close())
+            texts.append((key, "".join(expander.preludes) + "".join(body)))
+            expander.preludes.clear()
+            chunks.append((key, expander.take()))
+        for f in self._open_appends():
+            node = self.graph.fragments[f]
+            state = self.state.fragments[f]
+            out: list[str] = []
+            expander.prelude(node, out)
+            out.append(w.template_open(f"{node.target}.{state.sent}"))
+            expander.batches(node, out)
+            out.append(w.template_close())
+            key = (-node.priority, node.index)
+            texts.append((key, "".join(out)))
+            chunks.append((key, expander.take()))
+        for q in self.loose_data:
+            if self.state.settled[q] and self.state.errors[q] is None:
+                out = []
+                expander.data(q, None, out)
+                if out:
+                    texts.append(((0, -1), "".join(out)))
+                    chunks.append(((0, -1), expander.take()))
+        self._forget_emitted()
+        if not texts:
+            return "", []
+        texts.sort(key=lambda item: item[0])
+        chunks.sort(key=lambda item: item[0])
+        text = "".join(t for _, t in texts)
+        if "<template for=" in text:
+            text += self.wire.swap()
+        return text, [c for _, cs in chunks for c in cs]
+
+    # -- deciding what goes now -------------------------------------------------------
+
+    def _placeable(self) -> set[int]:
+        fragments, states = self.graph.fragments, self.state.fragments
+        placeable: set[int] = set()
+        for f in self.pending:  # parents come before their children
+            parent = fragments[f].parent
+            if self.state.ready(f) and (
+                parent is None or states[parent].emitted or parent in placeable
+            ):
+                placeable.add(f)
+        changed = bool(self.groups)
+        while changed:
+            changed = False
+            for group in self.groups:
+                if any(m in placeable for m in group) and not all(
+                    m in placeable for m in group
+                ):
+                    self._withdraw(group, placeable)
+                    changed = True
+        return placeable
+
+    def _withdraw(self, members: tuple[int, ...], placeable: set[int]) -> None:
+        stack = list(members)
+        while stack:
+            f = stack.pop()
+            if f in placeable:
+                placeable.discard(f)
+                stack.extend(self.graph.fragments[f].children)
+
+    def _units(self) -> list[tuple[tuple[int, int], list[int], set[int]]]:
+        placeable = self._placeable()
+        if not placeable:
+            return []
+        fragments = self.graph.fragments
+        roots = sorted(f for f in placeable if fragments[f].parent not in placeable)
+        unit_of: dict[int, int] = {}
+        by_group: dict[str, int] = {}
+        members: list[list[int]] = []
+        for root in roots:
+            unit = len(members)
+            for f in self._subtree(root, placeable):
+                reveal = fragments[f].reveal
+                if reveal is not None and reveal in by_group:
+                    unit = by_group[reveal]
+            if unit == len(members):
+                members.append([])
+            members[unit].append(root)
+            unit_of[root] = unit
+            for f in self._subtree(root, placeable):
+                if fragments[f].reveal is not None:
+                    by_group[fragments[f].reveal] = unit
+        units = []
+        for roots_of_unit in members:
+            key = (-max(fragments[r].priority for r in roots_of_unit), min(roots_of_unit))
+            units.append((key, sorted(roots_of_unit), placeable))
+        units.sort(key=lambda u: u[0])
+        return units
+
+    def _subtree(self, root: int, placeable: set[int]) -> list[int]:
+        out, stack = [], [root]
+        while stack:
+            f = stack.pop()
+            out.append(f)
+            stack.extend(c for c in self.graph.fragments[f].children if c in placeable)
+        return out
+
+    def _open_appends(self) -> list[int]:
+        states = self.state.fragments
+        return [
+            f.index
+            for f in self.graph.fragments
+            if f.append
+            and states[f.index].emitted
+            and not states[f.index].closed
+            and not states[f.index].dropped
+            and (
+                len(states[f.index].batches) > states[f.index].sent
+                or states[f.index].done
+                or states[f.index].failure is not None
+            )
+        ]
+
+    def _forget_emitted(self) -> None:
+        states = self.state.fragments
+        self.pending = [f for f in self.pending if not states[f].emitted]

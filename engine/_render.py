@@ -1,0 +1,241 @@
+"""One request, one render: a nursery of queries and a writer that streams the page.
+
+The writer is the only task that touches the sink. Query tasks report outcomes on
+an unbounded channel (a query never waits for the client); each turn the writer
+takes every outcome that has arrived, asks the scheduler what it may release, and
+sends it as one write. A slow client therefore delays bytes, never queries.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Awaitable, Callable, Mapping
+
+import trio
+
+from schemas import Mode, Page
+
+from ._errors import NotFound, QueryError, ShellError
+from ._expand import Chunk
+from ._graph import Graph
+from ._inorder import InOrder
+from ._outoforder import OutOfOrder
+from ._resolve import ErrorHook, Event, Resolution, Tracer, convert_params
+from ._state import State
+from ._wire import Wire
+
+__all__ = ["Sink", "as_graph", "render", "render_fragment", "render_to_bytes"]
+
+Sink = Callable[[bytes], Awaitable[object]]
+"""Where the bytes go: called once per write, in order; the first call carries the shell."""
+
+_MODES = ("out-of-order", "in-order", "buffered")
+
+
+@functools.lru_cache(maxsize=256)
+def _build(page: Page) -> Graph:
+    return Graph.build(page)
+
+
+def as_graph(page: Page | Graph) -> Graph:
+    """The checked graph of ``page`` (built once per page object)."""
+    return page if isinstance(page, Graph) else _build(page)
+
+
+async def render(
+    page: Page | Graph,
+    sink: Sink,
+    *,
+    params: Mapping[str, str] | None = None,
+    mode: Mode | None = None,
+    nonce: str | None = None,
+    tracer: Tracer | None = None,
+    on_error: ErrorHook | None = None,
+) -> None:
+    """Stream ``page`` to ``sink``.
+
+    Raises, before the first byte only: :class:`ParameterError` (400),
+    :class:`NotFound` (404) and :class:`ShellError` (500). After the first byte,
+    failures are rendered in their slots and the document still closes. Cancelling
+    the caller, or a sink that raises, cancels every query still running.
+    """
+    graph = as_graph(page)
+    chosen = mode or graph.page.mode
+    if chosen not in _MODES:
+        raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {chosen!r}")
+    wire = Wire(nonce)
+    values = convert_params(graph, params or {})
+    await _in_nursery(_Writer(graph, chosen, wire, sink, tracer, on_error).page, values)
+
+
+async def render_fragment(
+    page: Page | Graph,
+    target: str,
+    sink: Sink,
+    *,
+    params: Mapping[str, str] | None = None,
+    nonce: str | None = None,
+    tracer: Tracer | None = None,
+    on_error: ErrorHook | None = None,
+) -> None:
+    """Render one fragment (and what it needs) as ``<template for="target">``, in one write.
+
+    This is what the browser runtime's ``$E.refresh(target)`` fetches and morphs in.
+    """
+    graph = as_graph(page)
+    if target not in graph.fragment_index:
+        raise NotFound(f"page has no fragment {target!r}", page=graph.name)
+    values = convert_params(graph, params or {})
+    writer = _Writer(graph, "buffered", Wire(nonce), sink, tracer, on_error)
+    await _in_nursery(functools.partial(writer.fragment, graph.fragment_index[target]), values)
+
+
+async def render_to_bytes(page: Page | Graph, **options: object) -> bytes:
+    """The whole response as bytes (for snapshots and tests)."""
+    parts: list[bytes] = []
+
+    async def collect(data: bytes) -> None:
+        parts.append(data)
+
+    await render(page, collect, **options)  # type: ignore[arg-type]
+    return b"".join(parts)
+
+
+async def _in_nursery(
+    body: Callable[[trio.Nursery, Mapping[str, object]], Awaitable[None]],
+    values: Mapping[str, object],
+) -> None:
+    # The body's own exception (a shell failure, a broken sink) is re-raised as is,
+    # not wrapped in an ExceptionGroup: query tasks never raise out of the nursery.
+    failure: Exception | None = None
+    async with trio.open_nursery() as nursery:
+        try:
+            await body(nursery, values)
+        except Exception as exc:
+            failure = exc
+        nursery.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+
+
+class _Writer:
+    def __init__(
+        self,
+        graph: Graph,
+        mode: Mode,
+        wire: Wire,
+        sink: Sink,
+        tracer: Tracer | None,
+        on_error: ErrorHook | None,
+    ) -> None:
+        self.graph = graph
+        self.mode = mode
+        self.wire = wire
+        self.sink = sink
+        self.tracer = tracer
+        self.state = State(graph, on_error)
+        self.on_error = on_error
+        self.send, self.receive = trio.open_memory_channel[Event](math.inf)
+
+    def _resolution(self, nursery: trio.Nursery, values: Mapping[str, object]) -> Resolution:
+        return Resolution(
+            self.graph,
+            values,
+            nursery,
+            self.send.send_nowait,
+            tracer=self.tracer,
+            on_error=self.on_error,
+        )
+
+    def _deadline(self) -> float:
+        budget = self.graph.page.deadline
+        return trio.current_time() + budget if budget else math.inf
+
+    async def page(self, nursery: trio.Nursery, values: Mapping[str, object]) -> None:
+        graph, state = self.graph, self.state
+        self._resolution(nursery, values).start(self._deadline())
+        while not all(state.settled[q] for q in graph.shell_queries):
+            state.apply(await self.receive.receive())
+        for q in graph.shell_queries:
+            error = state.errors[q]
+            if error is not None:
+                raise _shell_failure(graph, graph.queries[q].name, error)
+        self._drain()
+        scheduler = OutOfOrder if self.mode == "out-of-order" else InOrder
+        schedule = scheduler(graph, state, self.wire)
+        shell_values = {graph.queries[q].name: state.values[q] for q in graph.shell_queries}
+        held: list[tuple[str, list[Chunk]]] = [schedule.start(shell_values)]
+        buffered = self.mode == "buffered"
+        while not schedule.finished:
+            if not buffered and held:
+                await self._write(*_joined(held))
+                held.clear()
+            state.apply(await self.receive.receive())
+            self._drain()
+            held.append(schedule.advance())
+        # The closing HTML rides in the last write: one send fewer per response.
+        held.append((graph.shell_tail, [("close", "")]))
+        await self._write(*_joined(held))
+
+    async def fragment(self, f: int, nursery: trio.Nursery, values: Mapping[str, object]) -> None:
+        graph = self.graph
+        needed = _closure(graph, f)
+        self._resolution(nursery, values).start(self._deadline(), only=needed)
+        walk = InOrder(graph, self.state, self.wire)
+        walk.start_fragment(f)
+        text, chunks = walk.advance()
+        parts, events = [text], chunks
+        while not walk.finished:
+            self.state.apply(await self.receive.receive())
+            self._drain()
+            text, chunks = walk.advance()
+            parts.append(text)
+            events.extend(chunks)
+        await self._write("".join(parts), events)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                event = self.receive.receive_nowait()
+            except trio.WouldBlock:
+                return
+            self.state.apply(event)
+
+    async def _write(self, text: str, chunks: list[Chunk]) -> None:
+        data = text.encode()
+        if self.tracer is not None:
+            self.tracer.wrote(trio.current_time(), data, chunks, self.state.seq)
+        if data:
+            await self.sink(data)
+
+
+def _joined(held: list[tuple[str, list[Chunk]]]) -> tuple[str, list[Chunk]]:
+    return "".join(t for t, _ in held), [c for _, cs in held for c in cs]
+
+
+def _closure(graph: Graph, f: int) -> frozenset[int]:
+    """The queries needed to render fragment ``f`` and the fragments inside it."""
+    needed: set[int] = set()
+    fragments = [f]
+    while fragments:
+        node = graph.fragments[fragments.pop()]
+        fragments.extend(node.children)
+        stack = list(node.uses)
+        while stack:
+            q = stack.pop()
+            if q not in needed:
+                needed.add(q)
+                stack.extend(graph.queries[q].depends_on)
+    return frozenset(needed)
+
+
+def _shell_failure(graph: Graph, name: str, error: QueryError) -> ShellError | NotFound:
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, NotFound):
+            return NotFound(str(cause), page=graph.name, node=name)
+        cause = cause.__cause__
+    failure = ShellError(f"shell query {name!r} failed: {error}", page=graph.name, node=name)
+    failure.__cause__ = error
+    return failure

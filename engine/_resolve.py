@@ -1,0 +1,239 @@
+"""Running the queries of one render in its nursery.
+
+Each query starts the moment its last dependency resolves (not level by level),
+runs exactly once, and reports to the writer through a channel. A failure fails
+its dependents at once, without running them, and nothing else.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, Protocol
+
+import attrs
+import cattrs
+import msgspec
+import trio
+
+from ._errors import (
+    DependencyFailed,
+    NotFound,
+    ParameterError,
+    QueryError,
+    QueryTimeout,
+    ResultTypeError,
+)
+from ._graph import Graph, QueryNode
+from ._signatures import type_name
+
+__all__ = ["Event", "Resolution", "Tracer", "convert_params"]
+
+logger = logging.getLogger("engine")
+
+ErrorHook = Callable[[str, str, BaseException], None]
+"""``on_error(page, node, exception)``: called for every query or fragment failure."""
+
+
+class Tracer(Protocol):
+    """Receives the timeline of one render (``engine render --trace``, tests)."""
+
+    def query_started(self, name: str, time: float) -> None: ...
+
+    def query_finished(
+        self, name: str, time: float, outcome: str, seq: int, error: BaseException | None
+    ) -> None: ...
+
+    def wrote(self, time: float, data: bytes, chunks: list[tuple[str, str]], seq: int) -> None: ...
+
+
+@attrs.frozen
+class Event:
+    """What a query task tells the writer."""
+
+    query: int
+    kind: Literal["done", "failed", "batch"]
+    value: Any = None
+    error: QueryError | None = None
+
+
+_converter = cattrs.Converter()
+_msgspec_types: dict[Any, bool] = {}
+
+
+def _convert(value: Any, tp: Any) -> Any:
+    if tp is Any:
+        return value
+    supported = _msgspec_types.get(tp)
+    if supported is None:
+        try:
+            msgspec.inspect.type_info(tp)
+            supported = True
+        except (TypeError, ValueError):
+            supported = False
+        _msgspec_types[tp] = supported
+    if supported:
+        return msgspec.convert(value, tp, from_attributes=True)
+    return _converter.structure(value, tp)
+
+
+def convert_params(graph: Graph, raw: Mapping[str, str]) -> dict[str, Any]:
+    """Convert request parameters to the types the query callables annotate."""
+    out: dict[str, Any] = {}
+    for q in graph.queries:
+        for name in q.params:
+            if name in out:
+                continue
+            if name not in raw:
+                raise ParameterError(
+                    f"missing request parameter {name!r} (query {q.name!r})",
+                    page=graph.name,
+                    node=q.name,
+                )
+            try:
+                out[name] = msgspec.convert(raw[name], q.param_types[name], strict=False)
+            except msgspec.ValidationError as exc:
+                raise ParameterError(
+                    f"request parameter {name!r}={raw[name]!r} is not a valid"
+                    f" {type_name(q.param_types[name])}: {exc}",
+                    page=graph.name,
+                    node=q.name,
+                ) from None
+    return out
+
+
+class Resolution:
+    """The queries of one render, started in ``nursery`` as their inputs arrive."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        params: Mapping[str, Any],
+        nursery: trio.Nursery,
+        report: Callable[[Event], None],
+        *,
+        tracer: Tracer | None = None,
+        on_error: ErrorHook | None = None,
+    ) -> None:
+        self.graph = graph
+        self.params = params
+        self.nursery = nursery
+        self.report = report
+        self.tracer = tracer
+        self.on_error = on_error
+        self.values: list[Any] = [None] * len(graph.queries)
+        self.settled = [False] * len(graph.queries)
+        self.waiting_on = [len(q.depends_on) for q in graph.queries]
+        self.page_deadline = math.inf
+        self.seq = 0
+
+    def start(self, deadline: float = math.inf, only: frozenset[int] | None = None) -> None:
+        """Start every query without dependencies (restricted to ``only`` if given)."""
+        self.page_deadline = deadline
+        self.only = only
+        for q in self.graph.queries:
+            if not q.depends_on and (only is None or q.index in only):
+                self.nursery.start_soon(self._run, q, name=f"query {q.name}")
+
+    async def _run(self, q: QueryNode) -> None:
+        now = trio.current_time()
+        if self.tracer:
+            self.tracer.query_started(q.name, now)
+        deadline = min(self.page_deadline, now + q.timeout if q.timeout else math.inf)
+        kwargs = {self.graph.queries[d].name: self.values[d] for d in q.depends_on}
+        kwargs.update((p, self.params[p]) for p in q.params)
+        value: Any = None
+        with trio.CancelScope(deadline=deadline) as scope:
+            try:
+                if q.batched:
+                    await self._run_batches(q, kwargs)
+                elif q.is_async:
+                    value = await q.call(**kwargs)
+                else:
+                    value = await trio.to_thread.run_sync(
+                        functools.partial(q.call, **kwargs), abandon_on_cancel=True
+                    )
+                if not q.batched:
+                    value = self._check(q, value)
+            except QueryError as exc:
+                self._fail(q, exc)
+                return
+            except Exception as exc:
+                error = QueryError(f"{type(exc).__name__}: {exc}", page=self.graph.name, query=q.name)
+                error.__cause__ = exc
+                self._fail(q, error)
+                return
+        if scope.cancelled_caught:
+            self._fail(q, self._timeout(q, now))
+        else:
+            self._succeed(q, value)
+
+    async def _run_batches(self, q: QueryNode, kwargs: dict[str, Any]) -> None:
+        iterator = q.call(**kwargs)
+        try:
+            async for batch in iterator:
+                self._emit(Event(q.index, "batch", self._check(q, batch)))
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                with trio.CancelScope(shield=True):
+                    await aclose()
+
+    def _check(self, q: QueryNode, value: Any) -> Any:
+        try:
+            return _convert(value, q.result)
+        except (msgspec.ValidationError, cattrs.BaseValidationError, TypeError, ValueError) as exc:
+            raise ResultTypeError(
+                f"returned a value that is not a valid {type_name(q.result)}: {exc}",
+                page=self.graph.name,
+                query=q.name,
+            ) from exc
+
+    def _timeout(self, q: QueryNode, started: float) -> QueryTimeout:
+        if q.timeout and started + q.timeout <= self.page_deadline:
+            why = f"timed out after {q.timeout:g} s"
+        else:
+            why = "the page deadline passed"
+        return QueryTimeout(why, page=self.graph.name, query=q.name)
+
+    def _emit(self, event: Event) -> None:
+        self.seq += 1
+        self.report(event)
+
+    def _succeed(self, q: QueryNode, value: Any) -> None:
+        self.values[q.index] = value
+        self.settled[q.index] = True
+        self._emit(Event(q.index, "done", value))
+        if self.tracer:
+            self.tracer.query_finished(q.name, trio.current_time(), "done", self.seq, None)
+        for d in q.dependents:
+            self.waiting_on[d] -= 1
+            if self.waiting_on[d] == 0 and not self.settled[d]:
+                dependent = self.graph.queries[d]
+                if self.only is None or d in self.only:
+                    self.nursery.start_soon(self._run, dependent, name=f"query {dependent.name}")
+
+    def _fail(self, q: QueryNode, error: QueryError) -> None:
+        self.settled[q.index] = True
+        cause = error.__cause__
+        if isinstance(cause, NotFound):
+            level = logging.INFO
+        else:
+            level = logging.WARNING
+        logger.log(level, "page %r: query %r failed: %s", self.graph.name, q.name, error)
+        if self.on_error is not None and not isinstance(error, DependencyFailed):
+            self.on_error(self.graph.name, q.name, error)
+        self._emit(Event(q.index, "failed", error=error))
+        if self.tracer:
+            self.tracer.query_finished(q.name, trio.current_time(), "failed", self.seq, error)
+        for d in q.dependents:
+            if not self.settled[d]:
+                failed = DependencyFailed(
+                    f"depends on {q.name!r}, which failed",
+                    page=self.graph.name,
+                    query=self.graph.queries[d].name,
+                )
+                failed.__cause__ = error
+                self._fail(self.graph.queries[d], failed)

@@ -1,0 +1,131 @@
+"""What the writer of one render knows: query outcomes and fragment contents.
+
+Fragments are rendered as soon as their inputs are known, so a renderer's
+failure is known before the scheduler decides where the fragment goes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import attrs
+
+from ._content import Content, render_content
+from ._errors import FragmentError, QueryError
+from ._graph import FragmentNode, Graph
+from ._resolve import ErrorHook, Event
+
+__all__ = ["FragmentState", "State"]
+
+logger = logging.getLogger("engine")
+
+
+@attrs.define
+class FragmentState:
+    content: Content | None = None
+    failure: QueryError | FragmentError | None = None
+    batches: list[Content] = attrs.Factory(list)
+    done: bool = False
+    """For an append fragment: its batched query has finished."""
+    emitted: bool = False
+    sent: int = 0
+    """For an append fragment: batches on the wire so far."""
+    closed: bool = False
+    dropped: bool = False
+    """Its parent failed, so its slot never reached the page."""
+
+    @property
+    def settled(self) -> bool:
+        return self.content is not None or self.failure is not None or self.done
+
+
+class State:
+    """Outcomes of one render's queries and the fragments they produce."""
+
+    def __init__(self, graph: Graph, on_error: ErrorHook | None = None) -> None:
+        self.graph = graph
+        self.on_error = on_error
+        n = len(graph.queries)
+        self.values: list[Any] = [None] * n
+        self.errors: list[QueryError | None] = [None] * n
+        self.settled = [False] * n
+        self.raw_batches: list[list[Any]] = [[] for _ in range(n)]
+        self.fragments = [FragmentState() for _ in graph.fragments]
+        self.data_sent: set[tuple[int, int | None]] = set()
+        self.styles_sent: set[str] = set()
+        self.seq = 0
+        for f in graph.fragments:
+            if not f.uses:
+                self._refresh(f)
+
+    def apply(self, event: Event) -> None:
+        self.seq += 1
+        q = self.graph.queries[event.query]
+        if event.kind == "batch":
+            self.raw_batches[q.index].append(event.value)
+        elif event.kind == "done":
+            self.settled[q.index] = True
+            self.values[q.index] = event.value
+        else:
+            self.settled[q.index] = True
+            self.errors[q.index] = event.error
+        for f in q.consumers:
+            self._refresh(self.graph.fragments[f])
+
+    def ready(self, f: int) -> bool:
+        """Whether fragment ``f`` has something to show (content, a batch, or a failure)."""
+        state = self.fragments[f]
+        return state.content is not None or state.failure is not None or bool(
+            state.batches or state.done
+        )
+
+    def _refresh(self, f: FragmentNode) -> None:
+        state = self.fragments[f.index]
+        if state.failure is not None or state.content is not None:
+            return
+        others = [u for u in f.uses if u != f.batch_query]
+        if not all(self.settled[u] for u in others):
+            return
+        failed = next((self.errors[u] for u in f.uses if self.errors[u] is not None), None)
+        if failed is not None and (f.batch_query is None or failed is not self.errors[f.batch_query]):
+            self._fail(f, failed)
+            return
+        values = {self.graph.queries[u].name: self.values[u] for u in others}
+        if f.batch_query is None:
+            try:
+                state.content = render_content(self.graph, f, values)
+            except FragmentError as exc:
+                self._fail(f, exc)
+            return
+        name = self.graph.queries[f.batch_query].name
+        for batch in self.raw_batches[f.batch_query][len(state.batches) :]:
+            try:
+                state.batches.append(render_content(self.graph, f, {**values, name: batch}))
+            except FragmentError as exc:
+                self._fail(f, exc)
+                return
+        if failed is not None:
+            self._fail(f, failed)
+        elif self.settled[f.batch_query]:
+            state.done = True
+
+    def _fail(self, f: FragmentNode, error: QueryError | FragmentError) -> None:
+        self.fragments[f.index].failure = error
+        if isinstance(error, FragmentError):
+            logger.warning("%s", error, exc_info=error.__cause__)
+            if self.on_error is not None:
+                self.on_error(self.graph.name, f.target, error)
+
+    def drop_descendants(self, f: int) -> list[int]:
+        """Mark the fragments below a failed ``f`` as never placed; return them."""
+        dropped: list[int] = []
+        stack = list(self.graph.fragments[f].children)
+        while stack:
+            child = stack.pop()
+            state = self.fragments[child]
+            if not state.emitted:
+                state.emitted = state.dropped = True
+                dropped.append(child)
+                stack.extend(self.graph.fragments[child].children)
+        return dropped

@@ -1,0 +1,98 @@
+"""The bytes of the wire format, in one place (``docs/wire.md`` specifies them).
+
+The vocabulary is the platform's Declarative Partial Updates: a slot is a range
+``<?start name="x">…<?end>``, a point ``<?marker name="x">``, and content arriving
+later is ``<template for="x">…</template>``. Browsers that implement it apply
+templates natively; elsewhere the inline runtime (``runtime.js``) does, prompted by
+a constant script once per write, so one CSP hash covers every such script.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from importlib import resources
+from typing import Any
+
+from markupsafe import escape
+
+from ._markup import embed_json
+
+__all__ = [
+    "FAILED",
+    "RUNTIME_JS",
+    "SCRIPT_HASHES",
+    "SWAP_JS",
+    "Wire",
+    "end",
+    "marker",
+    "start",
+    "template_close",
+    "template_open",
+]
+
+FAILED = "<!--engine:failed-->"
+"""Marks a slot whose fragment failed; the error HTML (or the fallback) follows it."""
+
+
+def _minify(source: str) -> str:
+    lines = (line.strip() for line in source.splitlines())
+    return "\n".join(line for line in lines if line and not line.startswith("//"))
+
+
+RUNTIME_JS = _minify(resources.files("engine").joinpath("runtime.js").read_text("utf-8"))
+SWAP_JS = "$E()"
+
+
+def _hash(script: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+
+
+SCRIPT_HASHES = (_hash(RUNTIME_JS), _hash(SWAP_JS))
+"""CSP sources (``'sha256-…'``) of every inline script the engine emits."""
+
+_NONCE = re.compile(r"^[A-Za-z0-9+/_=-]{8,256}$")
+
+
+def start(name: str) -> str:
+    return f'<?start name="{name}">'
+
+
+def end() -> str:
+    return "<?end>"
+
+
+def marker(name: str) -> str:
+    return f'<?marker name="{name}">'
+
+
+def template_open(name: str) -> str:
+    return f'<template for="{name}">'
+
+
+def template_close() -> str:
+    return "</template>"
+
+
+class Wire:
+    """Per-response formatting: scripts carry the CSP nonce when one is given."""
+
+    def __init__(self, nonce: str | None = None) -> None:
+        if nonce is not None and not _NONCE.match(nonce):
+            raise ValueError("a CSP nonce is 8-256 characters of base64 or base64url")
+        self.script_open = f'<script nonce="{nonce}">' if nonce else "<script>"
+
+    def runtime(self) -> str:
+        return f"{self.script_open}{RUNTIME_JS}</script>"
+
+    def swap(self) -> str:
+        return f"{self.script_open}{SWAP_JS}</script>"
+
+    def data(self, name: str, value: Any, batch: int | None = None) -> str:
+        batch_attr = f' data-batch="{batch}"' if batch is not None else ""
+        json = embed_json(value).decode()
+        return f'<script type="application/json" data-query="{name}"{batch_attr}>{json}</script>'
+
+    def stylesheet(self, href: str) -> str:
+        return f'<link rel="stylesheet" href="{escape(href)}">'

@@ -1,0 +1,119 @@
+(function () {
+  var d = document;
+  // A slot marker, as [kind, name]: a processing instruction where the browser keeps
+  // them, else the bogus comment ("?start name=...") that other browsers make of them.
+  function mark(n) {
+    var kind, rest, m;
+    if (n.nodeType == 7) { kind = n.target; rest = n.data; }
+    else if (n.nodeType == 8 && n.data.charAt(0) == "?") {
+      m = /^\?(\w+)([\s\S]*?)\??$/.exec(n.data);
+      if (!m) return;
+      kind = m[1]; rest = m[2];
+    } else return;
+    m = /name\s*=\s*["']([^"']*)["']/.exec(rest);
+    return [kind, m ? m[1] : ""];
+  }
+  function find(name) {
+    var w = d.createTreeWalker(d, 192), n, k;
+    while ((n = w.nextNode())) {
+      k = mark(n);
+      if (k && k[1] == name && (k[0] == "start" || k[0] == "marker")) return n;
+    }
+  }
+  // The nodes between a start marker and its end marker, and the end marker.
+  function range(start) {
+    var nodes = [], n = start.nextSibling, k, depth = 0;
+    for (; n; n = n.nextSibling) {
+      k = mark(n);
+      if (k && k[0] == "start") depth++;
+      if (k && k[0] == "end") { if (!depth) break; depth--; }
+      nodes.push(n);
+    }
+    return [nodes, n];
+  }
+  function place(content, name, update) {
+    var s = find(name), r;
+    if (!s) return;
+    if (mark(s)[0] == "marker") return s.parentNode.replaceChild(content, s);
+    r = range(s);
+    if (update) return children(s.parentNode, r[0], [].slice.call(content.childNodes), r[1]);
+    r[0].forEach(function (n) { n.remove(); });
+    s.parentNode.insertBefore(content, r[1]);
+  }
+  function same(a, b) {
+    return a.nodeType == b.nodeType && a.nodeName == b.nodeName && (a.id || "") == (b.id || "");
+  }
+  function move(parent, node, ref) {
+    if (node == ref) return;
+    if (parent.moveBefore) parent.moveBefore(node, ref); else parent.insertBefore(node, ref);
+  }
+  // Morph live node a into b, keeping a (and so its focus, typed value and scroll).
+  function morph(a, b) {
+    if (a.nodeType != 1) { if (a.data !== b.data) a.data = b.data; return; }
+    var i, at = b.attributes, live = a == d.activeElement;
+    for (i = 0; i < at.length; i++)
+      if (a.getAttribute(at[i].name) !== at[i].value) a.setAttribute(at[i].name, at[i].value);
+    for (i = a.attributes.length - 1; i >= 0; i--)
+      if (!b.hasAttribute(a.attributes[i].name)) a.removeAttribute(a.attributes[i].name);
+    if (!live && "value" in b && a.value !== b.value) a.value = b.value;
+    if (!live && "checked" in b) a.checked = b.checked;
+    children(a, [].slice.call(a.childNodes), [].slice.call((b.content || b).childNodes), null);
+  }
+  // Morph the live nodes `old` (children of parent, before `end`) into `nu`.
+  function children(parent, old, nu, end) {
+    var ids = {}, i, j, m, nb;
+    old.forEach(function (n) { if (n.id) ids[n.id] = n; });
+    for (i = 0; i < nu.length; i++) {
+      nb = nu[i];
+      m = nb.id && ids[nb.id];
+      if (m && !same(m, nb)) m = null;
+      for (j = 0; !m && j < old.length; j++) if (!old[j].id && same(old[j], nb)) m = old[j];
+      if (m) {
+        old.splice(old.indexOf(m), 1);
+        move(parent, m, old[0] || end);
+        morph(m, nb);
+      } else parent.insertBefore(nb, old[0] || end);
+    }
+    old.forEach(function (n) { n.remove(); });
+  }
+  function $E() {
+    var c = d.currentScript, ts = d.querySelectorAll("template[for]"), i;
+    if (c) c.remove();
+    for (i = 0; i < ts.length; i++) {
+      place(ts[i].content, ts[i].getAttribute("for"));
+      ts[i].remove();
+    }
+  }
+  function islands(name) {
+    return d.querySelectorAll('script[type="application/json"][data-query="' + name + '"]');
+  }
+  // Exposed query data: the value, or the list of batches of a batched query.
+  $E.data = function (name) {
+    var e = islands(name), r = [], i;
+    for (i = 0; i < e.length; i++) r.push(JSON.parse(e[i].textContent));
+    if (!e.length) return;
+    return e[0].hasAttribute("data-batch") ? r : r[r.length - 1];
+  };
+  // Fetch one fragment again and morph its slot in place.
+  $E.refresh = function (name, url) {
+    var u = new URL(url || location.href, location.href);
+    u.searchParams.set("fragment", name);
+    return fetch(u, { headers: { accept: "text/html" }, credentials: "same-origin" })
+      .then(function (r) {
+        if (!r.ok) throw Error("refresh " + name + ": HTTP " + r.status);
+        return r.text();
+      })
+      .then(function (html) {
+        var box = d.createElement("template"), t, data, i;
+        box.innerHTML = html;
+        data = box.content.querySelectorAll('script[type="application/json"][data-query]');
+        for (i = 0; i < data.length; i++) {
+          islands(data[i].getAttribute("data-query")).forEach(function (n) { n.remove(); });
+          d.body.appendChild(data[i]);
+        }
+        t = box.content.querySelector('template[for="' + name + '"]');
+        if (t) place(t.content, name, true);
+      });
+  };
+  window.$E = $E;
+})();

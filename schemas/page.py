@@ -1,0 +1,143 @@
+"""The declarative page model: frozen msgspec Structs, no I/O, no trio.
+
+A page is a graph of typed nodes. Queries fetch data (and may depend on other
+queries); fragments render HTML from queries into named slots. The same Structs
+are built in Python or decoded from TOML, JSON or YAML files, where callables and
+types are written as ``"module:attr"`` strings.
+
+Graph-wide checks (cycles, unknown names, slot targets, renderer types) live in
+``engine``: a Struct only checks what it can see by itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import msgspec
+
+__all__ = [
+    "Fragment",
+    "Mode",
+    "Page",
+    "Priority",
+    "Query",
+    "Shell",
+]
+
+Name = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="A query name: a Python identifier (results are passed as keyword arguments).",
+    ),
+]
+SlotName = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z][A-Za-z0-9_-]*$",
+        description="A slot name: letters, digits, '_' and '-', starting with a letter.",
+    ),
+]
+Seconds = Annotated[float, msgspec.Meta(gt=0, description="A duration in seconds.")]
+
+Priority = Literal["high", "normal", "low"] | int
+"""Larger is more urgent: ``high`` is 1, ``normal`` 0, ``low`` -1; any integer is allowed."""
+
+Mode = Literal["out-of-order", "in-order", "buffered"]
+
+# Page files name callables and types as "module:attr" strings; Python users pass the
+# objects themselves. msgspec validates and documents the file form, type checkers
+# see both.
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    CallableRef = str | Callable[..., Any]
+    TypeRef = str | type | Any
+else:
+    CallableRef = Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+            description="A Python callable, written as 'package.module:attribute'.",
+        ),
+    ]
+    TypeRef = Annotated[
+        str,
+        msgspec.Meta(
+            description=(
+                "A result type: a builtin ('str', 'int', 'float', 'bool', 'dict', 'list', 'any'),"
+                " 'package.module:Class', or a generic of those such as 'list[pkg.mod:Item]'."
+            ),
+        ),
+    ]
+
+
+class _Node(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Shared configuration: immutable, keyword-only, unknown keys rejected."""
+
+
+class Query(_Node, kw_only=True):
+    """A data call whose result feeds fragments and other queries."""
+
+    name: Name
+    call: CallableRef
+    """Async or sync callable; sync ones run in a worker thread. An async generator
+    (or any callable returning an async iterator) yields its result in batches."""
+    result: TypeRef
+    """Declared type of the result (of each batch, for a batched query); the value
+    returned is converted to it and a mismatch fails this query."""
+    depends_on: tuple[Name, ...] = ()
+    """Queries whose results are passed to ``call`` as keyword arguments."""
+    params: tuple[Name, ...] = ()
+    """Request parameters passed to ``call`` as keyword arguments."""
+    timeout: Seconds | None = None
+    expose: bool = False
+    """Send this query's JSON to the browser (it is never sent otherwise)."""
+
+
+class Fragment(_Node, kw_only=True):
+    """HTML rendered from queries into one slot of the page."""
+
+    target: SlotName
+    uses: tuple[Name, ...] = ()
+    """Queries passed to the renderer as keyword arguments."""
+    render: CallableRef | None = None
+    """A function of the used queries returning HTML (``str`` is escaped-by-author HTML)."""
+    template: str | None = None
+    """Alternative to ``render``: HTML with ``{{ query.field }}`` placeholders, escaped."""
+    priority: Priority = "normal"
+    fallback: str = ""
+    """HTML shown in the slot until the fragment arrives."""
+    error: str | None = None
+    """HTML shown if the fragment fails; by default the fallback stays."""
+    mode: Literal["replace", "append"] = "replace"
+    """``append`` renders each batch of a batched query and appends it, in order."""
+    stylesheets: tuple[str, ...] = ()
+    slots: tuple[SlotName, ...] = ()
+    """Slots that the rendered HTML contains (inferred from a template)."""
+    reveal: SlotName | None = None
+    """Reveal group: fragments of one group are emitted together, when all are ready."""
+
+
+class Shell(_Node, kw_only=True):
+    """The document around the slots.
+
+    ``html`` is the whole document; slots are written ``<?marker name="x">`` and
+    values of shell queries as ``{{ query.field }}``. The first byte waits only for
+    the shell queries.
+    """
+
+    html: str
+    queries: tuple[Name, ...] = ()
+
+
+class Page(_Node, kw_only=True):
+    """One page: its shell, queries and fragments."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1)]
+    shell: Shell
+    queries: tuple[Query, ...] = ()
+    fragments: tuple[Fragment, ...] = ()
+    mode: Mode = "out-of-order"
+    deadline: Seconds | None = None
+    """Overall budget of one render: what is not ready by then renders its error state."""
