@@ -81,7 +81,8 @@ class RenderError(EngineError):
     def __init__(self, message: str, *, page: str, node: str | None = None) -> None:
         self.page = page
         self.node = node
-        super().__init__(message)
+        self.reason = message
+        super().__init__(f"page {page!r}: {message}" if page else message)
 
 
 class ParameterError(RenderError, ValueError):

@@ -173,7 +173,9 @@ class _Writer:
                 held.clear()
             state.apply(await self.receive.receive())
             self._drain()
-            held.append(schedule.advance())
+            text, chunks = schedule.advance()
+            if text or chunks:
+                held.append((text, chunks))
         # The closing HTML rides in the last write: one send fewer per response.
         held.append((graph.shell_tail, [("close", "")]))
         await self._write(*_joined(held))
@@ -234,7 +236,7 @@ def _shell_failure(graph: Graph, name: str, error: QueryError) -> ShellError | N
     cause: BaseException | None = error
     while cause is not None:
         if isinstance(cause, NotFound):
-            return NotFound(str(cause), page=graph.name, node=name)
+            return NotFound(cause.reason, page=graph.name, node=name)
         cause = cause.__cause__
     failure = ShellError(f"shell query {name!r} failed: {error}", page=graph.name, node=name)
     failure.__cause__ = error

@@ -42,6 +42,8 @@ class Tracer(Protocol):
 
     def query_started(self, name: str, time: float) -> None: ...
 
+    def query_batch(self, name: str, time: float, seq: int) -> None: ...
+
     def query_finished(
         self, name: str, time: float, outcome: str, seq: int, error: BaseException | None
     ) -> None: ...
@@ -175,6 +177,8 @@ class Resolution:
         try:
             async for batch in iterator:
                 self._emit(Event(q.index, "batch", self._check(q, batch)))
+                if self.tracer:
+                    self.tracer.query_batch(q.name, trio.current_time(), self.seq)
         finally:
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
@@ -217,8 +221,9 @@ class Resolution:
 
     def _fail(self, q: QueryNode, error: QueryError) -> None:
         self.settled[q.index] = True
-        cause = error.__cause__
-        if isinstance(cause, NotFound):
+        if isinstance(error, DependencyFailed):
+            level = logging.DEBUG  # the query that really failed is logged already
+        elif isinstance(error.__cause__, NotFound):
             level = logging.INFO
         else:
             level = logging.WARNING

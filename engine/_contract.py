@@ -1,0 +1,326 @@
+"""The ordering contract (``docs/contract.md``), checked against a recorded timeline.
+
+The scheduler keeps these rules by construction; this module states them a second
+time, independently, so tests (ours and our users') can prove it on any page.
+Readiness is measured in outcome numbers (the order in which the writer learned
+query results), so the check is exact under any clock.
+"""
+
+from __future__ import annotations
+
+import html as _html
+
+import attrs
+
+from ._graph import FragmentNode, Graph
+from ._trace import Timeline
+
+__all__ = ["Violation", "violations"]
+
+RULES = {
+    1: "exposed data before or with its first fragment, never twice",
+    2: "ready chunks by priority, then declaration order",
+    3: "work-conserving: nothing ready is held back",
+    4: "a nested fragment never before its parent",
+    5: "every slot filled once, in order, or marked failed",
+    6: "each stylesheet once, no later than its first fragment",
+    7: "shell first, closing HTML last",
+    8: "a reveal group in one chunk",
+}
+
+
+@attrs.frozen
+class Violation:
+    rule: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"rule {self.rule} ({RULES[self.rule]}): {self.message}"
+
+
+class _Facts:
+    """Positions and readiness derived from a timeline."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        self.t = timeline
+        self.g: Graph = timeline.graph
+        self.events = timeline.events
+        self.first: dict[str, int] = {}
+        for i, e in enumerate(self.events):
+            if e.kind in ("fragment", "failed") and e.name not in self.first:
+                self.first[e.name] = i
+        self.failed = {e.name for e in self.events if e.kind == "failed"}
+
+    def seq(self, q: int) -> int:
+        span = self.t.queries.get(self.g.queries[q].name)
+        return span.seq if span is not None else 0
+
+    def ready(self, f: FragmentNode) -> int:
+        """Outcome number at which ``f`` had something to show."""
+        seqs = [self.seq(u) for u in f.uses if u != f.batch_query]
+        if f.batch_query is not None:
+            span = self.t.queries.get(self.g.queries[f.batch_query].name)
+            if span is not None:
+                seqs.append(span.batch_seqs[0] if span.batch_seqs else span.seq)
+        return max(seqs, default=0)
+
+    def complete(self, f: FragmentNode) -> int:
+        """Outcome number at which ``f`` had all it will ever show."""
+        if f.batch_query is None or f.target in self.failed:
+            return self.ready(f)
+        return max(self.ready(f), self.seq(f.batch_query))
+
+    def group_ready(self, f: FragmentNode) -> int:
+        return max(self.ready(self.g.fragments[m]) for m in f.group)
+
+    def write_of(self, target: str) -> int:
+        return self.events[self.first[target]].write
+
+    def first_write_at(self, seq: int, not_before: int = 0) -> int | None:
+        for i, write in enumerate(self.t.writes):
+            if i >= not_before and write.seq >= seq:
+                return i
+        return None
+
+    def document_order(self) -> list[FragmentNode]:
+        out: list[FragmentNode] = []
+
+        def visit(f: int) -> None:
+            out.append(self.g.fragments[f])
+            for child in self.g.fragments[f].children:
+                visit(child)
+
+        for f in self.g.shell_children:
+            visit(f)
+        return out
+
+
+def violations(timeline: Timeline, *, slack: float = 0.0) -> list[Violation]:
+    """Every way ``timeline`` breaks the contract of its page (empty if none)."""
+    facts = _Facts(timeline)
+    found: list[Violation] = []
+    for check in (_exposed, _priority, _work_conserving, _nesting, _slots, _styles, _ends, _groups):
+        found.extend(check(facts, slack))
+    return sorted(found, key=lambda v: v.rule)
+
+
+def _exposed(x: _Facts, slack: float) -> list[Violation]:
+    out = []
+    for q in x.g.queries:
+        sent = [i for i, e in enumerate(x.events) if e.kind == "query" and e.name == q.name]
+        if not q.expose:
+            if sent or f'data-query="{q.name}"' in x.t.html:
+                out.append(Violation(1, f"query {q.name!r} is not exposed but its data was sent"))
+            continue
+        if not q.batched and len(sent) > 1:
+            out.append(Violation(1, f"data of query {q.name!r} was sent {len(sent)} times"))
+        span = x.t.queries.get(q.name)
+        if span is None or span.outcome != "done" or q.batched:
+            continue
+        for f in q.consumers:
+            target = x.g.fragments[f].target
+            if target in x.first and x.first[target] not in _dropped_positions(x):
+                if not sent or sent[0] > x.first[target]:
+                    out.append(
+                        Violation(1, f"fragment {target!r} went out before the data of {q.name!r}")
+                    )
+    return out
+
+
+def _dropped_positions(x: _Facts) -> set[int]:
+    """Failed events of fragments whose parent failed (their slot never existed)."""
+    dropped = set()
+    for f in x.g.fragments:
+        parent = f.parent
+        if parent is not None and x.g.fragments[parent].target in x.failed and f.target in x.first:
+            dropped.add(x.first[f.target])
+    return dropped
+
+
+def _unit_key(x: _Facts, f: FragmentNode) -> tuple[int, int]:
+    return (-f.priority, f.index)
+
+
+def _priority(x: _Facts, slack: float) -> list[Violation]:
+    if x.t.mode != "out-of-order":
+        return _document_order(x)
+    out = []
+    index = x.g.fragment_index
+    for w, write in enumerate(x.t.writes):
+        if w == 0:
+            continue
+        units: list[tuple[tuple[int, int], str | None, str]] = []
+        for kind, name in write.chunks:
+            if kind not in ("fragment", "failed", "batch", "end") or name not in index:
+                continue
+            f = x.g.fragments[index[name]]
+            parent = x.g.fragments[f.parent] if f.parent is not None else None
+            if kind in ("fragment", "failed") and x.first.get(name) is not None:
+                if parent is not None and x.write_of(parent.target) == w and (
+                    x.first[parent.target] < x.first[name]
+                ):
+                    continue  # placed inside its parent
+                if x.events[x.first[name]].write != w:
+                    continue  # a later failure of an append fragment: part of its batches
+            key = _unit_key(x, f)
+            if units and f.reveal is not None and units[-1][1] == f.reveal:
+                units[-1] = (min(units[-1][0], key), f.reveal, units[-1][2])
+            elif not units or units[-1][2] != name:
+                units.append((key, f.reveal, name))
+        for (a_key, _, a), (b_key, _, b) in zip(units, units[1:], strict=False):
+            if b_key < a_key:
+                out.append(
+                    Violation(
+                        2,
+                        f"write #{w} at t={write.time:g}: {a!r} (priority {-a_key[0]}) went before"
+                        f" {b!r} (priority {-b_key[0]}, declared earlier or more urgent)",
+                    )
+                )
+    return out
+
+
+def _document_order(x: _Facts) -> list[Violation]:
+    placed = [f.target for f in x.document_order() if f.target in x.first]
+    emitted = sorted(placed, key=lambda t: x.first[t])
+    if placed != emitted:
+        return [Violation(2, f"in-order fragments out of document order: {emitted} != {placed}")]
+    return []
+
+
+def _work_conserving(x: _Facts, slack: float) -> list[Violation]:
+    out = []
+    if x.t.mode == "buffered":
+        return out
+    if x.t.mode == "in-order":
+        waiting = 0
+        for f in x.document_order():
+            if f.target not in x.first:
+                continue
+            waiting = max(waiting, x.group_ready(f))
+            expected = x.first_write_at(waiting)
+            if expected is not None and x.write_of(f.target) > expected:
+                out.append(
+                    Violation(
+                        3,
+                        f"{f.target!r} was ready (with all before it) for write #{expected}"
+                        f" but went out in write #{x.write_of(f.target)}",
+                    )
+                )
+            waiting = max(waiting, x.complete(f))
+        return out
+    for f in x.g.fragments:
+        if f.target not in x.first or x.first[f.target] in _dropped_positions(x):
+            continue
+        parent_write = x.write_of(x.g.fragments[f.parent].target) if f.parent is not None else 0
+        expected = x.first_write_at(x.group_ready(f), parent_write)
+        actual = x.write_of(f.target)
+        if expected is not None and actual != expected:
+            out.append(
+                Violation(
+                    3,
+                    f"{f.target!r} could go in write #{expected}"
+                    f" (t={x.t.writes[expected].time:g}) but went in write #{actual}"
+                    f" (t={x.t.writes[actual].time:g})",
+                )
+            )
+    return out
+
+
+def _nesting(x: _Facts, slack: float) -> list[Violation]:
+    out = []
+    for f in x.g.fragments:
+        if f.parent is None or f.target not in x.first:
+            continue
+        parent = x.g.fragments[f.parent].target
+        if parent not in x.first or x.first[parent] > x.first[f.target]:
+            out.append(Violation(4, f"{f.target!r} went out before its parent {parent!r}"))
+    return out
+
+
+def _slots(x: _Facts, slack: float) -> list[Violation]:
+    out = []
+    for f in x.g.fragments:
+        kinds = [e.kind for e in x.events if e.name == f.target and e.kind != "query"]
+        if not kinds or kinds[0] not in ("fragment", "failed"):
+            out.append(Violation(5, f"slot {f.target!r} was never filled nor marked failed"))
+            continue
+        if not f.append:
+            if len(kinds) != 1:
+                out.append(Violation(5, f"slot {f.target!r} received {kinds}"))
+            continue
+        terminal = [k for k in kinds if k in ("end", "failed")]
+        middle_ok = all(k == "batch" for k in kinds[1:-1])
+        if len(terminal) != 1 or (kinds[-1] not in ("end", "failed")) or not middle_ok:
+            out.append(Violation(5, f"append slot {f.target!r} received {kinds}"))
+    return out
+
+
+def _content_offset(text: str, target: str) -> int:
+    at = text.find(f'<template for="{target}">')
+    return at if at >= 0 else text.find(f'<?start name="{target}">')
+
+
+def _styles(x: _Facts, slack: float) -> list[Violation]:
+    out = []
+    text = x.t.html
+    needed: dict[str, list[str]] = {}
+    for f in x.g.fragments:
+        if f.target in x.first and x.first[f.target] not in _dropped_positions(x):
+            for href in f.stylesheets:
+                needed.setdefault(href, []).append(f.target)
+    for href, targets in needed.items():
+        link = f'<link rel="stylesheet" href="{_html.escape(href)}">'
+        count = text.count(link)
+        if count != 1:
+            out.append(Violation(6, f"stylesheet {href!r} was linked {count} times"))
+            continue
+        at = text.find(link)
+        late = [t for t in targets if _content_offset(text, t) < at]
+        if late:
+            out.append(Violation(6, f"stylesheet {href!r} came after fragment(s) {late}"))
+    return out
+
+
+def _ends(x: _Facts, slack: float) -> list[Violation]:
+    out = []
+    if not x.events or (x.events[0].kind, x.events[0].write) != ("shell", 0):
+        out.append(Violation(7, "the first write is not the shell"))
+    elif x.t.mode != "buffered":
+        shell_end = max(
+            (x.t.queries[x.g.queries[q].name].end or 0.0 for q in x.g.shell_queries), default=0.0
+        )
+        if x.t.writes[0].time > shell_end + slack:
+            out.append(
+                Violation(
+                    7,
+                    f"the shell went out at t={x.t.writes[0].time:g}, after its queries were"
+                    f" done at t={shell_end:g}",
+                )
+            )
+    closes = [i for i, e in enumerate(x.events) if e.kind == "close"]
+    if closes != [len(x.events) - 1]:
+        out.append(Violation(7, "the closing HTML is not the last thing sent, exactly once"))
+    return out
+
+
+def _groups(x: _Facts, slack: float) -> list[Violation]:
+    out = []
+    for f in x.g.fragments:
+        if len(f.group) < 2 or f.group[0] != f.index:
+            continue
+        members = [x.g.fragments[m].target for m in f.group]
+        placed = [m for m in members if m in x.first and x.first[m] not in _dropped_positions(x)]
+        if x.t.mode == "out-of-order":
+            writes = {x.write_of(m) for m in placed}
+            if len(writes) > 1:
+                out.append(
+                    Violation(8, f"reveal group {f.reveal!r} split across writes {sorted(writes)}")
+                )
+        else:
+            ready = x.group_ready(f)
+            early = [m for m in placed if x.t.writes[x.write_of(m)].seq < ready]
+            if early:
+                out.append(
+                    Violation(8, f"reveal group {f.reveal!r}: {early} went out before the rest")
+                )
+    return out

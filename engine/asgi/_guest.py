@@ -1,0 +1,210 @@
+"""Run a trio-native ASGI app, unchanged, inside an asyncio server (uvicorn, Starlette, FastAPI).
+
+The engine resolves pages with trio. Under Hypercorn's trio worker the app is called from a trio
+task and nothing here is used. Under an asyncio server, trio runs in *guest mode* on the server's
+own event loop (same thread; only trio's I/O wait runs in a helper thread), so trio's scheduling,
+cancel scopes and deadlines keep their exact semantics. Each ASGI call becomes one trio task;
+``receive``/``send`` are bridged back to the host loop as asyncio tasks.
+
+Lifecycle: one guest run per event loop, started on first use. It stops when the app's lifespan
+shutdown completes or, if the server never sends lifespan events (a Starlette ``Mount`` does not),
+when ``asyncio.run`` cancels its remaining tasks at exit: a keeper task then stops the guest and
+waits for it, because a trio guest must finish before its host loop closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import outcome
+import trio
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("engine.asgi")
+
+
+def in_trio() -> bool:
+    """True when called from a trio task (Hypercorn's trio worker, ``trio.run``, a guest task).
+
+    Not ``current_trio_token()``: that also succeeds in *host* code while a guest run is active
+    on the thread; and sniffio can be confused by guest mode (python-trio/trio#2183).
+    """
+    return trio.lowlevel.in_trio_task()
+
+
+class _Guest:
+    """One trio guest run hosted by one asyncio loop, with a nursery for request tasks."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.ready: asyncio.Future[None] = loop.create_future()
+        self.done: asyncio.Future[None] = loop.create_future()
+        self.token: trio.lowlevel.TrioToken | None = None
+        self._nursery: trio.Nursery | None = None
+        trio.lowlevel.start_guest_run(
+            self._main,
+            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            done_callback=self._finished,
+            host_uses_signal_set_wakeup_fd=True,
+        )
+        self._keeper = loop.create_task(self._keep_until_loop_exit())
+
+    async def _main(self) -> None:
+        self.token = trio.lowlevel.current_trio_token()
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self.loop.call_soon(_resolve, self.ready, None)
+            await trio.sleep_forever()
+
+    def _finished(self, result: outcome.Outcome[None]) -> None:
+        if isinstance(result, outcome.Error):
+            log.error("trio guest run crashed", exc_info=result.error)
+        _resolve(self.ready, None)  # unblock waiters if the run died before starting
+        _resolve(self.done, None)
+
+    async def _keep_until_loop_exit(self) -> None:
+        try:
+            await asyncio.shield(self.done)
+        except asyncio.CancelledError:
+            await self.stop()
+            raise
+
+    def spawn(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """Start ``fn`` as a task of the guest nursery (inside trio's context, not the host's)."""
+        if self.token is None or self._nursery is None or self.done.done():
+            raise RuntimeError("the trio guest run is not running")
+        self.token.run_sync_soon(self._nursery.start_soon, fn)
+
+    async def stop(self) -> None:
+        """Cancel every task of the guest run and wait until trio has fully exited."""
+        if not self.done.done() and self.token is not None and self._nursery is not None:
+            try:
+                self.token.run_sync_soon(self._nursery.cancel_scope.cancel)
+            except trio.RunFinishedError:
+                pass
+        while not self.done.done():
+            try:
+                await asyncio.shield(self.done)
+            except asyncio.CancelledError:
+                continue  # trio must finish before the loop closes; it was told to stop
+
+    async def await_host(self, make: Callable[[], Awaitable[Any]]) -> Any:
+        """From a guest task: run an asyncio awaitable on the host loop and wait for it.
+
+        Cancelling the trio caller cancels the asyncio task and waits for it to settle, so a
+        bridged ``send`` is never left running behind the caller's back.
+        """
+        task = self.loop.create_task(_as_coroutine(make))
+        settled = trio.Event()
+        task.add_done_callback(lambda _: settled.set())
+        try:
+            await settled.wait()
+        except trio.Cancelled:
+            task.cancel()
+            with trio.CancelScope(shield=True):
+                await settled.wait()
+            raise
+        return task.result()
+
+
+async def _as_coroutine(make: Callable[[], Awaitable[Any]]) -> Any:
+    return await make()
+
+
+def _resolve(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+_guests: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Guest] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _guest_for_running_loop() -> _Guest:
+    loop = asyncio.get_running_loop()
+    guest = _guests.get(loop)
+    if guest is None or guest.done.done():
+        guest = _guests[loop] = _Guest(loop)
+    await asyncio.shield(guest.ready)
+    if guest.done.done():
+        raise RuntimeError("the trio guest run exited during startup")
+    return guest
+
+
+async def _run_in_guest(guest: _Guest, app: ASGIApp, scope: Scope, receive: Receive,
+                        send: Send) -> None:
+    """Run one ASGI call as a trio task; cancelling the host task cancels the trio task."""
+    finished: asyncio.Future[outcome.Outcome[None]] = guest.loop.create_future()
+    cancel_scope = trio.CancelScope()
+
+    async def trio_receive() -> Message:
+        return await guest.await_host(receive)
+
+    async def trio_send(message: Message) -> None:
+        await guest.await_host(lambda: send(message))
+
+    async def call() -> None:
+        with cancel_scope:
+            _resolve(finished, await outcome.acapture(app, scope, trio_receive, trio_send))
+
+    guest.spawn(call)
+    try:
+        result = await asyncio.shield(finished)
+    except asyncio.CancelledError:
+        cancel_scope.cancel()  # synchronous trio calls are allowed from host code in guest mode
+        while not finished.done():
+            try:
+                await asyncio.shield(finished)
+            except asyncio.CancelledError:
+                continue
+        raise
+    if isinstance(result, outcome.Error) and isinstance(result.error, trio.Cancelled):
+        raise RuntimeError("the trio guest run was stopped while handling a request")
+    result.unwrap()
+
+
+async def _lifespan_in_guest(guest: _Guest, app: ASGIApp, scope: Scope, receive: Receive,
+                             send: Send) -> None:
+    """Run the app's lifespan in trio, then stop the guest before reporting shutdown complete."""
+    held: list[Message] = []
+
+    async def send_holding_shutdown(message: Message) -> None:
+        if message["type"].startswith("lifespan.shutdown."):
+            held.append(message)
+        else:
+            await send(message)
+
+    await _run_in_guest(guest, app, scope, receive, send_holding_shutdown)
+    if held:
+        await guest.stop()
+        await send(held[-1])
+
+
+class TrioASGI:
+    """Make a trio-native ASGI app callable from trio *and* asyncio servers (one object).
+
+    Under trio the call goes straight through; under asyncio it runs in the loop's guest run.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if in_trio():
+            await self.app(scope, receive, send)
+            return
+        guest = await _guest_for_running_loop()
+        if scope["type"] == "lifespan":
+            await _lifespan_in_guest(guest, self.app, scope, receive, send)
+        else:
+            await _run_in_guest(guest, self.app, scope, receive, send)

@@ -1,0 +1,34 @@
+"""What the subcommands share: loading PAGE and reporting errors in one line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .._errors import EngineError, PageError
+from .._graph import Graph
+from .._load import load
+
+
+def add_page_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("page", metavar="PAGE", help="a page file (.toml/.json/.yaml) or module:attr")
+
+
+def load_graph(ref: str) -> Graph:
+    """Load and check PAGE; a page file's problems name the file and key."""
+    page = load(ref)
+    source = ref if Path(ref).suffix.lower() in (".toml", ".json", ".yaml", ".yml") else None
+    return Graph.build(page, source=source)
+
+
+def fail(error: BaseException) -> int:
+    """Print ``error`` for a person (every problem of a PageError) and return exit code 1."""
+    if isinstance(error, PageError):
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+    elif isinstance(error, EngineError):
+        print(f"error: {error}", file=sys.stderr)
+    else:
+        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+    return 1

@@ -1,0 +1,139 @@
+"""Testing helpers: render a page with fake latencies and assert its ordering.
+
+Run under trio's ``MockClock`` (pytest-trio's ``autojump_clock`` fixture) and the
+timeline is exact and instant::
+
+    async def test_reviews_before_recommendations(autojump_clock):
+        timeline = await render_timeline(page, latencies={"reviews": 0.15, "recs": 0.3})
+        assert_contract(timeline)
+        assert timeline.time_of("reviews") == 0.15
+        assert timeline.order() == ["reviews", "recs"]
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import trio
+
+from schemas import Mode, Page
+
+from ._contract import RULES, Violation, violations
+from ._graph import Graph, QueryNode
+from ._render import as_graph, render
+from ._resolve import ErrorHook
+from ._trace import QuerySpan, Timeline, WireEvent, Write
+
+__all__ = [
+    "RULES",
+    "QuerySpan",
+    "Timeline",
+    "Violation",
+    "WireEvent",
+    "Write",
+    "assert_contract",
+    "check_contract",
+    "render_timeline",
+]
+
+
+async def render_timeline(
+    page: Page | Graph,
+    *,
+    latencies: Mapping[str, float] | None = None,
+    results: Mapping[str, Any] | None = None,
+    failures: Mapping[str, BaseException] | None = None,
+    params: Mapping[str, str] | None = None,
+    mode: Mode | None = None,
+    nonce: str | None = None,
+    on_error: ErrorHook | None = None,
+) -> Timeline:
+    """Render ``page`` with every query made deterministic, and return its timeline.
+
+    Each query sleeps its latency (default 0; per batch for batched queries), then
+    raises its entry in ``failures``, returns its entry in ``results`` (a list of
+    batches for a batched query), or else calls the real callable inline (sync ones
+    too, so no worker thread escapes the mock clock).
+    """
+    graph = as_graph(page)
+    latencies, results, failures = latencies or {}, results or {}, failures or {}
+    for name in (*latencies, *results, *failures):
+        if name not in graph.query_index:
+            raise KeyError(f"page {graph.name!r} has no query {name!r}")
+    fakes = {
+        q.name: _fake(q, latencies.get(q.name, 0.0), results, failures.get(q.name))
+        for q in graph.queries
+    }
+    timeline = Timeline(graph.with_calls(fakes), mode or graph.page.mode, trio.current_time())
+    await render(
+        timeline.graph,
+        _discard,
+        params=params,
+        mode=mode,
+        nonce=nonce,
+        tracer=timeline,
+        on_error=on_error,
+    )
+    return timeline
+
+
+async def _discard(data: bytes) -> None:
+    """The timeline keeps every write's bytes itself."""
+
+
+def _fake(
+    q: QueryNode, latency: float, results: Mapping[str, Any], failure: BaseException | None
+) -> Callable[..., Any]:
+    real = q.call
+
+    if q.batched:
+
+        async def batches(**kwargs: Any) -> Any:
+            source = results[q.name] if q.name in results else None
+            if failure is not None:
+                await trio.sleep(latency)
+                raise failure
+            if source is not None:
+                for batch in source:
+                    await trio.sleep(latency)
+                    yield batch
+                return
+            async for batch in real(**kwargs):
+                await trio.sleep(latency)
+                yield batch
+
+        return batches
+
+    async def value(**kwargs: Any) -> Any:
+        await trio.sleep(latency)
+        if failure is not None:
+            raise failure
+        if q.name in results:
+            return results[q.name]
+        if q.is_async:
+            return await real(**kwargs)
+        return functools.partial(real, **kwargs)()
+
+    return value
+
+
+def check_contract(timeline: Timeline, *, slack: float = 0.0) -> list[Violation]:
+    """Every way the render broke the ordering contract (empty if it kept it)."""
+    return violations(timeline, slack=slack)
+
+
+def assert_contract(timeline: Timeline, *, slack: float = 0.0) -> None:
+    """Assert all eight rules of ``docs/contract.md``; the message shows the timeline.
+
+    ``slack`` (seconds) loosens the one wall-clock comparison (shell time against its
+    queries) for renders under a real clock.
+    """
+    found = violations(timeline, slack=slack)
+    if found:
+        listing = "\n".join(f"  - {v}" for v in found)
+        raise AssertionError(
+            f"page {timeline.graph.name!r} ({timeline.mode}) broke the ordering contract:\n"
+            f"{listing}\ntimeline:\n{timeline.format()}"
+        )
