@@ -17,6 +17,9 @@ from ._trace import Timeline
 
 __all__ = ["Violation", "violations"]
 
+NEVER = 1 << 62
+"""Readiness of what the render never waited for (a query cancelled at the end)."""
+
 RULES = {
     1: "exposed data before or with its first fragment, never twice",
     2: "ready chunks by priority, then declaration order",
@@ -50,28 +53,70 @@ class _Facts:
             if e.kind in ("fragment", "failed") and e.name not in self.first:
                 self.first[e.name] = i
         self.failed = {e.name for e in self.events if e.kind == "failed"}
+        self.dropped = {
+            f.target
+            for f in self.g.fragments
+            if f.parent is not None and self.g.fragments[f.parent].target in self.failed
+        }
 
     def seq(self, q: int) -> int:
+        """Outcome number of query ``q``'s result; NEVER if the render did not wait for it."""
         span = self.t.queries.get(self.g.queries[q].name)
-        return span.seq if span is not None else 0
+        return span.seq if span is not None and span.end is not None else NEVER
 
     def ready(self, f: FragmentNode) -> int:
-        """Outcome number at which ``f`` had something to show."""
+        """Outcome number at which ``f`` had something to show (or was sure to fail)."""
+        failed = [self.seq(u) for u in f.uses if u != f.batch_query and self._failed(u)]
+        if failed:
+            return min(failed)
         seqs = [self.seq(u) for u in f.uses if u != f.batch_query]
         if f.batch_query is not None:
             span = self.t.queries.get(self.g.queries[f.batch_query].name)
-            if span is not None:
-                seqs.append(span.batch_seqs[0] if span.batch_seqs else span.seq)
+            if span is not None and span.batch_seqs:
+                seqs.append(span.batch_seqs[0])
+            else:
+                seqs.append(self.seq(f.batch_query))
         return max(seqs, default=0)
+
+    def _failed(self, q: int) -> bool:
+        span = self.t.queries.get(self.g.queries[q].name)
+        return span is not None and span.outcome == "failed"
 
     def complete(self, f: FragmentNode) -> int:
         """Outcome number at which ``f`` had all it will ever show."""
-        if f.batch_query is None or f.target in self.failed:
+        if f.batch_query is None or any(
+            self._failed(u) for u in f.uses if u != f.batch_query
+        ):
             return self.ready(f)
         return max(self.ready(f), self.seq(f.batch_query))
 
     def group_ready(self, f: FragmentNode) -> int:
-        return max(self.ready(self.g.fragments[m]) for m in f.group)
+        """When every member of f's group was ready, or known to go down with its parent.
+
+        Out of order, a member dropped with its parent holds its group until the drop
+        (it could never be placed before); in order, until it is ready or dropped.
+        """
+        members = [self.g.fragments[m] for m in f.group]
+        if self.t.mode == "out-of-order":
+            return max(
+                self._dropped_at(m) if m.target in self.dropped else self.ready(m) for m in members
+            )
+        return max(min(self.ready(m), self._doomed_at(m)) for m in members)
+
+    def _doomed_at(self, f: FragmentNode) -> int:
+        """When an ancestor of ``f`` was known to fail (so ``f`` can never be placed)."""
+        parent = f.parent
+        while parent is not None:
+            node = self.g.fragments[parent]
+            if node.target in self.failed and node.target not in self.dropped:
+                return self.ready(node)
+            parent = node.parent
+        return NEVER
+
+    def _dropped_at(self, f: FragmentNode) -> int:
+        if f.target in self.dropped and f.target in self.first:
+            return self.t.writes[self.write_of(f.target)].seq
+        return NEVER
 
     def write_of(self, target: str) -> int:
         return self.events[self.first[target]].write
@@ -112,14 +157,15 @@ def _exposed(x: _Facts, slack: float) -> list[Violation]:
             if sent or f'data-query="{q.name}"' in x.t.html:
                 out.append(Violation(1, f"query {q.name!r} is not exposed but its data was sent"))
             continue
-        if not q.batched and len(sent) > 1:
-            out.append(Violation(1, f"data of query {q.name!r} was sent {len(sent)} times"))
         span = x.t.queries.get(q.name)
-        if span is None or span.outcome != "done" or q.batched:
+        if q.batched or span is None or span.outcome != "done":
             continue
+        if len(sent) != 1:
+            out.append(Violation(1, f"data of query {q.name!r} was sent {len(sent)} times"))
         for f in q.consumers:
             target = x.g.fragments[f].target
-            if target in x.first and x.first[target] not in _dropped_positions(x):
+            rendered = target in x.first and x.events[x.first[target]].kind == "fragment"
+            if rendered:
                 if not sent or sent[0] > x.first[target]:
                     out.append(
                         Violation(1, f"fragment {target!r} went out before the data of {q.name!r}")
@@ -129,12 +175,7 @@ def _exposed(x: _Facts, slack: float) -> list[Violation]:
 
 def _dropped_positions(x: _Facts) -> set[int]:
     """Failed events of fragments whose parent failed (their slot never existed)."""
-    dropped = set()
-    for f in x.g.fragments:
-        parent = f.parent
-        if parent is not None and x.g.fragments[parent].target in x.failed and f.target in x.first:
-            dropped.add(x.first[f.target])
-    return dropped
+    return {x.first[t] for t in x.dropped if t in x.first}
 
 
 def _unit_key(x: _Facts, f: FragmentNode) -> tuple[int, int]:
@@ -155,12 +196,15 @@ def _priority(x: _Facts, slack: float) -> list[Violation]:
                 continue
             f = x.g.fragments[index[name]]
             parent = x.g.fragments[f.parent] if f.parent is not None else None
+            placed_here = x.first.get(name) is not None and x.write_of(name) == w
+            if kind in ("batch", "end") and placed_here:
+                continue  # part of the fragment's own placement
             if kind in ("fragment", "failed") and x.first.get(name) is not None:
                 if parent is not None and x.write_of(parent.target) == w and (
                     x.first[parent.target] < x.first[name]
                 ):
                     continue  # placed inside its parent
-                if x.events[x.first[name]].write != w:
+                if not placed_here:
                     continue  # a later failure of an append fragment: part of its batches
             key = _unit_key(x, f)
             if units and f.reveal is not None and units[-1][1] == f.reveal:
@@ -209,12 +253,22 @@ def _work_conserving(x: _Facts, slack: float) -> list[Violation]:
             waiting = max(waiting, x.complete(f))
         return out
     for f in x.g.fragments:
-        if f.target not in x.first or x.first[f.target] in _dropped_positions(x):
+        if f.target not in x.first or f.target in x.dropped:
             continue
-        parent_write = x.write_of(x.g.fragments[f.parent].target) if f.parent is not None else 0
-        expected = x.first_write_at(x.group_ready(f), parent_write)
+        # The earliest write each member of its reveal group could join: once it is
+        # ready and its parent is on the page (a member dropped with its parent: then).
+        candidates = []
+        for m in (x.g.fragments[i] for i in f.group):
+            if m.target in x.dropped:
+                candidates.append(x.write_of(m.target) if m.target in x.first else None)
+                continue
+            parent_write = x.write_of(x.g.fragments[m.parent].target) if m.parent is not None else 0
+            candidates.append(x.first_write_at(x.ready(m), parent_write))
+        if None in candidates:
+            continue
+        expected = max(c for c in candidates if c is not None)
         actual = x.write_of(f.target)
-        if expected is not None and actual != expected:
+        if actual != expected:
             out.append(
                 Violation(
                     3,

@@ -54,6 +54,15 @@ class InOrder:
         self.out.clear()
         return text, self.expander.take()
 
+    def _doomed(self, f: int) -> bool:
+        """Whether ``f`` can never be placed: an ancestor's failure replaces its slot."""
+        parent = self.graph.fragments[f].parent
+        while parent is not None:
+            if self.state.fragments[parent].failure is not None:
+                return True
+            parent = self.graph.fragments[parent].parent
+        return False
+
     # -- the walk --------------------------------------------------------------
 
     def _document(self, shell_values: Mapping[str, Any]) -> Walk:
@@ -65,7 +74,7 @@ class InOrder:
                 self.out.append(str(escape(part.evaluate(shell_values))))
             else:
                 self.out.append(part)
-        exposed = [q.index for q in graph.queries if q.expose and not q.consumers]
+        exposed = [q.index for q in graph.queries if q.expose and not q.batched]
         while not all(self.state.settled[q] for q in exposed):
             yield
         for q in exposed:
@@ -74,7 +83,8 @@ class InOrder:
 
     def _slot(self, f: int, *, partial: bool = False) -> Walk:
         state, node = self.state, self.graph.fragments[f]
-        while not all(state.ready(m) for m in ((f,) if partial else node.group)):
+        group = (f,) if partial else node.group
+        while not all(state.ready(m) or self._doomed(m) for m in group):
             yield
         expander = self.expander
         expander.prelude(node, self.out)

@@ -35,10 +35,12 @@ class OutOfOrder:
         self.groups = [
             f.group for f in graph.fragments if len(f.group) > 1 and f.group[0] == f.index
         ]
+        # Exposed data goes with its first fragment; what no fragment carried (all its
+        # consumers failed or none exist) goes on its own once the query succeeds.
         self.loose_data = [
             q.index
             for q in graph.queries
-            if q.expose and not q.consumers and q.index not in graph.shell_queries
+            if q.expose and not q.batched and q.index not in graph.shell_queries
         ]
 
     @property
@@ -46,7 +48,10 @@ class OutOfOrder:
         states = self.state.fragments
         return not self.pending and all(
             states[f.index].closed for f in self.graph.fragments if f.append and not states[f.index].dropped
-        ) and all(self.state.settled[q] for q in self.loose_data)
+        ) and all(
+            self.state.errors[q] is not None or (q, None) in self.state.data_sent
+            for q in self.loose_data
+        )
 
     def start(self, shell_values: Mapping[str, Any]) -> tuple[str, list[Chunk]]:
         """The shell: ready fragments in place, fallbacks elsewhere, then the runtime."""
@@ -64,8 +69,10 @@ class OutOfOrder:
         for q in self.graph.shell_queries:
             if self.graph.queries[q].expose:
                 expander.data(q, None, out)
-        out.append(self.wire.runtime())
         self._forget_emitted()
+        for q in self._loose_ready():
+            expander.data(q, None, out)
+        out.append(self.wire.runtime())
         return "".join(out), [("shell", ""), *expander.take()]
 
     def advance(self) -> tuple[str, list[Chunk]]:
@@ -96,13 +103,11 @@ class OutOfOrder:
             key = (-node.priority, node.index)
             texts.append((key, "".join(out)))
             chunks.append((key, expander.take()))
-        for q in self.loose_data:
-            if self.state.settled[q] and self.state.errors[q] is None:
-                out = []
-                expander.data(q, None, out)
-                if out:
-                    texts.append(((0, -1), "".join(out)))
-                    chunks.append(((0, -1), expander.take()))
+        for q in self._loose_ready():
+            out = []
+            expander.data(q, None, out)
+            texts.append(((0, -1), "".join(out)))
+            chunks.append(((0, -1), expander.take()))
         self._forget_emitted()
         if not texts:
             return "", []
@@ -127,13 +132,27 @@ class OutOfOrder:
         changed = bool(self.groups)
         while changed:
             changed = False
+            doomed = self._doomed(placeable)
             for group in self.groups:
+                # A member dropped with its failed parent no longer holds the others back.
                 if any(m in placeable for m in group) and not all(
-                    m in placeable for m in group
+                    m in placeable or m in doomed or states[m].dropped for m in group
                 ):
                     self._withdraw(group, placeable)
                     changed = True
         return placeable
+
+    def _doomed(self, placeable: set[int]) -> set[int]:
+        """Fragments that go down with a failed ancestor placed this turn."""
+        fragments, states = self.graph.fragments, self.state.fragments
+        doomed: set[int] = set()
+        for f in self.pending:
+            parent = fragments[f].parent
+            if parent is not None and (
+                parent in doomed or parent in placeable and states[parent].failure is not None
+            ):
+                doomed.add(f)
+        return doomed
 
     def _withdraw(self, members: tuple[int, ...], placeable: set[int]) -> None:
         stack = list(members)
@@ -145,6 +164,7 @@ class OutOfOrder:
 
     def _units(self) -> list[tuple[tuple[int, int], list[int], set[int]]]:
         placeable = self._placeable()
+        placeable -= self._doomed(placeable)  # they go down with their parent, in its unit
         if not placeable:
             return []
         fragments = self.graph.fragments
@@ -179,6 +199,18 @@ class OutOfOrder:
             out.append(f)
             stack.extend(c for c in self.graph.fragments[f].children if c in placeable)
         return out
+
+    def _loose_ready(self) -> list[int]:
+        """Exposed queries that succeeded and that no fragment still to come will carry."""
+        state = self.state
+        return [
+            q
+            for q in self.loose_data
+            if state.settled[q]
+            and state.errors[q] is None
+            and (q, None) not in state.data_sent
+            and all(state.fragments[f].emitted for f in self.graph.queries[q].consumers)
+        ]
 
     def _open_appends(self) -> list[int]:
         states = self.state.fragments

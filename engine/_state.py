@@ -85,12 +85,15 @@ class State:
         if state.failure is not None or state.content is not None:
             return
         others = [u for u in f.uses if u != f.batch_query]
-        if not all(self.settled[u] for u in others):
-            return
-        failed = next((self.errors[u] for u in f.uses if self.errors[u] is not None), None)
-        if failed is not None and (f.batch_query is None or failed is not self.errors[f.batch_query]):
+        # Fail fast: a failed input decides the fragment's fate, whatever else is pending.
+        failed = next((self.errors[u] for u in others if self.errors[u] is not None), None)
+        if failed is not None:
             self._fail(f, failed)
             return
+        if not all(self.settled[u] for u in others):
+            return
+        if f.batch_query is not None:
+            failed = self.errors[f.batch_query]
         values = {self.graph.queries[u].name: self.values[u] for u in others}
         if f.batch_query is None:
             try:
@@ -120,12 +123,12 @@ class State:
     def drop_descendants(self, f: int) -> list[int]:
         """Mark the fragments below a failed ``f`` as never placed; return them."""
         dropped: list[int] = []
-        stack = list(self.graph.fragments[f].children)
-        while stack:
+        stack = list(reversed(self.graph.fragments[f].children))
+        while stack:  # in document order
             child = stack.pop()
             state = self.fragments[child]
             if not state.emitted:
                 state.emitted = state.dropped = True
                 dropped.append(child)
-                stack.extend(self.graph.fragments[child].children)
+                stack.extend(reversed(self.graph.fragments[child].children))
         return dropped

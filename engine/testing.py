@@ -12,6 +12,7 @@ timeline is exact and instant::
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -100,9 +101,10 @@ def _fake(
                     await trio.sleep(latency)
                     yield batch
                 return
-            async for batch in real(**kwargs):
-                await trio.sleep(latency)
-                yield batch
+            async with contextlib.aclosing(real(**kwargs)) as source_batches:
+                async for batch in source_batches:
+                    await trio.sleep(latency)
+                    yield batch
 
         return batches
 

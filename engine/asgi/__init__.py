@@ -1,5 +1,12 @@
-"""Serve pages over ASGI: natively on trio (Hypercorn's trio worker) and inside asyncio servers."""
+"""Serve pages over ASGI: natively on trio (Hypercorn's trio worker) and inside asyncio servers.
 
-from engine.asgi._guest import TrioASGI, in_trio
+``App({"/product/{product_id}": "examples/shop/page.toml"})`` is an ASGI 3 application; the
+same object runs under ``hypercorn --worker-class trio``, under uvicorn, and mounted in a
+Starlette or FastAPI app (docs/serving.md).
+"""
 
-__all__ = ["TrioASGI", "in_trio"]
+from ._app import FRAGMENT_PARAM, App
+from ._guest import TrioASGI, in_trio
+from ._options import CRAWLERS, MODES, Options
+
+__all__ = ["CRAWLERS", "FRAGMENT_PARAM", "MODES", "App", "Options", "TrioASGI", "in_trio"]

@@ -15,6 +15,7 @@ waits for it, because a trio guest must finish before its host loop closes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -87,10 +88,8 @@ class _Guest:
     async def stop(self) -> None:
         """Cancel every task of the guest run and wait until trio has fully exited."""
         if not self.done.done() and self.token is not None and self._nursery is not None:
-            try:
+            with contextlib.suppress(trio.RunFinishedError):
                 self.token.run_sync_soon(self._nursery.cancel_scope.cancel)
-            except trio.RunFinishedError:
-                pass
         while not self.done.done():
             try:
                 await asyncio.shield(self.done)
@@ -125,9 +124,7 @@ def _resolve(future: asyncio.Future[Any], value: Any) -> None:
         future.set_result(value)
 
 
-_guests: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Guest] = (
-    weakref.WeakKeyDictionary()
-)
+_guests: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Guest] = weakref.WeakKeyDictionary()
 
 
 async def _guest_for_running_loop() -> _Guest:
@@ -141,8 +138,9 @@ async def _guest_for_running_loop() -> _Guest:
     return guest
 
 
-async def _run_in_guest(guest: _Guest, app: ASGIApp, scope: Scope, receive: Receive,
-                        send: Send) -> None:
+async def _run_in_guest(
+    guest: _Guest, app: ASGIApp, scope: Scope, receive: Receive, send: Send
+) -> None:
     """Run one ASGI call as a trio task; cancelling the host task cancels the trio task."""
     finished: asyncio.Future[outcome.Outcome[None]] = guest.loop.create_future()
     cancel_scope = trio.CancelScope()
@@ -173,8 +171,9 @@ async def _run_in_guest(guest: _Guest, app: ASGIApp, scope: Scope, receive: Rece
     result.unwrap()
 
 
-async def _lifespan_in_guest(guest: _Guest, app: ASGIApp, scope: Scope, receive: Receive,
-                             send: Send) -> None:
+async def _lifespan_in_guest(
+    guest: _Guest, app: ASGIApp, scope: Scope, receive: Receive, send: Send
+) -> None:
     """Run the app's lifespan in trio, then stop the guest before reporting shutdown complete."""
     held: list[Message] = []
 

@@ -1,0 +1,122 @@
+"""One HTTP response: the render's sink, turned into ASGI messages as they come.
+
+Each write becomes one ``http.response.body`` with ``more_body=True``, sent before the render
+may produce the next: the adapter never queues, so a client that reads slowly slows the writer
+(not the queries) and memory stays bounded by one write. The status line goes out with the
+first write, when the shell queries are known to have succeeded. The final message is sent
+shielded from cancellation: under Hypercorn's trio worker a final send cancelled half-way left
+the connection open forever (../shared/STREAMING.md §2.6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import trio
+from markupsafe import escape
+
+from ._guest import Send
+from ._timing import ShellTimer, stamp
+
+_REASONS = {
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    500: "Internal Server Error",
+}
+
+
+class HeadComplete(Exception):
+    """Raised by the sink of a HEAD request once the headers are out: nothing more to do."""
+
+
+def error_page(status: int, detail: str | None) -> bytes:
+    title = f"{status} {_REASONS.get(status, '')}".strip()
+    body = f"<p>{escape(detail)}</p>" if detail else ""
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"</head><body><h1>{title}</h1>{body}</body></html>"
+    ).encode()
+
+
+class Response:
+    """Streams (or, in buffered mode, collects) the writes of one render."""
+
+    def __init__(
+        self,
+        send: Send,
+        headers: list[tuple[bytes, bytes]],
+        *,
+        head: bool,
+        buffered: bool,
+        stamps: bool,
+        timer: ShellTimer | None,
+        write_timeout: float | None,
+    ) -> None:
+        self._send = send
+        self._headers = headers
+        self._head = head
+        self._buffered = buffered
+        self._stamps = stamps
+        self._timer = timer
+        self._timeout = write_timeout if write_timeout is not None else float("inf")
+        self._held: list[bytes] = []
+        self._origin = trio.current_time()
+        self.status: int | None = None
+        self.writes = 0
+        self.bytes = 0
+        self.first_byte: float | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.status is not None
+
+    async def write(self, data: bytes) -> None:
+        """The render's sink: one call per write."""
+        if self._stamps:
+            data += stamp(self.writes, trio.current_time() - self._origin)
+        self.writes += 1
+        if self._buffered:
+            self._held.append(data)
+            return
+        with trio.fail_after(self._timeout):
+            if not self.started:
+                await self._start(200, self._first_headers())
+                if self._head:
+                    raise HeadComplete
+            await self._body(data, more=True)
+
+    async def finish(self) -> None:
+        """End the response normally: the buffered document, or the terminating empty body."""
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + self._timeout):
+            if self._buffered:
+                body = b"".join(self._held)
+                length = (b"content-length", str(len(body)).encode())
+                await self._start(200, [*self._first_headers(), length])
+                await self._body(b"" if self._head else body, more=False)
+            else:
+                await self._body(b"", more=False)
+
+    async def fail(
+        self, status: int, detail: str | None, extra: Sequence[tuple[bytes, bytes]] = ()
+    ) -> None:
+        """A complete error response; only possible while nothing has been sent."""
+        body = error_page(status, detail)
+        headers = [*self._headers, (b"content-length", str(len(body)).encode()), *extra]
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + self._timeout):
+            await self._start(status, headers)
+            await self._body(b"" if self._head else body, more=False)
+
+    def _first_headers(self) -> list[tuple[bytes, bytes]]:
+        timing = self._timer.header() if self._timer is not None else None
+        return [*self._headers, (b"server-timing", timing)] if timing else self._headers
+
+    async def _start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status = status
+        await self._send({"type": "http.response.start", "status": status, "headers": headers})
+
+    async def _body(self, data: bytes, *, more: bool) -> None:
+        await self._send({"type": "http.response.body", "body": data, "more_body": more})
+        if data and self.first_byte is None:
+            self.first_byte = trio.current_time() - self._origin
+        self.bytes += len(data)

@@ -1,0 +1,100 @@
+"""``engine serve APP``: pages over HTTP on Hypercorn's trio worker, one log line per request.
+
+APP is a page file, or ``module:attr`` naming a page, an ``engine.asgi.App`` or any ASGI app.
+Hypercorn loads the app in each worker process by calling :func:`served_app`, which reads
+what to serve from the environment, so ``--workers`` and ``--reload`` work for page files too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from hypercorn.config import Config
+from hypercorn.run import run as hypercorn_run
+
+from schemas import Page
+
+from .._errors import EngineError
+from .._graph import Graph
+from .._refs import import_ref
+from ..asgi import App
+from ._common import fail, load_graph
+
+_ENV_APP = "ENGINE_SERVE_APP"
+_ENV_ROUTES = "ENGINE_SERVE_ROUTES"
+_PAGE_FILES = (".toml", ".json", ".yaml", ".yml")
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="serve pages over HTTP (Hypercorn, trio worker)",
+        description="Serve APP: a page file, or module:attr naming a page or an ASGI app.",
+    )
+    parser.add_argument("app", metavar="APP", help="page file or module:attr")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--reload", action="store_true", help="restart when a module changes")
+    parser.add_argument(
+        "--route",
+        action="append",
+        metavar="PATTERN",
+        help="where a single page is served, e.g. '/product/{product_id}' (repeatable;"
+        " default '/'); path captures become request parameters",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    routes = args.route or ["/"]
+    os.environ[_ENV_APP] = args.app
+    os.environ[_ENV_ROUTES] = json.dumps(routes)
+    try:
+        served_app()  # fail here, once, with a readable error rather than in every worker
+    except (EngineError, ValueError) as error:  # RefError is a ValueError
+        return fail(error)
+    config = Config()
+    config.bind = [f"{args.host}:{args.port}"]
+    config.worker_class = "trio"
+    config.application_path = f"{__name__}:served_app()"
+    config.use_reloader = args.reload
+    # Always worker processes: with 0, Hypercorn serves in this process and a Ctrl-C lands as
+    # KeyboardInterrupt inside whichever request is running, crashing the server; a worker
+    # ignores SIGINT and shuts down gracefully when the parent tells it to.
+    config.workers = max(1, args.workers)
+    config.errorlog = "-"
+    return int(hypercorn_run(config) or 0)
+
+
+def served_app() -> Any:
+    """The ASGI app named by the environment (``engine serve`` sets it), access log on."""
+    _enable_access_log()
+    ref = os.environ[_ENV_APP]
+    routes = json.loads(os.environ.get(_ENV_ROUTES, '["/"]'))
+    if Path(ref).suffix.lower() in _PAGE_FILES:
+        return App(dict.fromkeys(routes, load_graph(ref)))
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    target = import_ref(ref)
+    if isinstance(target, Page):
+        return App(dict.fromkeys(routes, Graph.build(target)))
+    if not callable(target):
+        raise ValueError(f"{ref!r} is a {type(target).__name__}: expected a page or an ASGI app")
+    return target
+
+
+def _enable_access_log() -> None:
+    access = logging.getLogger("engine.access")
+    if not access.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+        access.propagate = False

@@ -1,0 +1,196 @@
+"""Pages for the serving and browser tests, and ``app``: them behind ``engine.asgi.App``.
+
+``/item/{item}`` has a shell query (``missing`` → 404, ``boom`` → 500), a fast fragment, a
+slow one (``?delay=`` seconds, default 1.5) and slots in a table, a list, a select and an
+SVG. ``/form`` has a section that ``$E.refresh("form")`` re-renders. ``/stats`` reports how
+many queries are running, so a test can prove that aborted requests cancelled theirs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import trio
+
+import engine
+from engine.asgi import App
+
+RUNNING = {"queries": 0}
+SECRET = "hidden-4f1c-not-exposed"
+_refreshes = itertools.count()
+
+
+class _Counted:
+    """Counts this query as running from its start until it returns or is cancelled."""
+
+    def __enter__(self) -> None:
+        RUNNING["queries"] += 1
+
+    def __exit__(self, *exc: object) -> None:
+        RUNNING["queries"] -= 1
+
+
+async def title(item: str) -> str:
+    if item == "missing":
+        raise engine.NotFound(f"no item {item}")
+    if item == "boom":
+        raise RuntimeError("the database is down")
+    return f"Item {item}"
+
+
+async def fast() -> dict:
+    with _Counted():
+        await trio.sleep(0.05)
+    return {"colour": "blue", "sizes": [1, 2, 3], "internal": SECRET}
+
+
+async def slow(delay: float = 1.5) -> str:
+    with _Counted():
+        await trio.sleep(delay)
+    return "slow part"
+
+
+def fast_html(fast: dict) -> str:
+    return engine.html('<p id="fast">fast: {{ c }}</p>', c=fast["colour"])
+
+
+def slow_html(slow: str) -> str:
+    return engine.html('<p id="slow">{{ s }}</p>', s=slow)
+
+
+def rows_html(fast: dict) -> str:
+    return "".join(f'<tr class="row"><td>row {n}</td></tr>' for n in fast["sizes"])
+
+
+def items_html(fast: dict) -> str:
+    return "".join(f'<li class="item">item {n}</li>' for n in fast["sizes"])
+
+
+def options_html(fast: dict) -> str:
+    return "".join(f'<option class="opt">size {n}</option>' for n in fast["sizes"])
+
+
+def shapes_html(fast: dict) -> str:
+    return '<svg><circle id="dot" cx="20" cy="20" r="10" fill="blue"></circle></svg>'
+
+
+async def exposed(fast: dict) -> dict:
+    return {"colour": fast["colour"], "sizes": fast["sizes"]}
+
+
+ITEM_SHELL = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>{{ title }}</title></head><body>
+<h1 id="shell">{{ title }}</h1>
+<section id="fast-box"><?marker name="fast"></section>
+<section id="slow-box"><?marker name="slow"></section>
+<table id="table"><tbody><tr><td>head</td></tr><?marker name="rows"></tbody></table>
+<ul id="list"><?marker name="items"></ul>
+<select id="select"><?marker name="options"></select>
+<svg id="svg" width="40" height="40"><?marker name="shapes"></svg>
+</body></html>"""
+
+FALLBACK = '<p class="fallback">loading…</p>'
+
+item = engine.Page(
+    name="item",
+    shell=engine.Shell(html=ITEM_SHELL, queries=("title",)),
+    queries=(
+        engine.Query(name="title", call=title, result=str, params=("item",)),
+        engine.Query(name="fast", call=fast, result=dict),
+        engine.Query(name="exposed", call=exposed, result=dict, depends_on=("fast",), expose=True),
+        engine.Query(name="slow", call=slow, result=str, params=("delay",)),
+    ),
+    fragments=(
+        engine.Fragment(
+            target="fast",
+            uses=("fast", "exposed"),
+            render=lambda fast, exposed: fast_html(fast),
+            fallback=FALLBACK,
+        ),
+        engine.Fragment(
+            target="slow", uses=("slow",), render=slow_html, fallback=FALLBACK, priority="low"
+        ),
+        engine.Fragment(
+            target="rows",
+            uses=("fast",),
+            render=rows_html,
+            fallback='<tr class="fallback"><td>loading…</td></tr>',
+        ),
+        engine.Fragment(
+            target="items",
+            uses=("fast",),
+            render=items_html,
+            fallback='<li class="fallback">loading…</li>',
+        ),
+        engine.Fragment(
+            target="options",
+            uses=("fast",),
+            render=options_html,
+            fallback='<option class="fallback">loading…</option>',
+        ),
+        engine.Fragment(
+            target="shapes",
+            uses=("fast",),
+            render=shapes_html,
+            fallback='<svg><rect class="fallback" width="5" height="5"></rect></svg>',
+        ),
+    ),
+)
+
+
+async def refresh_count() -> int:
+    await trio.lowlevel.checkpoint()
+    return next(_refreshes)
+
+
+def form_html(refresh_count: int) -> str:
+    return engine.html(
+        '<form id="form"><label>Search <input id="q" name="q" value=""></label>'
+        '<output id="count">{{ n }}</output></form>',
+        n=refresh_count,
+    )
+
+
+form = engine.Page(
+    name="form",
+    shell=engine.Shell(
+        html='<!doctype html><html><head><meta charset="utf-8"><title>form'
+        '</title></head><body><main id="shell"><?marker name="form"></main>'
+        "</body></html>"
+    ),
+    queries=(engine.Query(name="refresh_count", call=refresh_count, result=int),),
+    fragments=(
+        engine.Fragment(
+            target="form",
+            uses=("refresh_count",),
+            render=form_html,
+            fallback="<p>loading form…</p>",
+        ),
+    ),
+)
+
+
+async def running() -> int:
+    await trio.lowlevel.checkpoint()
+    return RUNNING["queries"]
+
+
+stats = engine.Page(
+    name="stats",
+    shell=engine.Shell(
+        html='<!doctype html><html><head><meta charset="utf-8"><title>stats'
+        '</title></head><body><p id="running">{{ running }}</p></body></html>',
+        queries=("running",),
+    ),
+    queries=(engine.Query(name="running", call=running, result=int),),
+)
+
+PAGES = {"/item/{item}": item, "/form": form, "/stats": stats}
+
+# Server subprocesses pick options from the environment (tests/asgi/servers.py passes it).
+app = App(
+    PAGES,
+    csp=os.environ.get("DEMO_CSP") or None,
+    proxy_buffering=os.environ.get("DEMO_PROXY_BUFFERING") == "1",
+)

@@ -1,0 +1,360 @@
+"""engine.asgi.App driven in process under trio's MockClock: exact virtual timings, no sockets."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import demo_site
+import pytest
+import trio
+
+import engine
+from engine.asgi import App
+
+
+class Client:
+    """The server side of one ASGI call: what the app sent, and when (virtual seconds)."""
+
+    def __init__(
+        self,
+        *,
+        send_gate: trio.Event | None = None,
+        gate_from: int = 1,
+        gate_final: bool = False,
+        send_error: type[BaseException] | None = None,
+    ) -> None:
+        self.sent: list[tuple[float, dict]] = []
+        self.disconnected = trio.Event()
+        self.send_gate, self.gate_from, self.send_error = send_gate, gate_from, send_error
+        self.gate_final = gate_final
+        self.sending = 0
+        self.max_concurrent_sends = 0
+        self.origin = trio.current_time()  # MockClock does not start at 0
+
+    async def receive(self) -> dict:
+        if not hasattr(self, "_asked"):
+            self._asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await self.disconnected.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict) -> None:
+        self.sending += 1
+        self.max_concurrent_sends = max(self.max_concurrent_sends, self.sending)
+        try:
+            if self.send_error is not None and message["type"] == "http.response.body":
+                raise self.send_error("client gone")
+            final = message["type"] == "http.response.body" and not message.get("more_body")
+            if (
+                self.send_gate is not None
+                and len(self.sent) >= self.gate_from
+                and (final or not self.gate_final)
+            ):
+                await self.send_gate.wait()
+            self.sent.append((trio.current_time() - self.origin, message))
+        finally:
+            self.sending -= 1
+
+    @property
+    def start(self) -> dict:
+        return self.sent[0][1]
+
+    @property
+    def headers(self) -> dict[bytes, bytes]:
+        return dict(self.start["headers"])
+
+    @property
+    def bodies(self) -> list[tuple[float, dict]]:
+        return [(t, m) for t, m in self.sent if m["type"] == "http.response.body"]
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(m["body"] for _, m in self.bodies)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.bodies) and not self.bodies[-1][1].get("more_body", False)
+
+
+def scope(path: str, query: str = "", method: str = "GET", headers=(), root_path: str = ""):
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": root_path,
+        "query_string": query.encode(),
+        "headers": list(headers),
+    }
+
+
+async def call(app: App, *args, client: Client | None = None, **kwargs) -> Client:
+    client = client or Client()
+    await app(scope(*args, **kwargs), client.receive, client.send)
+    return client
+
+
+APP = App(demo_site.PAGES)
+
+
+async def test_each_write_is_sent_at_once_and_the_response_ends_cleanly(autojump_clock) -> None:
+    client = await call(APP, "/item/x", "delay=2")
+    assert client.start["status"] == 200
+    headers = client.headers
+    assert headers[b"content-type"] == b"text/html; charset=utf-8"
+    assert headers[b"cache-control"] == b"no-store"
+    assert headers[b"x-accel-buffering"] == b"no"
+    assert b"content-length" not in headers
+    assert re.fullmatch(rb"title;dur=\d+\.\d", headers[b"server-timing"])
+    times = [t for t, m in client.bodies if m["body"]]
+    assert times[0] == 0, "the shell leaves before any fragment query is awaited"
+    assert times[1] == pytest.approx(0.05) and times[-1] == pytest.approx(2.0)
+    assert all(m["more_body"] for _, m in client.bodies[:-1]) and client.complete
+    assert client.bodies[-1][1]["body"] == b""
+    assert client.bodies[-1][0] == pytest.approx(2.0)
+    assert b'<template for="slow"><p id="slow">slow part</p></template>' in client.body
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "status", "shown"),
+    [
+        ("/nowhere", "", 404, b"No page at this address."),
+        ("/item/missing", "delay=1", 404, b"no item missing"),
+        ("/item/x", "delay=soon", 400, b"request parameter &#39;delay&#39;=&#39;soon&#39;"),
+        ("/item/x", "mode=fast", 400, b"mode=&#39;fast&#39;: expected one of"),
+        ("/item/boom", "delay=1", 500, b"<h1>500 Internal Server Error</h1>"),
+    ],
+)
+async def test_failures_before_the_first_byte_get_a_real_status(
+    autojump_clock, path, query, status, shown
+) -> None:
+    client = await call(APP, path, query)
+    assert client.start["status"] == status
+    assert shown in client.body and client.complete
+    assert int(client.headers[b"content-length"]) == len(client.body)
+    assert b"database is down" not in client.body, "no internals in a 500 page"
+
+
+async def test_head_sends_the_real_headers_and_cancels_the_render(autojump_clock) -> None:
+    client = await call(APP, "/item/x", "delay=100", method="HEAD")
+    assert client.start["status"] == 200 and b"server-timing" in client.headers
+    assert client.body == b"" and client.complete
+    assert client.sent[-1][0] == 0
+    assert demo_site.RUNNING["queries"] == 0
+    missing = await call(APP, "/item/missing", "delay=1", method="HEAD")
+    assert missing.start["status"] == 404 and missing.body == b""
+
+
+async def test_other_methods_get_405(autojump_clock) -> None:
+    client = await call(APP, "/item/x", method="POST")
+    assert client.start["status"] == 405 and client.headers[b"allow"] == b"GET, HEAD"
+
+
+async def test_disconnect_cancels_every_query_of_many_aborted_requests(autojump_clock) -> None:
+    clients = [Client() for _ in range(50)]
+    began = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        for i, client in enumerate(clients):
+            nursery.start_soon(
+                lambda c=client, i=i: call(APP, f"/item/{i}", "delay=1000", client=c)
+            )
+        await trio.sleep(0.2)
+        assert demo_site.RUNNING["queries"] == 50, "every slow query is running"
+        for client in clients:
+            client.disconnected.set()
+    assert trio.current_time() - began < 1, "the handlers returned promptly"
+    assert demo_site.RUNNING["queries"] == 0
+    assert not any(c.complete for c in clients), "no final chunk for a gone client"
+
+
+async def test_a_send_that_fails_ends_the_request_quietly(autojump_clock) -> None:
+    client = await call(APP, "/item/x", "delay=1000", client=Client(send_error=OSError))
+    assert trio.current_time() - client.origin < 1 and demo_site.RUNNING["queries"] == 0
+    assert client.bodies == []
+
+
+async def test_a_slow_reader_holds_the_writer_not_a_buffer(autojump_clock) -> None:
+    gate = trio.Event()
+    client = Client(send_gate=gate, gate_from=2)  # start + shell pass, then the reader stalls
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(lambda: call(APP, "/item/x", "delay=1", client=client))
+        await trio.sleep(5)
+        assert len(client.sent) == 2 and client.sending == 1, "one write waits; none queued"
+        gate.set()
+    assert client.max_concurrent_sends == 1 and client.complete
+    assert b'<p id="slow">' in client.body
+
+
+async def test_a_client_that_never_reads_is_aborted_after_write_timeout(autojump_clock) -> None:
+    app = App(demo_site.PAGES, write_timeout=10)
+    client = Client(send_gate=trio.Event(), gate_from=2)
+    with pytest.raises(BaseExceptionGroup) as caught:
+        await call(app, "/item/x", "delay=1000", client=client)
+    assert caught.group_contains(trio.TooSlowError)
+    assert trio.current_time() - client.origin == pytest.approx(0.05 + 10), "from the stall"
+    assert demo_site.RUNNING["queries"] == 0 and not client.complete
+
+
+async def test_the_final_send_survives_cancellation_of_the_request(autojump_clock) -> None:
+    final_gate = trio.Event()
+    client = Client(send_gate=final_gate, gate_final=True)
+
+    async def cancel_during_final_send(request: trio.CancelScope) -> None:
+        await trio.sleep(2)  # the render is over (at 1 s); the final send is blocked
+        assert client.sending == 1 and not client.complete
+        request.cancel()
+        await trio.sleep(1)
+        final_gate.set()
+
+    async with trio.open_nursery() as nursery:
+        with trio.CancelScope() as request:
+            nursery.start_soon(cancel_during_final_send, request)
+            await call(APP, "/item/x", "delay=1", client=client)
+    assert client.complete, "the shielded final send completed despite the cancellation"
+    assert client.sent[-1][0] == pytest.approx(3)
+
+
+@pytest.mark.parametrize(
+    ("query", "agent", "options", "streamed", "has_runtime"),
+    [
+        ("", "Mozilla/5.0", {}, True, True),
+        ("mode=in-order", "Mozilla/5.0", {}, True, False),
+        ("mode=buffered", "Mozilla/5.0", {}, False, False),
+        ("", "Mozilla/5.0 (compatible; Googlebot/2.1)", {}, False, False),
+        ("", "facebookexternalhit/1.1", {"crawler_mode": "in-order"}, True, False),
+        ("", "Googlebot/2.1", {"crawlers": None}, True, True),
+        ("mode=in-order", "Mozilla/5.0", {"mode_param": None}, True, True),
+    ],
+)
+async def test_mode_negotiation(
+    autojump_clock, query, agent, options, streamed, has_runtime
+) -> None:
+    app = App(demo_site.PAGES, **options)
+    client = await call(
+        app,
+        "/item/x",
+        "&".join(filter(None, [query, "delay=1"])),
+        headers=[(b"user-agent", agent.encode())],
+    )
+    data_writes = [m for _, m in client.bodies if m["body"]]
+    assert (len(data_writes) > 1) is streamed
+    assert (b"content-length" in client.headers) is not streamed
+    assert (b"window.$E" in client.body) is has_runtime
+    assert b'<p id="slow">slow part</p>' in client.body
+    crawler_rule = options.get("crawlers", "default") is not None
+    assert (client.headers.get(b"vary") == b"User-Agent") is crawler_rule
+
+
+async def test_a_fragment_can_be_served_alone(autojump_clock) -> None:
+    client = await call(APP, "/item/x", "fragment=fast&delay=1")
+    assert client.start["status"] == 200
+    assert client.body.startswith(b'<script type="application/json" data-query="exposed">')
+    assert b'<template for="fast"><p id="fast">fast: blue</p></template>' in client.body
+    assert b"<html" not in client.body and b"slow" not in client.body
+    unknown = await call(APP, "/item/x", "fragment=nope&delay=1")
+    assert unknown.start["status"] == 404
+
+
+async def test_exposed_data_is_sent_and_the_rest_never(autojump_clock) -> None:
+    body = (await call(APP, "/item/x", "delay=0.1")).body
+    assert b'data-query="exposed">{"colour":"blue","sizes":[1,2,3]}</script>' in body
+    assert demo_site.SECRET.encode() not in body
+
+
+@pytest.mark.parametrize("csp", ["nonce", "hash"])
+async def test_content_security_policy(autojump_clock, csp: str) -> None:
+    app = App(demo_site.PAGES, csp=csp)
+    first = await call(app, "/item/x", "delay=0.1")
+    second = await call(app, "/item/x", "delay=0.1")
+    policy = first.headers[b"content-security-policy"].decode()
+    scripts = re.findall(rb"<script( [^>]*)?>", first.body)
+    executable = [s for s in scripts if b"application/json" not in s]
+    assert executable
+    if csp == "nonce":
+        nonce = re.search(r"'nonce-([^']+)'", policy)[1]
+        assert all(s == f' nonce="{nonce}"'.encode() for s in executable)
+        assert second.headers[b"content-security-policy"].decode() != policy, "fresh per response"
+    else:
+        assert all(f"'{h}'" in policy for h in engine.SCRIPT_HASHES)
+        assert all(not s for s in executable)
+
+
+async def test_flush_stamps_record_when_each_write_left(autojump_clock) -> None:
+    asked = [(b"x-engine-flush-stamps", b"1")]
+    client = await call(APP, "/item/x", "delay=2", headers=asked)
+    stamps = [
+        (t, re.search(rb"<!--engine:flush (\d+) ([\d.]+)ms-->$", m["body"]))
+        for t, m in client.bodies
+        if m["body"]
+    ]
+    assert [int(s[1]) for _, s in stamps] == list(range(len(stamps)))
+    for sent_at, found in stamps:
+        assert float(found[2]) / 1000 == pytest.approx(sent_at, abs=1e-3)
+    unasked = await call(APP, "/item/x", "delay=0.1")
+    off = await call(
+        App(demo_site.PAGES, flush_stamps=False), "/item/x", "delay=0.1", headers=asked
+    )
+    assert b"engine:flush" not in unasked.body + off.body
+
+
+async def test_streaming_safe_headers_can_be_switched(autojump_clock) -> None:
+    app = App(
+        demo_site.PAGES,
+        no_transform=True,
+        proxy_buffering=True,
+        identity_encoding=True,
+        cache_control="private, max-age=0",
+        crawlers=None,
+    )
+    headers = (await call(app, "/item/x", "delay=0.1")).headers
+    assert headers[b"cache-control"] == b"private, max-age=0, no-transform"
+    assert b"x-accel-buffering" not in headers and b"vary" not in headers
+    assert headers[b"content-encoding"] == b"identity"
+
+
+async def test_routes_are_relative_to_the_mount_point(autojump_clock) -> None:
+    client = await call(APP, "/shop/item/x", "delay=0.1", root_path="/shop")
+    assert client.start["status"] == 200 and b"Item x" in client.body
+
+
+async def test_one_access_log_line_per_request(autojump_clock, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="engine.access")
+    await call(APP, "/item/x", "delay=1")
+    await call(APP, "/item/missing", "delay=1")
+    lines = [r.getMessage() for r in caplog.records if r.name == "engine.access"]
+    assert re.fullmatch(
+        r"GET /item/x\?delay=1 200 first-byte=0\.0ms total=1000\.0ms "
+        r"bytes=\d+ mode=out-of-order",
+        lines[0],
+    ), lines[0]
+    assert lines[1].startswith("GET /item/missing?delay=1 404 first-byte=")
+
+
+async def test_lifespan_and_unsupported_scopes(autojump_clock) -> None:
+    sent: list[dict] = []
+    incoming = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    async def receive() -> dict:
+        return next(incoming)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await APP({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    with pytest.raises(RuntimeError, match="websocket"):
+        await APP({"type": "websocket"}, receive, send)
+
+
+def test_routes_and_pages_are_checked_at_definition_time() -> None:
+    with pytest.raises(ValueError, match="must start with '/'"):
+        App({"item": demo_site.item})
+    with pytest.raises(ValueError, match="redefinition"):
+        App({"/{a}/{a}": demo_site.item})
+    broken = engine.Page(name="broken", shell=engine.Shell(html='<p><?marker name="x"></p>'))
+    with pytest.raises(engine.PageError):
+        App({"/": broken})

@@ -1,0 +1,165 @@
+"""Streaming proven in headless Chromium (Debian's package) against real servers.
+
+The demo item page (tests/asgi/demo_site.py) has a shell query, a fast fragment, a slow one
+(``?delay=`` s) and slots inside a table, a list, a select and an SVG.
+"""
+
+from __future__ import annotations
+
+import json
+
+import demo_site
+import pytest
+
+pytestmark = pytest.mark.browser
+
+SLOW = 2.0
+
+STATE = """() => {
+  const walk = document.createTreeWalker(document, NodeFilter.SHOW_ALL);
+  const markers = [];
+  for (let n = walk.nextNode(); n; n = walk.nextNode())
+    if (n.nodeType === 7 || (n.nodeType === 8 && n.data.startsWith('?'))) markers.push(n.nodeName);
+  const dot = document.getElementById('dot');
+  return {
+    ready: document.readyState,
+    shell: !!document.getElementById('shell'),
+    fast: document.getElementById('fast')?.textContent ?? null,
+    slow: document.getElementById('slow')?.textContent ?? null,
+    fallbacks: document.querySelectorAll('.fallback').length,
+    rows: [...document.querySelectorAll('#table tr.row')].map(r => r.textContent),
+    items: [...document.querySelectorAll('#list > li.item')].map(r => r.textContent),
+    options: [...document.querySelectorAll('#select > option.opt')].map(r => r.textContent),
+    dotInSvg: !!dot && dot.namespaceURI === 'http://www.w3.org/2000/svg'
+              && !!dot.closest('#svg') && dot.getBBox().width === 20,
+    templates: document.querySelectorAll('template').length,
+    scripts: document.querySelectorAll('script:not([type="application/json"])').length,
+    markers: markers.length,
+    strayText: document.body.innerText.includes('loading'),
+  };
+}"""
+
+COMPLETE = {
+    "ready": "complete",
+    "shell": True,
+    "fast": "fast: blue",
+    "slow": "slow part",
+    "fallbacks": 0,
+    "rows": ["row 1", "row 2", "row 3"],
+    "items": ["item 1", "item 2", "item 3"],
+    "options": ["size 1", "size 2", "size 3"],
+    "dotInSvg": True,
+    "templates": 0,
+    "strayText": False,
+}
+
+
+def first_contentful_paint(page) -> float:
+    return page.evaluate(
+        "() => performance.getEntriesByName('first-contentful-paint')[0].startTime"
+    )
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "polyfill"])
+def test_shell_paints_first_and_every_fragment_lands(site, new_page, native: bool) -> None:
+    page = new_page(native=native)
+    page.goto(f"{site.url}/item/a?delay={SLOW}", wait_until="commit")
+    page.wait_for_selector("#slow-box .fallback", state="attached", timeout=5000)
+    early = page.evaluate(STATE)
+    assert early["ready"] == "loading" and early["shell"] and early["slow"] is None
+    shot = page.context.new_cdp_session(page).send("Page.captureScreenshot")  # a frame, now
+    assert len(shot["data"]) > 1000
+    assert page.evaluate(STATE)["slow"] is None, "that frame was painted before the slow part"
+    page.wait_for_load_state("load", timeout=10_000)
+    assert first_contentful_paint(page) < SLOW * 1000 - 500, "painted long before the slow part"
+    final = page.evaluate(STATE)
+    assert {k: final[k] for k in COMPLETE} == COMPLETE
+    assert final["scripts"] == 1, "only the runtime stays; each $E() script removed itself"
+    # Native patching consumes the (invisible) slot markers; the polyfill keeps them.
+    assert final["markers"] == (0 if native else 12)
+
+
+def test_without_javascript_in_order_is_complete(site, new_page) -> None:
+    page = new_page(javascript=False)
+    page.goto(f"{site.url}/item/b?delay=0.3&mode=in-order", wait_until="load", timeout=10_000)
+    final = page.evaluate(STATE)
+    assert {k: final[k] for k in COMPLETE} == COMPLETE
+    assert final["scripts"] == 0, "in-order mode sends no script at all"
+
+
+def test_without_javascript_native_partial_updates_fill_every_slot(site, new_page) -> None:
+    page = new_page(javascript=False)
+    page.goto(f"{site.url}/item/c?delay=0.3", wait_until="load", timeout=10_000)
+    final = page.evaluate(STATE)
+    assert {k: final[k] for k in COMPLETE} == COMPLETE
+
+
+def test_with_neither_javascript_nor_native_updates_the_fallbacks_stay(site, new_page) -> None:
+    page = new_page(native=False, javascript=False)
+    page.goto(f"{site.url}/item/d?delay=0.3", wait_until="load", timeout=10_000)
+    final = page.evaluate(STATE)
+    assert final["shell"] and final["fast"] is None and final["slow"] is None
+    assert final["fallbacks"] == 6 and final["templates"] == 6, "inert templates, fallbacks shown"
+
+
+NATIVE_REFRESH = pytest.mark.xfail(
+    strict=True,
+    reason="core: native patching removes the slot markers, so $E.refresh finds no slot"
+    " (/tmp/dpu-findings.md: re-emit <?start name=x>…<?end> inside the template)",
+)
+
+
+@pytest.mark.parametrize(
+    "native", [pytest.param(True, marks=NATIVE_REFRESH), False], ids=["native", "polyfill"]
+)
+def test_refresh_morphs_and_keeps_focus_and_typed_value(
+    hypercorn_site, new_page, native: bool
+) -> None:
+    page = new_page(native=native)
+    page.goto(f"{hypercorn_site.url}/form", wait_until="load", timeout=10_000)
+    before = int(page.text_content("#count"))
+    page.click("#q")
+    page.keyboard.type("hello")
+    page.evaluate("() => { window.__input = document.getElementById('q'); }")
+    page.evaluate("() => $E.refresh('form')")
+    after = page.evaluate("""() => ({
+        count: +document.getElementById('count').textContent,
+        focused: document.activeElement.id,
+        value: document.getElementById('q').value,
+        same: window.__input === document.getElementById('q'),
+    })""")
+    assert after == {"count": after["count"], "focused": "q", "value": "hello", "same": True}
+    assert after["count"] > before, "the section was re-rendered by the server"
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "polyfill"])
+def test_strict_csp_works_without_violations(csp_site, new_page, native: bool) -> None:
+    page = new_page(native=native)
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation',"
+        " e => (window.__violations = window.__violations || []).push(e.violatedDirective))"
+    )
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    response = page.goto(f"{csp_site.url}/item/e?delay=0.3", wait_until="load", timeout=10_000)
+    assert "script-src" in response.headers["content-security-policy"]
+    final = page.evaluate(STATE)
+    assert {k: final[k] for k in COMPLETE} == COMPLETE
+    assert page.evaluate("() => window.__violations || []") == []
+    assert not [text for text in console if "Content Security Policy" in text], console
+    assert page.evaluate("() => typeof $E.data") == "function", "the runtime ran"
+
+
+def test_exposed_data_is_readable_and_nothing_else_is_sent(site, new_page) -> None:
+    page = new_page()
+    response = page.goto(f"{site.url}/item/f?delay=0.3", wait_until="load", timeout=10_000)
+    assert page.evaluate("() => $E.data('exposed')") == {"colour": "blue", "sizes": [1, 2, 3]}
+    assert page.evaluate("() => $E.data('fast')") is None, "a query not exposed has no data"
+    body = response.body().decode()
+    assert demo_site.SECRET not in body
+    assert demo_site.SECRET not in page.content()
+    islands = page.eval_on_selector_all(
+        'script[type="application/json"]', "els => els.map(e => e.dataset.query)"
+    )
+    assert islands == ["exposed"]
+    assert json.loads(page.text_content('script[data-query="exposed"]'))["colour"] == "blue"
