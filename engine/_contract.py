@@ -178,7 +178,7 @@ def _dropped_positions(x: _Facts) -> set[int]:
     return {x.first[t] for t in x.dropped if t in x.first}
 
 
-def _unit_key(x: _Facts, f: FragmentNode) -> tuple[int, int]:
+def _unit_key(f: FragmentNode) -> tuple[int, int]:
     return (-f.priority, f.index)
 
 
@@ -186,41 +186,71 @@ def _priority(x: _Facts, slack: float) -> list[Violation]:
     if x.t.mode != "out-of-order":
         return _document_order(x)
     out = []
-    index = x.g.fragment_index
     for w, write in enumerate(x.t.writes):
         if w == 0:
             continue
-        units: list[tuple[tuple[int, int], str | None, str]] = []
-        for kind, name in write.chunks:
-            if kind not in ("fragment", "failed", "batch", "end") or name not in index:
-                continue
-            f = x.g.fragments[index[name]]
-            parent = x.g.fragments[f.parent] if f.parent is not None else None
-            placed_here = x.first.get(name) is not None and x.write_of(name) == w
-            if kind in ("batch", "end") and placed_here:
-                continue  # part of the fragment's own placement
-            if kind in ("fragment", "failed") and x.first.get(name) is not None:
-                if parent is not None and x.write_of(parent.target) == w and (
-                    x.first[parent.target] < x.first[name]
-                ):
-                    continue  # placed inside its parent
-                if not placed_here:
-                    continue  # a later failure of an append fragment: part of its batches
-            key = _unit_key(x, f)
-            if units and f.reveal is not None and units[-1][1] == f.reveal:
-                units[-1] = (min(units[-1][0], key), f.reveal, units[-1][2])
-            elif not units or units[-1][2] != name:
-                units.append((key, f.reveal, name))
-        for (a_key, _, a), (b_key, _, b) in zip(units, units[1:], strict=False):
-            if b_key < a_key:
-                out.append(
-                    Violation(
-                        2,
-                        f"write #{w} at t={write.time:g}: {a!r} (priority {-a_key[0]}) went before"
-                        f" {b!r} (priority {-b_key[0]}, declared earlier or more urgent)",
-                    )
+        for a, b in _unit_pairs(x, w):
+            out.append(
+                Violation(
+                    2,
+                    f"write #{w} at t={write.time:g}: {a.target!r} (priority {a.priority})"
+                    f" went before {b.target!r} (priority {b.priority}, declared earlier or"
+                    " more urgent)",
                 )
+            )
     return out
+
+
+def _unit_pairs(x: _Facts, w: int) -> list[tuple[FragmentNode, FragmentNode]]:
+    """Roots of write ``w`` out of order: units (roots tied by reveal groups) by their
+    most urgent root, and roots inside a unit by priority, then declaration order."""
+    index, frags = x.g.fragment_index, x.g.fragments
+    roots: list[FragmentNode] = []
+    root_of: dict[str, str] = {}
+    for kind, name in x.t.writes[w].chunks:
+        if name not in index or kind not in ("fragment", "failed", "batch", "end"):
+            continue
+        f = frags[index[name]]
+        placed_here = x.write_of(name) == w
+        if kind in ("batch", "end") and placed_here:
+            continue  # part of the fragment's own placement
+        parent = frags[f.parent] if f.parent is not None else None
+        if kind in ("fragment", "failed") and placed_here and parent is not None and (
+            parent.target in root_of
+        ):
+            root_of[name] = root_of[parent.target]  # placed inside its parent
+            continue
+        if kind in ("fragment", "failed") and not placed_here:
+            continue  # a later failure of an append fragment: part of its batches
+        if not roots or roots[-1].target != name:
+            roots.append(f)
+        root_of[name] = name
+    # Tie roots whose placed subtrees share a reveal group into one unit.
+    unit: dict[str, int] = {}
+    by_group: dict[str, int] = {}
+    for i, root in enumerate(roots):
+        unit[root.target] = i
+        for name, r in root_of.items():
+            reveal = frags[index[name]].reveal
+            if r == root.target and reveal is not None:
+                if reveal in by_group:
+                    unit[root.target] = by_group[reveal]
+                by_group.setdefault(reveal, unit[root.target])
+    pairs = []
+    units: list[list[FragmentNode]] = []
+    for root in roots:
+        if units and unit[units[-1][0].target] == unit[root.target]:
+            units[-1].append(root)
+        else:
+            units.append([root])
+    for members in units:
+        pairs.extend(
+            (a, b) for a, b in zip(members, members[1:], strict=False) if _unit_key(b) < _unit_key(a)
+        )
+    for first, second in zip(units, units[1:], strict=False):
+        if _unit_key(second[0]) < _unit_key(first[0]):
+            pairs.append((first[0], second[0]))
+    return pairs
 
 
 def _document_order(x: _Facts) -> list[Violation]:

@@ -17,6 +17,7 @@ import msgspec
 
 from schemas import Fragment, Page, Query
 
+from ._context import Context, slot_contexts, stray_text
 from ._errors import PageError, Problem
 from ._markup import Template
 from ._refs import RefError, import_ref, parse_type
@@ -65,6 +66,8 @@ class FragmentNode:
     children: tuple[int, ...] = ()
     group: tuple[int, ...] = ()
     depth: int = 0
+    context: Context = "flow"
+    """Parser context of its slot (a function renderer's slots inherit its own)."""
 
 
 @attrs.frozen
@@ -528,6 +531,12 @@ class _Builder:
             while p is not None:
                 d, p = d + 1, parent.get(p)
             depth[i] = d
+        contexts: dict[str, Context] = dict(slot_contexts(self.page.shell.html))
+        for f in sorted((f for f in fragments if f), key=lambda f: depth[f.index]):
+            own = contexts.get(f.target, "flow")
+            template = self.page.fragments[f.index].template
+            inner = slot_contexts(template, own) if template is not None else {}
+            contexts.update({slot: inner.get(slot, own) for slot in f.slots})
         groups: dict[str, list[int]] = {}
         for f in fragments:
             if f is not None and f.reveal is not None:
@@ -539,6 +548,7 @@ class _Builder:
                 children=children[f.index],
                 group=tuple(groups[f.reveal]) if f.reveal else (f.index,),
                 depth=depth[f.index],
+                context=contexts.get(f.target, "flow"),
             )
             for f in fragments
             if f is not None
@@ -553,6 +563,19 @@ class _Builder:
                     node=f.target,
                     key=f"$.fragments[{f.index}].fallback",
                 )
+        for f in fragments:
+            if f.context not in ("table", "select"):
+                continue
+            for field, html in (("fallback", f.fallback), ("error", f.error or "")):
+                text = stray_text(html)
+                if text:
+                    self.warn(
+                        f"slot is inside a {f.context}, where the text {text[:30]!r} of its"
+                        f" {field} cannot stay (a table moves it out for good): use"
+                        f" {'rows' if f.context == 'table' else 'options'}",
+                        node=f.target,
+                        key=f"$.fragments[{f.index}].{field}",
+                    )
         shell = set(self.page.shell.queries)
         for q in queries:
             if not (q.consumers or q.dependents or q.expose or q.name in shell):

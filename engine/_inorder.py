@@ -88,7 +88,9 @@ class InOrder:
             yield
         expander = self.expander
         expander.prelude(node, self.out)
-        self.out.append(w.template_open(node.target) if partial else w.start(node.target))
+        if partial:
+            self.out.append(w.template_open(node.target))
+        self.out.append(w.start(node.target))
         fragment = state.fragments[f]
         if node.append and fragment.failure is None:
             expander.content(f, (), self.out, here=True)
@@ -108,4 +110,6 @@ class InOrder:
                     yield from self._slot(self.graph.fragment_index[piece.name])
                 else:
                     self.out.append(piece)
-        self.out.append(w.template_close() if partial else w.end())
+        self.out.append(w.end())
+        if partial:
+            self.out.append(w.template_close())

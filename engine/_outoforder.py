@@ -86,9 +86,13 @@ class OutOfOrder:
             for root in roots:
                 node = self.graph.fragments[root]
                 expander.prelude(node, expander.preludes)
-                body.append(w.template_open(node.target))
+                # The template carries the slot's own markers: native application removes
+                # the old ones, and a later refresh needs to find the slot again.
+                body.append(w.template_open(node.target, node.context))
+                body.append(w.start(node.target))
                 expander.content(root, inline, body, here=False)
-                body.append(w.template_close())
+                body.append(w.end())
+                body.append(w.template_close(node.context))
             texts.append((key, "".join(expander.preludes) + "".join(body)))
             expander.preludes.clear()
             chunks.append((key, expander.take()))
@@ -97,9 +101,9 @@ class OutOfOrder:
             state = self.state.fragments[f]
             out: list[str] = []
             expander.prelude(node, out)
-            out.append(w.template_open(f"{node.target}.{state.sent}"))
+            out.append(w.template_open(f"{node.target}.{state.sent}", node.context))
             expander.batches(node, out)
-            out.append(w.template_close())
+            out.append(w.template_close(node.context))
             key = (-node.priority, node.index)
             texts.append((key, "".join(out)))
             chunks.append((key, expander.take()))
@@ -187,8 +191,9 @@ class OutOfOrder:
                     by_group[fragments[f].reveal] = unit
         units = []
         for roots_of_unit in members:
-            key = (-max(fragments[r].priority for r in roots_of_unit), min(roots_of_unit))
-            units.append((key, sorted(roots_of_unit), placeable))
+            ordered = sorted(roots_of_unit, key=lambda r: (-fragments[r].priority, r))
+            top = fragments[ordered[0]]
+            units.append(((-top.priority, top.index), ordered, placeable))
         units.sort(key=lambda u: u[0])
         return units
 

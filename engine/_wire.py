@@ -67,12 +67,19 @@ def marker(name: str) -> str:
     return f'<?marker name="{name}">'
 
 
-def template_open(name: str) -> str:
-    return f'<template for="{name}">'
+def template_open(name: str, context: str = "flow") -> str:
+    # Template contents parse as HTML: SVG (or MathML) content keeps its namespace only
+    # inside its own root element, which therefore comes along.
+    root = _FOREIGN_ROOTS.get(context, "")
+    return f'<template for="{name}">{root}'
 
 
-def template_close() -> str:
-    return "</template>"
+def template_close(context: str = "flow") -> str:
+    root = _FOREIGN_ROOTS.get(context)
+    return f"</{root[1:]}</template>" if root else "</template>"
+
+
+_FOREIGN_ROOTS = {"svg": "<svg>", "math": "<math>"}
 
 
 class Wire:

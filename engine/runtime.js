@@ -31,14 +31,22 @@
     }
     return [nodes, n];
   }
+  // Put a template's content in place of slot `name`, as native application does:
+  // the content carries the slot's markers again, so the old ones go. With `update`,
+  // morph the live nodes instead (a refresh keeps focus, typed values and scroll).
   function place(content, name, update) {
-    var s = find(name), r;
+    var s = find(name), r, nu, k;
     if (!s) return;
     if (mark(s)[0] == "marker") return s.parentNode.replaceChild(content, s);
     r = range(s);
-    if (update) return children(s.parentNode, r[0], [].slice.call(content.childNodes), r[1]);
-    r[0].forEach(function (n) { n.remove(); });
-    s.parentNode.insertBefore(content, r[1]);
+    if (update) {
+      nu = [].slice.call(content.childNodes);
+      k = nu.length && mark(nu[0]);
+      if (k && k[0] == "start") nu = nu.slice(1, -1);
+      return children(s.parentNode, r[0], nu, r[1]);
+    }
+    s.parentNode.insertBefore(content, s);
+    r[0].concat([s, r[1]]).forEach(function (n) { if (n) n.remove(); });
   }
   function same(a, b) {
     return a.nodeType == b.nodeType && a.nodeName == b.nodeName && (a.id || "") == (b.id || "");
@@ -76,9 +84,13 @@
     }
     old.forEach(function (n) { n.remove(); });
   }
+  // Where the browser applies <template for> itself, the swap script has nothing to do.
+  var native = "htmlFor" in HTMLTemplateElement.prototype;
   function $E() {
-    var c = d.currentScript, ts = d.querySelectorAll("template[for]"), i;
+    var c = d.currentScript, ts, i;
     if (c) c.remove();
+    if (native) return;
+    ts = d.querySelectorAll("template[for]");
     for (i = 0; i < ts.length; i++) {
       place(ts[i].content, ts[i].getAttribute("for"));
       ts[i].remove();

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 import attrs
 import trio
+
+from schemas import Mode
 
 from .._errors import ParameterError, RenderError
 from .._graph import Graph
@@ -166,10 +168,10 @@ async def _stream(
                         plan.graph,
                         response.write,
                         params=plan.params,
-                        mode=plan.mode,
+                        mode=cast("Mode", plan.mode),
                         nonce=nonce,
                         tracer=timer,
-                    )  # type: ignore[arg-type]
+                    )
             except HeadComplete:
                 pass
             except OSError:  # uvicorn >= 0.27 reports a gone client from send()
