@@ -25,13 +25,38 @@ _TOKEN = re.compile(
     re.DOTALL | re.IGNORECASE,
 )
 _VOID = frozenset(
-    "area base br col embed hr img input link meta source track wbr".split()
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+        "track",
+        "wbr",
+    ]
 )
 _OWN = {
-    "table": "table", "tbody": "table", "thead": "table", "tfoot": "table", "tr": "table",
-    "select": "select", "datalist": "select", "optgroup": "select",
-    "svg": "svg", "math": "math",
-    "td": "flow", "th": "flow", "caption": "flow", "foreignobject": "flow", "option": "flow",
+    "table": "table",
+    "tbody": "table",
+    "thead": "table",
+    "tfoot": "table",
+    "tr": "table",
+    "select": "select",
+    "datalist": "select",
+    "optgroup": "select",
+    "svg": "svg",
+    "math": "math",
+    "td": "flow",
+    "th": "flow",
+    "caption": "flow",
+    "foreignobject": "flow",
+    "option": "flow",
 }
 
 

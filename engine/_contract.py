@@ -9,6 +9,7 @@ query results), so the check is exact under any clock.
 from __future__ import annotations
 
 import html as _html
+import itertools
 
 import attrs
 
@@ -84,9 +85,7 @@ class _Facts:
 
     def complete(self, f: FragmentNode) -> int:
         """Outcome number at which ``f`` had all it will ever show."""
-        if f.batch_query is None or any(
-            self._failed(u) for u in f.uses if u != f.batch_query
-        ):
+        if f.batch_query is None or any(self._failed(u) for u in f.uses if u != f.batch_query):
             return self.ready(f)
         return max(self.ready(f), self.seq(f.batch_query))
 
@@ -165,11 +164,10 @@ def _exposed(x: _Facts, slack: float) -> list[Violation]:
         for f in q.consumers:
             target = x.g.fragments[f].target
             rendered = target in x.first and x.events[x.first[target]].kind == "fragment"
-            if rendered:
-                if not sent or sent[0] > x.first[target]:
-                    out.append(
-                        Violation(1, f"fragment {target!r} went out before the data of {q.name!r}")
-                    )
+            if rendered and (not sent or sent[0] > x.first[target]):
+                out.append(
+                    Violation(1, f"fragment {target!r} went out before the data of {q.name!r}")
+                )
     return out
 
 
@@ -215,8 +213,11 @@ def _unit_pairs(x: _Facts, w: int) -> list[tuple[FragmentNode, FragmentNode]]:
         if kind in ("batch", "end") and placed_here:
             continue  # part of the fragment's own placement
         parent = frags[f.parent] if f.parent is not None else None
-        if kind in ("fragment", "failed") and placed_here and parent is not None and (
-            parent.target in root_of
+        if (
+            kind in ("fragment", "failed")
+            and placed_here
+            and parent is not None
+            and (parent.target in root_of)
         ):
             root_of[name] = root_of[parent.target]  # placed inside its parent
             continue
@@ -244,10 +245,8 @@ def _unit_pairs(x: _Facts, w: int) -> list[tuple[FragmentNode, FragmentNode]]:
         else:
             units.append([root])
     for members in units:
-        pairs.extend(
-            (a, b) for a, b in zip(members, members[1:], strict=False) if _unit_key(b) < _unit_key(a)
-        )
-    for first, second in zip(units, units[1:], strict=False):
+        pairs.extend((a, b) for a, b in itertools.pairwise(members) if _unit_key(b) < _unit_key(a))
+    for first, second in itertools.pairwise(units):
         if _unit_key(second[0]) < _unit_key(first[0]):
             pairs.append((first[0], second[0]))
     return pairs

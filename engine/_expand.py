@@ -48,7 +48,7 @@ class Expander:
         state = self.state
         for u in f.uses:
             q = self.graph.queries[u]
-            if not q.expose or state.errors[u] is not None and u != f.batch_query:
+            if not q.expose or (state.errors[u] is not None and u != f.batch_query):
                 continue
             if u == f.batch_query:
                 for i in range(len(state.fragments[f.index].batches)):

@@ -65,7 +65,8 @@ def _load_file(path: Path) -> Page:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise PageError([Problem(page=name, file=str(path), message=exc.strerror or str(exc))])
+        problem = Problem(page=name, file=str(path), message=exc.strerror or str(exc))
+        raise PageError([problem]) from None
     decode = _DECODERS[path.suffix.lower()]
     try:
         page: Page = decode(data, type=Page)

@@ -46,11 +46,17 @@ class OutOfOrder:
     @property
     def finished(self) -> bool:
         states = self.state.fragments
-        return not self.pending and all(
-            states[f.index].closed for f in self.graph.fragments if f.append and not states[f.index].dropped
-        ) and all(
-            self.state.errors[q] is not None or (q, None) in self.state.data_sent
-            for q in self.loose_data
+        return (
+            not self.pending
+            and all(
+                states[f.index].closed
+                for f in self.graph.fragments
+                if f.append and not states[f.index].dropped
+            )
+            and all(
+                self.state.errors[q] is not None or (q, None) in self.state.data_sent
+                for q in self.loose_data
+            )
         )
 
     def start(self, shell_values: Mapping[str, Any]) -> tuple[str, list[Chunk]]:
@@ -153,7 +159,7 @@ class OutOfOrder:
         for f in self.pending:
             parent = fragments[f].parent
             if parent is not None and (
-                parent in doomed or parent in placeable and states[parent].failure is not None
+                parent in doomed or (parent in placeable and states[parent].failure is not None)
             ):
                 doomed.add(f)
         return doomed

@@ -163,7 +163,9 @@ class Resolution:
                 self._fail(q, exc)
                 return
             except Exception as exc:
-                error = QueryError(f"{type(exc).__name__}: {exc}", page=self.graph.name, query=q.name)
+                error = QueryError(
+                    f"{type(exc).__name__}: {exc}", page=self.graph.name, query=q.name
+                )
                 error.__cause__ = exc
                 self._fail(q, error)
                 return

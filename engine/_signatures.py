@@ -76,19 +76,21 @@ def compatible(annotation: Any, declared: Any) -> bool:
     ann_origin = typing.get_origin(annotation)
     if ann_origin in (typing.Union, types.UnionType):
         decl_members = _union_members(declared)
-        return all(
-            any(compatible(a, d) for a in typing.get_args(annotation)) for d in decl_members
-        )
+        return all(any(compatible(a, d) for a in typing.get_args(annotation)) for d in decl_members)
     if ann_origin is typing.Annotated:
         return compatible(typing.get_args(annotation)[0], declared)
     decl_origin = typing.get_origin(declared)
     if ann_origin is None and decl_origin is None:
-        return isinstance(annotation, type) and isinstance(declared, type) and (
-            issubclass(declared, annotation)
+        return (
+            isinstance(annotation, type)
+            and isinstance(declared, type)
+            and (issubclass(declared, annotation))
         )
     if ann_origin is None:  # a bare ``list`` accepts ``list[X]``
-        return isinstance(annotation, type) and isinstance(decl_origin, type) and (
-            issubclass(decl_origin, annotation)
+        return (
+            isinstance(annotation, type)
+            and isinstance(decl_origin, type)
+            and (issubclass(decl_origin, annotation))
         )
     if decl_origin is None or not _origin_compatible(ann_origin, decl_origin):
         return False
@@ -102,7 +104,9 @@ def _origin_compatible(annotation: Any, declared: Any) -> bool:
     if annotation == declared:
         return True
     return (
-        isinstance(annotation, type) and isinstance(declared, type) and issubclass(declared, annotation)
+        isinstance(annotation, type)
+        and isinstance(declared, type)
+        and issubclass(declared, annotation)
     )
 
 

@@ -76,8 +76,10 @@ class State:
     def ready(self, f: int) -> bool:
         """Whether fragment ``f`` has something to show (content, a batch, or a failure)."""
         state = self.fragments[f]
-        return state.content is not None or state.failure is not None or bool(
-            state.batches or state.done
+        return (
+            state.content is not None
+            or state.failure is not None
+            or bool(state.batches or state.done)
         )
 
     def _refresh(self, f: FragmentNode) -> None:

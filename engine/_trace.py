@@ -88,7 +88,9 @@ class Timeline:
     def time_of(self, name: str, kind: str = "fragment") -> float:
         """When the first ``kind`` event for ``name`` went out (fragment targets by default)."""
         for event in self.events:
-            if event.name == name and (event.kind == kind or kind == "fragment" and event.kind == "failed"):
+            if event.name == name and (
+                event.kind == kind or (kind == "fragment" and event.kind == "failed")
+            ):
                 return event.time
         raise LookupError(f"no {kind} event for {name!r} in this render")
 

@@ -30,9 +30,7 @@ def critical_path(timeline: Timeline) -> list[str]:
 
 def waterfall_svg(timeline: Timeline) -> str:
     spans = sorted(timeline.queries.values(), key=lambda s: (s.start, s.name))
-    end = max(
-        [s.end or s.start for s in spans] + [w.time for w in timeline.writes] + [0.001]
-    )
+    end = max([s.end or s.start for s in spans] + [w.time for w in timeline.writes] + [0.001])
     scale = _WIDTH / end
     critical = set(critical_path(timeline))
     rows = len(spans) + 1
@@ -48,8 +46,10 @@ def waterfall_svg(timeline: Timeline) -> str:
         y = _TOP + i * _ROW
         x0 = _LEFT + span.start * scale
         x1 = _LEFT + (span.end if span.end is not None else end) * scale
-        fill = "#d9534f" if span.outcome == "failed" else (
-            "#f0ad4e" if span.name in critical else "#5b8def"
+        fill = (
+            "#d9534f"
+            if span.outcome == "failed"
+            else ("#f0ad4e" if span.name in critical else "#5b8def")
         )
         out.append(f'<text x="8" y="{y + 14}">{escape(span.name)}</text>')
         out.append(

@@ -92,7 +92,7 @@ def _fake(
     if q.batched:
 
         async def batches(**kwargs: Any) -> Any:
-            source = results[q.name] if q.name in results else None
+            source = results.get(q.name, None)
             if failure is not None:
                 await trio.sleep(latency)
                 raise failure

@@ -12,7 +12,9 @@ from .._load import load
 
 
 def add_page_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("page", metavar="PAGE", help="a page file (.toml/.json/.yaml) or module:attr")
+    parser.add_argument(
+        "page", metavar="PAGE", help="a page file (.toml/.json/.yaml) or module:attr"
+    )
 
 
 def load_graph(ref: str) -> Graph:

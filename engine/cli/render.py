@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _render(graph, params: Mapping[str, str], args: argparse.Namespace) -> Timeline | None:  # noqa: ANN001
+async def _render(graph, params: Mapping[str, str], args: argparse.Namespace) -> Timeline | None:
     out = sys.stdout.buffer
     timeline = Timeline(graph, args.mode or graph.page.mode, trio.current_time())
 

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _trace(graph, args: argparse.Namespace) -> Timeline:  # noqa: ANN001
+async def _trace(graph, args: argparse.Namespace) -> Timeline:
     timeline = Timeline(graph, args.mode or graph.page.mode, trio.current_time())
 
     async def discard(data: bytes) -> None:

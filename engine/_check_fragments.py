@@ -1,0 +1,162 @@
+"""Definition checks of a page's fragments: queries used, renderers and their types."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from schemas import Fragment, Page
+
+from ._markup import Template
+from ._nodes import PRIORITIES, SLOT_NAME, FragmentNode, QueryNode, Report, is_async
+from ._signatures import annotations_of, compatible, describe, keyword_problems, type_name
+
+__all__ = ["check_fragments"]
+
+
+def check_fragments(
+    page: Page, report: Report, query_index: Mapping[str, int], queries: list[QueryNode | None]
+) -> tuple[dict[str, int], list[FragmentNode | None]]:
+    """Index the fragments and check each; ``None`` stands for one too broken to build."""
+    checks = _FragmentChecks(page, report)
+    index = checks.index_fragments()
+    fragments = [checks.fragment(i, f, query_index, queries) for i, f in enumerate(page.fragments)]
+    return index, fragments
+
+
+class _FragmentChecks:
+    def __init__(self, page: Page, report: Report) -> None:
+        self.page = page
+        self.report = report
+
+    def index_fragments(self) -> dict[str, int]:
+        index: dict[str, int] = {}
+        for i, f in enumerate(self.page.fragments):
+            for field, name in (("target", f.target), ("reveal", f.reveal or "g")):
+                if not SLOT_NAME.match(name):
+                    self.report.problem(
+                        f"{field} {name!r} is not a valid name (letters, digits, '_' and '-',"
+                        " starting with a letter)",
+                        node=f.target,
+                        key=f"$.fragments[{i}].{field}",
+                    )
+            if f.target in index:
+                self.report.problem(
+                    f"two fragments fill slot {f.target!r}",
+                    node=f.target,
+                    key=f"$.fragments[{i}].target",
+                )
+            else:
+                index[f.target] = i
+        return index
+
+    def fragment(
+        self,
+        i: int,
+        f: Fragment,
+        index: Mapping[str, int],
+        queries: list[QueryNode | None],
+    ) -> FragmentNode | None:
+        key = f"$.fragments[{i}]"
+        node = f.target
+        uses: list[int] = []
+        for j, name in enumerate(f.uses):
+            if name not in index:
+                self.report.problem(
+                    f"uses unknown query {name!r}", node=node, key=f"{key}.uses[{j}]"
+                )
+            else:
+                uses.append(index[name])
+        used = [queries[u] for u in uses]
+        batched = [q for q in used if q is not None and q.batched]
+        batch_query: int | None = None
+        if f.mode == "append":
+            if len(batched) != 1:
+                self.report.problem(
+                    "an append fragment uses exactly one batched query (an async generator);"
+                    f" found {len(batched)}",
+                    node=node,
+                    key=f"{key}.uses",
+                )
+            else:
+                batch_query = batched[0].index
+        elif batched:
+            self.report.problem(
+                f'uses batched query {batched[0].name!r}: set mode = "append"',
+                node=node,
+                key=f"{key}.mode",
+            )
+        for field, text in (("fallback", f.fallback), ("error", f.error or "")):
+            if Template.parse(text).slots:
+                self.report.problem(
+                    f"{field} HTML must not contain slot markers", node=node, key=key
+                )
+        renderer, slots = self.renderer(f, key, used)
+        if renderer is None:
+            return None
+        return FragmentNode(
+            index=i,
+            target=f.target,
+            uses=tuple(uses),
+            renderer=renderer,
+            priority=PRIORITIES[f.priority] if isinstance(f.priority, str) else f.priority,
+            fallback=f.fallback,
+            error=f.error,
+            append=f.mode == "append",
+            batch_query=batch_query,
+            stylesheets=f.stylesheets,
+            slots=slots,
+            reveal=f.reveal,
+        )
+
+    def renderer(
+        self, f: Fragment, key: str, used: list[QueryNode | None]
+    ) -> tuple[Callable[[Mapping[str, Any]], Any] | None, tuple[str, ...]]:
+        node = f.target
+        if (f.render is None) == (f.template is None):
+            self.report.problem("set exactly one of 'render' and 'template'", node=node, key=key)
+            return None, ()
+        if f.template is not None:
+            template = Template.parse(f.template)
+            unknown = sorted(template.roots - set(f.uses))
+            if unknown:
+                self.report.problem(
+                    f"template refers to {', '.join(unknown)}, not in 'uses'",
+                    node=node,
+                    key=f"{key}.template",
+                )
+            if f.slots and set(f.slots) != set(template.slots):
+                self.report.problem(
+                    f"'slots' {list(f.slots)} disagree with the template's markers"
+                    f" {list(template.slots)}",
+                    node=node,
+                    key=f"{key}.slots",
+                )
+            return template.render, template.slots
+        fn = self.report.resolve_callable(f.render, node=node, key=f"{key}.render")
+        if fn is None:
+            return None, ()
+        if is_async(fn):
+            self.report.problem(
+                f"renderer {describe(fn)} is async: fetch data in queries, render synchronously",
+                node=node,
+                key=f"{key}.render",
+            )
+        for message in keyword_problems(fn, f.uses):
+            self.report.problem(
+                f"renderer {describe(fn)} {message}", node=node, key=f"{key}.render"
+            )
+        hints = annotations_of(fn)
+        for q in used:
+            if q is not None and q.name in hints and not compatible(hints[q.name], q.result):
+                self.report.problem(
+                    f"renderer parameter {q.name!r} is annotated {type_name(hints[q.name])} but"
+                    f" query {q.name!r} declares {type_name(q.result)}",
+                    node=node,
+                    key=f"{key}.render",
+                )
+
+        def call_renderer(values: Mapping[str, Any]) -> Any:
+            return fn(**values)
+
+        return call_renderer, f.slots

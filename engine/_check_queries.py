@@ -1,0 +1,134 @@
+"""Definition checks of a page's queries: names, callables, types, dependencies, cycles."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from schemas import Page, Query
+
+from ._nodes import QUERY_NAME, QueryNode, Report, is_async, is_batched
+from ._signatures import annotations_of, compatible, describe, keyword_problems, type_name
+
+__all__ = ["check_queries"]
+
+
+def check_queries(page: Page, report: Report) -> tuple[dict[str, int], list[QueryNode | None]]:
+    """Index the queries and check each; ``None`` stands for a query too broken to build."""
+    checks = _QueryChecks(page, report)
+    index = checks.index_queries()
+    queries = [checks.query(i, q, index) for i, q in enumerate(page.queries)]
+    checks.check_cycles(index)
+    checks.check_dependency_types(queries, index)
+    return index, queries
+
+
+class _QueryChecks:
+    def __init__(self, page: Page, report: Report) -> None:
+        self.page = page
+        self.report = report
+
+    def index_queries(self) -> dict[str, int]:
+        index: dict[str, int] = {}
+        for i, q in enumerate(self.page.queries):
+            if not QUERY_NAME.match(q.name):
+                self.report.problem(
+                    "a query name must be a Python identifier",
+                    node=q.name,
+                    key=f"$.queries[{i}].name",
+                )
+            if q.name in index:
+                self.report.problem("duplicate query name", node=q.name, key=f"$.queries[{i}].name")
+            else:
+                index[q.name] = i
+        return index
+
+    def query(self, i: int, q: Query, index: Mapping[str, int]) -> QueryNode | None:
+        key = f"$.queries[{i}]"
+        call = self.report.resolve_callable(q.call, node=q.name, key=f"{key}.call")
+        result = self.report.resolve_type(q.result, node=q.name, key=f"{key}.result")
+        depends_on: list[int] = []
+        for j, dep in enumerate(q.depends_on):
+            if dep == q.name:
+                self.report.problem("depends on itself", node=q.name, key=f"{key}.depends_on[{j}]")
+            elif dep not in index:
+                self.report.problem(
+                    f"depends on unknown query {dep!r}", node=q.name, key=f"{key}.depends_on[{j}]"
+                )
+            else:
+                depends_on.append(index[dep])
+        overlap = sorted(set(q.depends_on) & set(q.params))
+        if overlap:
+            self.report.problem(
+                f"{', '.join(overlap)} named both as dependency and as parameter",
+                node=q.name,
+                key=f"{key}.params",
+            )
+        if call is None or result is None:
+            return None
+        for message in keyword_problems(call, (*q.depends_on, *q.params)):
+            self.report.problem(
+                f"callable {describe(call)} {message}", node=q.name, key=f"{key}.call"
+            )
+        hints = annotations_of(call)
+        return QueryNode(
+            index=i,
+            name=q.name,
+            call=call,
+            result=result,
+            depends_on=tuple(depends_on),
+            params=q.params,
+            param_types={p: hints.get(p, str) for p in q.params},
+            timeout=q.timeout,
+            expose=q.expose,
+            batched=is_batched(call),
+            is_async=is_async(call),
+        )
+
+    def check_cycles(self, index: Mapping[str, int]) -> None:
+        deps = {q.name: [d for d in q.depends_on if d in index] for q in self.page.queries}
+        state: dict[str, int] = {}  # 1: on the current path, 2: done
+        reported: set[frozenset[str]] = set()
+
+        def visit(name: str, path: list[str]) -> None:
+            state[name] = 1
+            path.append(name)
+            for dep in deps.get(name, ()):
+                if state.get(dep) == 1:
+                    cycle = [*path[path.index(dep) :], dep]
+                    if frozenset(cycle) not in reported:
+                        reported.add(frozenset(cycle))
+                        self.report.problem(f"dependency cycle: {' -> '.join(cycle)}", node=dep)
+                elif dep not in state:
+                    visit(dep, path)
+            path.pop()
+            state[name] = 2
+
+        for name in deps:
+            if name not in state:
+                visit(name, [])
+
+    def check_dependency_types(
+        self, queries: list[QueryNode | None], index: Mapping[str, int]
+    ) -> None:
+        for q in queries:
+            if q is None:
+                continue
+            hints = annotations_of(q.call)
+            for d in q.depends_on:
+                dep = queries[d]
+                if dep is None:
+                    continue
+                if dep.batched:
+                    self.report.problem(
+                        f"depends on {dep.name!r}, which yields batches: batched queries feed"
+                        " append fragments only",
+                        node=q.name,
+                    )
+                elif dep.name in hints and not compatible(hints[dep.name], dep.result):
+                    self.report.problem(
+                        f"parameter {dep.name!r} of {describe(q.call)} is annotated"
+                        f" {type_name(hints[dep.name])} but query {dep.name!r} declares"
+                        f" {type_name(dep.result)}",
+                        node=q.name,
+                        key=f"$.queries[{q.index}].depends_on",
+                    )

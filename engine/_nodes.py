@@ -1,0 +1,128 @@
+"""The checked nodes of a page graph, and the report that collects definition problems."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from ._context import Context
+from ._errors import Problem
+from ._refs import RefError, import_ref, parse_type
+
+__all__ = ["FragmentNode", "QueryNode", "Report", "is_async", "is_batched"]
+
+# The same patterns as the schema's: pages built in Python are never decoded, so the
+# graph checks names itself (they end up in HTML attributes).
+QUERY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SLOT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+PRIORITIES = {"high": 1, "normal": 0, "low": -1}
+_ASYNC_ITER_ORIGINS = {typing.AsyncIterator, typing.AsyncIterable, typing.AsyncGenerator}
+
+
+@attrs.frozen
+class QueryNode:
+    index: int
+    name: str
+    call: Callable[..., Any]
+    result: Any
+    depends_on: tuple[int, ...]
+    params: tuple[str, ...]
+    param_types: Mapping[str, Any]
+    timeout: float | None
+    expose: bool
+    batched: bool
+    is_async: bool
+    dependents: tuple[int, ...] = ()
+    consumers: tuple[int, ...] = ()
+
+
+@attrs.frozen
+class FragmentNode:
+    index: int
+    target: str
+    uses: tuple[int, ...]
+    renderer: Callable[[Mapping[str, Any]], Any]
+    priority: int
+    fallback: str
+    error: str | None
+    append: bool
+    batch_query: int | None
+    stylesheets: tuple[str, ...]
+    slots: tuple[str, ...]
+    reveal: str | None
+    parent: int | None = None
+    children: tuple[int, ...] = ()
+    group: tuple[int, ...] = ()
+    depth: int = 0
+    context: Context = "flow"
+    """Parser context of its slot (a function renderer's slots inherit its own)."""
+
+
+def is_async(fn: Any) -> bool:
+    return (
+        inspect.iscoroutinefunction(fn)
+        or inspect.isasyncgenfunction(fn)
+        or (
+            inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
+        )
+    )
+
+
+def is_batched(fn: Any) -> bool:
+    if inspect.isasyncgenfunction(fn):
+        return True
+    returns = typing.get_type_hints(fn).get("return") if callable(fn) else None
+    return typing.get_origin(returns) in {getattr(t, "__origin__", t) for t in _ASYNC_ITER_ORIGINS}
+
+
+class Report:
+    """Every problem found in one page definition, so all are reported at once."""
+
+    def __init__(self, page: str, source: str | None) -> None:
+        self.page = page
+        self.source = source
+        self.errors: list[Problem] = []
+        self.warnings: list[Problem] = []
+
+    def problem(self, message: str, *, node: str | None = None, key: str | None = None) -> None:
+        self.errors.append(
+            Problem(page=self.page, node=node, file=self.source, key=key, message=message)
+        )
+
+    def warn(self, message: str, *, node: str | None = None, key: str | None = None) -> None:
+        self.warnings.append(
+            Problem(
+                page=self.page,
+                node=node,
+                file=self.source,
+                key=key,
+                message=message,
+                severity="warning",
+            )
+        )
+
+    def resolve_callable(self, ref: Any, *, node: str, key: str) -> Callable[..., Any] | None:
+        if isinstance(ref, str):
+            try:
+                ref = import_ref(ref)
+            except RefError as exc:
+                self.problem(str(exc), node=node, key=key)
+                return None
+        if not callable(ref):
+            self.problem(f"{ref!r} is not callable", node=node, key=key)
+            return None
+        return ref
+
+    def resolve_type(self, ref: Any, *, node: str, key: str) -> Any:
+        if isinstance(ref, str):
+            try:
+                return parse_type(ref)
+            except RefError as exc:
+                self.problem(str(exc), node=node, key=key)
+                return None
+        return ref
