@@ -96,11 +96,11 @@ class Timeline:
 
     def order(self, kind: str = "fragment") -> list[str]:
         """Names in the order their first ``kind`` event went out."""
+        kinds = (kind, "failed") if kind == "fragment" else (kind,)
         seen: list[str] = []
         for event in self.events:
-            if event.kind in (kind, "failed" if kind == "fragment" else kind):
-                if event.name not in seen:
-                    seen.append(event.name)
+            if event.kind in kinds and event.name not in seen:
+                seen.append(event.name)
         return seen
 
     def format(self) -> str:

@@ -116,7 +116,9 @@ async def test_each_write_is_sent_at_once_and_the_response_ends_cleanly(autojump
     assert all(m["more_body"] for _, m in client.bodies[:-1]) and client.complete
     assert client.bodies[-1][1]["body"] == b""
     assert client.bodies[-1][0] == pytest.approx(2.0)
-    assert b'<template for="slow"><p id="slow">slow part</p></template>' in client.body
+    assert re.search(
+        rb'<template for="slow">.*<p id="slow">slow part</p>.*</template>', client.body
+    )
 
 
 @pytest.mark.parametrize(
@@ -253,7 +255,9 @@ async def test_a_fragment_can_be_served_alone(autojump_clock) -> None:
     client = await call(APP, "/item/x", "fragment=fast&delay=1")
     assert client.start["status"] == 200
     assert client.body.startswith(b'<script type="application/json" data-query="exposed">')
-    assert b'<template for="fast"><p id="fast">fast: blue</p></template>' in client.body
+    assert re.search(
+        rb'<template for="fast">.*<p id="fast">fast: blue</p>.*</template>', client.body
+    )
     assert b"<html" not in client.body and b"slow" not in client.body
     unknown = await call(APP, "/item/x", "fragment=nope&delay=1")
     assert unknown.start["status"] == 404
