@@ -7,7 +7,14 @@ from collections.abc import Mapping
 from schemas import Page, Query
 
 from ._nodes import QUERY_NAME, QueryNode, Report, is_async, is_batched
-from ._signatures import annotations_of, compatible, describe, keyword_problems, type_name
+from ._signatures import (
+    annotations_of,
+    compatible,
+    defaulted_parameters,
+    describe,
+    keyword_problems,
+    type_name,
+)
 
 __all__ = ["check_queries"]
 
@@ -78,6 +85,7 @@ class _QueryChecks:
             depends_on=tuple(depends_on),
             params=q.params,
             param_types={p: hints.get(p, str) for p in q.params},
+            optional_params=defaulted_parameters(call) & frozenset(q.params),
             timeout=q.timeout,
             expose=q.expose,
             batched=is_batched(call),
@@ -85,7 +93,9 @@ class _QueryChecks:
         )
 
     def check_cycles(self, index: Mapping[str, int]) -> None:
-        deps = {q.name: [d for d in q.depends_on if d in index] for q in self.page.queries}
+        deps: dict[str, list[str]] = {}
+        for q in self.page.queries:  # a duplicate name keeps its first declaration
+            deps.setdefault(q.name, [d for d in q.depends_on if d in index])
         state: dict[str, int] = {}  # 1: on the current path, 2: done
         reported: set[frozenset[str]] = set()
 

@@ -226,17 +226,24 @@ def _unit_pairs(x: _Facts, w: int) -> list[tuple[FragmentNode, FragmentNode]]:
         if not roots or roots[-1].target != name:
             roots.append(f)
         root_of[name] = name
-    # Tie roots whose placed subtrees share a reveal group into one unit.
-    unit: dict[str, int] = {}
-    by_group: dict[str, int] = {}
-    for i, root in enumerate(roots):
-        unit[root.target] = i
-        for name, r in root_of.items():
-            reveal = frags[index[name]].reveal
-            if r == root.target and reveal is not None:
-                if reveal in by_group:
-                    unit[root.target] = by_group[reveal]
-                by_group.setdefault(reveal, unit[root.target])
+    # Tie roots whose placed subtrees share a reveal group into one unit (union-find).
+    leader = {root.target: root.target for root in roots}
+
+    def find(name: str) -> str:
+        while leader[name] != name:
+            name = leader[name]
+        return name
+
+    by_group: dict[str, str] = {}
+    for name, root in root_of.items():
+        reveal = frags[index[name]].reveal
+        if reveal is None or root not in leader or name in x.dropped:
+            continue  # a dropped fragment is not placed: it ties nothing together
+        if reveal in by_group:
+            leader[find(root)] = find(by_group[reveal])
+        else:
+            by_group[reveal] = root
+    unit = {root.target: find(root.target) for root in roots}
     pairs = []
     units: list[list[FragmentNode]] = []
     for root in roots:

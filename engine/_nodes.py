@@ -33,6 +33,8 @@ class QueryNode:
     depends_on: tuple[int, ...]
     params: tuple[str, ...]
     param_types: Mapping[str, Any]
+    optional_params: frozenset[str]
+    """Parameters the callable has defaults for: a request may leave them out."""
     timeout: float | None
     expose: bool
     batched: bool
@@ -74,9 +76,13 @@ def is_async(fn: Any) -> bool:
 
 
 def is_batched(fn: Any) -> bool:
+    """An async generator, or a callable annotated to return an async iterator."""
     if inspect.isasyncgenfunction(fn):
         return True
-    returns = typing.get_type_hints(fn).get("return") if callable(fn) else None
+    try:
+        returns = typing.get_type_hints(fn).get("return")
+    except Exception:  # unresolvable annotations: nothing more to learn from them
+        return False
     return typing.get_origin(returns) in {getattr(t, "__origin__", t) for t in _ASYNC_ITER_ORIGINS}
 
 

@@ -179,22 +179,29 @@ class OutOfOrder:
             return []
         fragments = self.graph.fragments
         roots = sorted(f for f in placeable if fragments[f].parent not in placeable)
-        unit_of: dict[int, int] = {}
+        # Roots whose placed subtrees share a reveal group form one unit (union-find).
+        leader = {root: root for root in roots}
+
+        def find(root: int) -> int:
+            while leader[root] != root:
+                leader[root] = leader[leader[root]]
+                root = leader[root]
+            return root
+
         by_group: dict[str, int] = {}
-        members: list[list[int]] = []
         for root in roots:
-            unit = len(members)
             for f in self._subtree(root, placeable):
                 reveal = fragments[f].reveal
-                if reveal is not None and reveal in by_group:
-                    unit = by_group[reveal]
-            if unit == len(members):
-                members.append([])
-            members[unit].append(root)
-            unit_of[root] = unit
-            for f in self._subtree(root, placeable):
-                if fragments[f].reveal is not None:
-                    by_group[fragments[f].reveal] = unit
+                if reveal is None:
+                    continue
+                if reveal in by_group:
+                    leader[find(root)] = find(by_group[reveal])
+                else:
+                    by_group[reveal] = root
+        grouped: dict[int, list[int]] = {}
+        for root in roots:
+            grouped.setdefault(find(root), []).append(root)
+        members = list(grouped.values())
         units = []
         for roots_of_unit in members:
             ordered = sorted(roots_of_unit, key=lambda r: (-fragments[r].priority, r))

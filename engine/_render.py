@@ -23,7 +23,7 @@ from ._inorder import InOrder
 from ._outoforder import OutOfOrder
 from ._resolve import ErrorHook, Event, Resolution, Tracer, convert_params
 from ._state import State
-from ._wire import Wire
+from ._wire import NONCE_PLACEHOLDER, Wire
 
 __all__ = ["Sink", "as_graph", "render", "render_fragment", "render_to_bytes"]
 
@@ -86,9 +86,10 @@ async def render_fragment(
     graph = as_graph(page)
     if target not in graph.fragment_index:
         raise NotFound(f"page has no fragment {target!r}", page=graph.name)
-    values = convert_params(graph, params or {})
+    index = graph.fragment_index[target]
+    values = convert_params(graph, params or {}, only=_closure(graph, index))
     writer = _Writer(graph, "buffered", Wire(nonce), sink, tracer, on_error)
-    await _in_nursery(functools.partial(writer.fragment, graph.fragment_index[target]), values)
+    await _in_nursery(functools.partial(writer.fragment, index), values)
 
 
 async def render_to_bytes(page: Page | Graph, **options: object) -> bytes:
@@ -165,6 +166,7 @@ class _Writer:
         scheduler = OutOfOrder if self.mode == "out-of-order" else InOrder
         schedule = scheduler(graph, state, self.wire)
         shell_values = {graph.queries[q].name: state.values[q] for q in graph.shell_queries}
+        shell_values[NONCE_PLACEHOLDER] = self.wire.nonce or ""
         held: list[tuple[str, list[Chunk]]] = [schedule.start(shell_values)]
         buffered = self.mode == "buffered"
         while not schedule.finished:

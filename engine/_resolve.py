@@ -81,14 +81,24 @@ def _convert(value: Any, tp: Any) -> Any:
     return _converter.structure(value, tp)
 
 
-def convert_params(graph: Graph, raw: Mapping[str, str]) -> dict[str, Any]:
-    """Convert request parameters to the types the query callables annotate."""
+def convert_params(
+    graph: Graph, raw: Mapping[str, str], only: frozenset[int] | None = None
+) -> dict[str, Any]:
+    """Convert request parameters to the types the query callables annotate.
+
+    Only the queries in ``only`` (all by default) need theirs; a parameter the callable
+    has a default for may be left out.
+    """
     out: dict[str, Any] = {}
     for q in graph.queries:
+        if only is not None and q.index not in only:
+            continue
         for name in q.params:
             if name in out:
                 continue
             if name not in raw:
+                if name in q.optional_params:
+                    continue
                 raise ParameterError(
                     f"missing request parameter {name!r} (query {q.name!r})",
                     page=graph.name,
@@ -145,7 +155,7 @@ class Resolution:
             self.tracer.query_started(q.name, now)
         deadline = min(self.page_deadline, now + q.timeout if q.timeout else math.inf)
         kwargs = {self.graph.queries[d].name: self.values[d] for d in q.depends_on}
-        kwargs.update((p, self.params[p]) for p in q.params)
+        kwargs.update((p, self.params[p]) for p in q.params if p in self.params)
         value: Any = None
         with trio.CancelScope(deadline=deadline) as scope:
             try:

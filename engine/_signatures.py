@@ -12,7 +12,14 @@ import typing
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["annotations_of", "compatible", "describe", "keyword_problems", "type_name"]
+__all__ = [
+    "annotations_of",
+    "compatible",
+    "defaulted_parameters",
+    "describe",
+    "keyword_problems",
+    "type_name",
+]
 
 _EMPTY = inspect.Parameter.empty
 
@@ -65,6 +72,14 @@ def keyword_problems(fn: Callable[..., Any], names: Iterable[str]) -> list[str]:
     if missing:
         problems.append(f"requires argument(s) {', '.join(missing)} that nothing provides")
     return problems
+
+
+def defaulted_parameters(fn: Callable[..., Any]) -> frozenset[str]:
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return frozenset()
+    return frozenset(name for name, p in parameters.items() if p.default is not _EMPTY)
 
 
 def compatible(annotation: Any, declared: Any) -> bool:

@@ -18,6 +18,7 @@ from ._context import Context, slot_contexts, stray_text
 from ._markup import Template
 from ._nodes import FragmentNode, QueryNode, Report
 from ._signatures import type_name
+from ._wire import NONCE_PLACEHOLDER
 
 __all__ = ["SlotTree"]
 
@@ -64,7 +65,7 @@ class SlotTree:
                     f"shell query {name!r} yields batches", key=f"$.shell.queries[{j}]"
                 )
             shell_queries.append(index[name])
-        unknown = sorted(template.roots - set(shell.queries))
+        unknown = sorted(template.roots - set(shell.queries) - {NONCE_PLACEHOLDER})
         if unknown:
             self.report.problem(
                 f"shell refers to {', '.join(unknown)}, not among the shell queries",

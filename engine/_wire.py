@@ -52,6 +52,9 @@ def _hash(script: str) -> str:
 SCRIPT_HASHES = (_hash(RUNTIME_JS), _hash(SWAP_JS))
 """CSP sources (``'sha256-…'``) of every inline script the engine emits."""
 
+NONCE_PLACEHOLDER = "csp_nonce"
+"""``{{ csp_nonce }}`` in the shell: the response's CSP nonce, for the page's own scripts."""
+
 _NONCE = re.compile(r"^[A-Za-z0-9+/_=-]{8,256}$")
 
 
@@ -88,6 +91,7 @@ class Wire:
     def __init__(self, nonce: str | None = None) -> None:
         if nonce is not None and not _NONCE.match(nonce):
             raise ValueError("a CSP nonce is 8-256 characters of base64 or base64url")
+        self.nonce = nonce
         self.script_open = f'<script nonce="{nonce}">' if nonce else "<script>"
 
     def runtime(self) -> str:

@@ -11,7 +11,7 @@ import math
 import pytest
 import trio
 import trio.testing
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from engine import NotFound, ShellError
 from engine.testing import check_contract, render_timeline
@@ -111,7 +111,6 @@ def _last_byte(case: Case, settle, shell_time: float) -> float:
     return max(times)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_random_graphs_keep_the_contract_at_the_earliest_times(case: Case) -> None:
     settle = case.settle_times()

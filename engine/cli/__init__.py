@@ -11,11 +11,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from . import check, graph, render, schema, trace
+from . import check, diagnose, graph, render, schema, serve, trace
 
 __all__ = ["main"]
 
-_COMMANDS = (render, check, graph, trace, schema)
+_COMMANDS = (render, check, graph, trace, schema, serve, diagnose)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

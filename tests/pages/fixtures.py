@@ -1,0 +1,37 @@
+"""Callables and types that the page files of the tests refer to."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Item(msgspec.Struct):
+    name: str
+    price: float
+
+
+async def items() -> list[Item]:
+    return [Item("a", 1.0), Item("b", 2.5)]
+
+
+async def title() -> str:
+    return "Items & more"
+
+
+def count(items: list[Item]) -> int:
+    return len(items)
+
+
+def render_items(items: list[Item]) -> str:
+    return "".join(f"<li>{i.name}</li>" for i in items)
+
+
+def render_count_wrongly(count: str) -> str:
+    return f"<b>{count}</b>"
+
+
+def takes_nothing() -> str:
+    return "x"
+
+
+raise_on_import = None
