@@ -31,6 +31,8 @@ Sink = Callable[[bytes], Awaitable[object]]
 """Where the bytes go: called once per write, in order; the first call carries the shell."""
 
 _MODES = ("out-of-order", "in-order", "buffered")
+BATCH_WINDOW = 16
+"""Batches a batched query may run ahead of the wire in a streaming render."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -155,7 +157,11 @@ class _Writer:
 
     async def page(self, nursery: trio.Nursery, values: Mapping[str, object]) -> None:
         graph, state = self.graph, self.state
-        self._resolution(nursery, values).start(self._deadline())
+        resolution = self._resolution(nursery, values)
+        if self.mode != "buffered":
+            resolution.limit_batches(BATCH_WINDOW)
+        resolution.start(self._deadline())
+        written = [0] * len(graph.queries)
         while not all(state.settled[q] for q in graph.shell_queries):
             state.apply(await self.receive.receive())
         for q in graph.shell_queries:
@@ -173,6 +179,9 @@ class _Writer:
             if not buffered and held:
                 await self._write(*_joined(held))
                 held.clear()
+                for q in resolution.batch_credits:
+                    resolution.batches_written(q, len(state.raw_batches[q]) - written[q])
+                    written[q] = len(state.raw_batches[q])
             state.apply(await self.receive.receive())
             self._drain()
             text, chunks = schedule.advance()

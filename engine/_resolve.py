@@ -140,6 +140,23 @@ class Resolution:
         self.waiting_on = [len(q.depends_on) for q in graph.queries]
         self.page_deadline = math.inf
         self.seq = 0
+        self.batch_credits: dict[int, trio.Semaphore] = {}
+
+    def limit_batches(self, window: int) -> None:
+        """Let a batched query run at most ``window`` batches ahead of the wire.
+
+        A fast producer and a slow client must not fill memory; the writer gives the
+        credit back with :meth:`batches_written`. (Buffered renders hold everything by
+        definition, so they do not call this.)
+        """
+        self.batch_credits = {
+            q.index: trio.Semaphore(window) for q in self.graph.queries if q.batched
+        }
+
+    def batches_written(self, q: int, count: int) -> None:
+        credit = self.batch_credits.get(q)
+        for _ in range(count if credit is not None else 0):
+            credit.release()  # type: ignore[union-attr]
 
     def start(self, deadline: float = math.inf, only: frozenset[int] | None = None) -> None:
         """Start every query without dependencies (restricted to ``only`` if given)."""
@@ -186,8 +203,15 @@ class Resolution:
 
     async def _run_batches(self, q: QueryNode, kwargs: dict[str, Any]) -> None:
         iterator = q.call(**kwargs)
+        credit = self.batch_credits.get(q.index)
         try:
-            async for batch in iterator:
+            while True:
+                if credit is not None:
+                    await credit.acquire()
+                try:
+                    batch = await iterator.__anext__()
+                except StopAsyncIteration:
+                    break
                 self._emit(Event(q.index, "batch", self._check(q, batch)))
                 if self.tracer:
                     self.tracer.query_batch(q.name, trio.current_time(), self.seq)

@@ -53,10 +53,10 @@ class Case:
     def page(self) -> Page:
         queries = tuple(self._query(q) for q in self.queries)
         fragments = tuple(self._fragment(f) for f in self.fragments)
-        slots = "".join(
-            f'<?marker name="{f.target}">' for f in self.fragments if f.parent is None
+        slots = "".join(f'<?marker name="{f.target}">' for f in self.fragments if f.parent is None)
+        html = (
+            f'<!doctype html><html><head><meta charset="utf-8"></head><body>{slots}</body></html>'
         )
-        html = f'<!doctype html><html><head><meta charset="utf-8"></head><body>{slots}</body></html>'
         shell = Shell(html=html, queries=tuple(q.name for q in self.queries if q.shell))
         return Page(
             name="case",
@@ -172,7 +172,9 @@ def cases(draw: st.DrawFn, max_queries: int = 10, max_fragments: int = 10) -> Ca
             )
         )
     shell_candidates = [i for i, q in enumerate(queries) if not q.batches]
-    for i in draw(st.sets(st.sampled_from(shell_candidates), max_size=2)) if shell_candidates else ():
+    for i in (
+        draw(st.sets(st.sampled_from(shell_candidates), max_size=2)) if shell_candidates else ()
+    ):
         queries[i].shell = True
     m = draw(st.integers(1, max_fragments))
     fragments: list[FragmentSpec] = []

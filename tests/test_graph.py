@@ -49,10 +49,17 @@ async def _n() -> int:
     return 1
 
 
-def _page(fragments=(), queries=(Query(name="n", call=_n, result=int),), html=None) -> Page:
+N = (Query(name="n", call=_n, result=int),)
+
+
+def _page(fragments=(), queries=N, html=None) -> Page:
     slots = "".join(f'<?marker name="{f.target}">' for f in fragments if f.target != "inner")
-    return Page(name="p", shell=Shell(html=html or SHELL.format(slots)), queries=queries,
-                fragments=fragments)
+    return Page(
+        name="p",
+        shell=Shell(html=html or SHELL.format(slots)),
+        queries=queries,
+        fragments=fragments,
+    )
 
 
 def test_slots_must_match_fragments_and_be_unique() -> None:
@@ -63,8 +70,10 @@ def test_slots_must_match_fragments_and_be_unique() -> None:
         )
     )
     assert "two fragments fill slot 'a'" in messages(page)
-    page = _page(html=SHELL.format('<?marker name="x"><?marker name="x">'),
-                 fragments=(Fragment(target="x", template="1", fallback="…"),))
+    page = _page(
+        html=SHELL.format('<?marker name="x"><?marker name="x">'),
+        fragments=(Fragment(target="x", template="1", fallback="…"),),
+    )
     assert "slot 'x' appears twice in the shell" in messages(page)
 
 
@@ -75,8 +84,9 @@ def test_template_must_only_use_declared_queries() -> None:
 
 def test_nested_slots_come_from_templates_or_declarations() -> None:
     fragments = (
-        Fragment(target="outer", uses=("n",), template='<div><?marker name="inner"></div>',
-                 fallback="…"),
+        Fragment(
+            target="outer", uses=("n",), template='<div><?marker name="inner"></div>', fallback="…"
+        ),
         Fragment(target="inner", uses=("n",), template="{{ n }}", fallback="…"),
     )
     graph = Graph.build(_page(fragments=fragments))
@@ -88,12 +98,18 @@ def test_append_mode_needs_one_batched_query_and_vice_versa() -> None:
     async def batches():
         yield [1]
 
-    queries = (Query(name="n", call=_n, result=int), Query(name="b", call=batches, result=list[int]))
-    page = _page(queries=queries, fragments=(Fragment(target="a", uses=("b",), template="x",
-                                                      fallback="…"),))
-    assert 'uses batched query \'b\': set mode = "append"' in messages(page)
-    page = _page(queries=queries, fragments=(Fragment(target="a", uses=("n",), template="x",
-                                                      fallback="…", mode="append"),))
+    queries = (
+        Query(name="n", call=_n, result=int),
+        Query(name="b", call=batches, result=list[int]),
+    )
+    page = _page(
+        queries=queries, fragments=(Fragment(target="a", uses=("b",), template="x", fallback="…"),)
+    )
+    assert "uses batched query 'b': set mode = \"append\"" in messages(page)
+    page = _page(
+        queries=queries,
+        fragments=(Fragment(target="a", uses=("n",), template="x", fallback="…", mode="append"),),
+    )
     assert "exactly one batched query" in messages(page)
 
 
@@ -111,8 +127,10 @@ def test_dependency_annotations_must_match_declared_results() -> None:
     async def uses_n(n: str) -> int:
         return 1
 
-    queries = (Query(name="n", call=_n, result=int),
-               Query(name="m", call=uses_n, result=int, depends_on=("n",)))
+    queries = (
+        Query(name="n", call=_n, result=int),
+        Query(name="m", call=uses_n, result=int, depends_on=("n",)),
+    )
     assert "parameter 'n' of" in messages(_page(queries=queries))
 
 
@@ -134,10 +152,14 @@ def test_compatible_annotations_pass() -> None:
     async def items() -> list[int]:
         return []
 
-    queries = (Query(name="n", call=child, result=Child),
-               Query(name="items", call=items, result=list[int]))
-    page = _page(queries=queries, fragments=(Fragment(target="a", uses=("n", "items"),
-                                                      render=render, fallback="…"),))
+    queries = (
+        Query(name="n", call=child, result=Child),
+        Query(name="items", call=items, result=list[int]),
+    )
+    page = _page(
+        queries=queries,
+        fragments=(Fragment(target="a", uses=("n", "items"), render=render, fallback="…"),),
+    )
     Graph.build(page)
 
 
@@ -146,8 +168,14 @@ def test_warnings_do_not_fail_the_build() -> None:
         name="w",
         shell=Shell(html='<table><tbody><?marker name="rows"></tbody></table>'),
         queries=(Query(name="n", call=_n, result=int), Query(name="unused", call=_n, result=int)),
-        fragments=(Fragment(target="rows", uses=("n",), template="<tr><td>{{ n }}</td></tr>",
-                            fallback="loading…"),),
+        fragments=(
+            Fragment(
+                target="rows",
+                uses=("n",),
+                template="<tr><td>{{ n }}</td></tr>",
+                fallback="loading…",
+            ),
+        ),
     )
     graph = Graph.build(page)
     text = "\n".join(map(str, graph.warnings))
@@ -159,8 +187,10 @@ def test_warnings_do_not_fail_the_build() -> None:
 
 
 def test_slot_contexts_are_known_statically() -> None:
-    html = SHELL.format('<table><?marker name="t"></table><svg><?marker name="s"></svg>'
-                        '<select><?marker name="o"></select><?marker name="f">')
+    html = SHELL.format(
+        '<table><?marker name="t"></table><svg><?marker name="s"></svg>'
+        '<select><?marker name="o"></select><?marker name="f">'
+    )
     fragments = tuple(Fragment(target=t, template="x", fallback="") for t in "tsof")
     graph = Graph.build(Page(name="c", shell=Shell(html=html), fragments=fragments))
     assert [f.context for f in graph.fragments] == ["table", "svg", "select", "flow"]

@@ -11,8 +11,12 @@ from engine._markup import Template, embed_json, template_balance_error
 
 
 def test_html_escapes_every_placeholder_but_markup() -> None:
-    out = engine.html("<p title='{{ a }}'>{{ b.c }}{{ safe }}</p>", a="'><script>",
-                      b={"c": "<b>&"}, safe=Markup("<i>ok</i>"))
+    out = engine.html(
+        "<p title='{{ a }}'>{{ b.c }}{{ safe }}</p>",
+        a="'><script>",
+        b={"c": "<b>&"},
+        safe=Markup("<i>ok</i>"),
+    )
     assert out == "<p title='&#39;&gt;&lt;script&gt;'>&lt;b&gt;&amp;<i>ok</i></p>"
 
 

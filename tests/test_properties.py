@@ -33,9 +33,8 @@ def _failed_fragments(case: Case, settle) -> set[int]:
     failed = set()
     for k, f in enumerate(case.fragments):
         plain = [u for u in f.uses if u != f.append]
-        if f.raises or any(not settle[u][1] for u in plain):
-            failed.add(k)
-        elif f.append is not None and not settle[f.append][1] and not settle[f.append][2]:
+        batches_failed = f.append is not None and not any(settle[f.append][1:])
+        if f.raises or any(not settle[u][1] for u in plain) or batches_failed:
             failed.add(k)
     return failed
 
@@ -99,7 +98,9 @@ def _last_byte(case: Case, settle, shell_time: float) -> float:
         if failing:
             times.append(min(failing))
         elif f.raises and f.append is not None:  # its renderer fails on the first batch
-            times.extend([_first_output(settle, f.append)] + [settle[u][0] for u in f.uses if u != f.append])
+            times.extend(
+                [_first_output(settle, f.append)] + [settle[u][0] for u in f.uses if u != f.append]
+            )
         else:
             times.extend(settle[u][0] for u in f.uses)
     # Every exposed query is awaited: its data reaches the page once it succeeds.

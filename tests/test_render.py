@@ -19,8 +19,13 @@ from engine.testing import assert_contract, render_timeline
 SHELL = '<!doctype html><html><head><meta charset="utf-8"></head><body>{}</body></html>'
 
 
-def page(*fragments: Fragment, queries: tuple[Query, ...], shell_queries=(), deadline=None,
-         html: str | None = None) -> Page:
+def page(
+    *fragments: Fragment,
+    queries: tuple[Query, ...],
+    shell_queries=(),
+    deadline=None,
+    html: str | None = None,
+) -> Page:
     slots = "".join(f'<?marker name="{f.target}">' for f in fragments if "." not in f.target)
     return Page(
         name="t",
@@ -41,8 +46,9 @@ def sleeper(value, delay: float):
 
 def frag(target: str, *uses: str, **options) -> Fragment:
     template = "".join(f"[{{{{ {u} }}}}]" for u in uses) or "static"
-    return Fragment(target=target, uses=uses, template=template, fallback=f"<i>{target}…</i>",
-                    **options)
+    return Fragment(
+        target=target, uses=uses, template=template, fallback=f"<i>{target}…</i>", **options
+    )
 
 
 class Sink:
@@ -58,9 +64,14 @@ class Sink:
 
 
 async def test_shell_first_then_each_fragment_at_its_latency(autojump_clock) -> None:
-    p = page(frag("fast", "a"), frag("slow", "b"),
-             queries=(Query(name="a", call=sleeper(1, 0.05), result=int),
-                      Query(name="b", call=sleeper(2, 0.3), result=int)))
+    p = page(
+        frag("fast", "a"),
+        frag("slow", "b"),
+        queries=(
+            Query(name="a", call=sleeper(1, 0.05), result=int),
+            Query(name="b", call=sleeper(2, 0.3), result=int),
+        ),
+    )
     sink = Sink()
     await engine.render(p, sink)
     assert [t for t, _ in sink.writes] == [0, 0.05, 0.3]
@@ -70,9 +81,12 @@ async def test_shell_first_then_each_fragment_at_its_latency(autojump_clock) -> 
 
 
 async def test_ready_chunks_leave_in_one_write_by_priority(autojump_clock) -> None:
-    p = page(frag("low", "a", priority="low"), frag("normal", "a"), frag("high", "a",
-                                                                          priority="high"),
-             queries=(Query(name="a", call=sleeper(1, 0.1), result=int),))
+    p = page(
+        frag("low", "a", priority="low"),
+        frag("normal", "a"),
+        frag("high", "a", priority="high"),
+        queries=(Query(name="a", call=sleeper(1, 0.1), result=int),),
+    )
     timeline = await render_timeline(p)
     assert len(timeline.writes) == 2
     assert timeline.order() == ["high", "normal", "low"]
@@ -90,11 +104,15 @@ async def test_a_query_starts_when_its_own_dependencies_resolve(autojump_clock) 
 
         return call
 
-    p = page(frag("x", "c"), frag("y", "b"), queries=(
-        Query(name="a", call=tracked("a", 0.1), result=int),
-        Query(name="b", call=tracked("b", 1.0), result=int),
-        Query(name="c", call=tracked("c", 0.1), result=int, depends_on=("a",)),
-    ))
+    p = page(
+        frag("x", "c"),
+        frag("y", "b"),
+        queries=(
+            Query(name="a", call=tracked("a", 0.1), result=int),
+            Query(name="b", call=tracked("b", 1.0), result=int),
+            Query(name="c", call=tracked("c", 0.1), result=int, depends_on=("a",)),
+        ),
+    )
     await engine.render(p, Sink())
     assert started == {"a": 0, "b": 0, "c": 0.1}  # c does not wait for the slow b
 
@@ -106,8 +124,12 @@ async def test_each_query_runs_once_however_many_use_it(autojump_clock) -> None:
         calls.append(1)
         return 7
 
-    p = page(frag("a", "q"), frag("b", "q"), frag("c", "q"),
-             queries=(Query(name="q", call=counted, result=int, expose=True),))
+    p = page(
+        frag("a", "q"),
+        frag("b", "q"),
+        frag("c", "q"),
+        queries=(Query(name="q", call=counted, result=int, expose=True),),
+    )
     sink = Sink()
     await engine.render(p, sink)
     assert len(calls) == 1
@@ -121,8 +143,12 @@ async def test_sync_queries_run_in_a_worker_thread() -> None:
         seen.append(threading.current_thread() is threading.main_thread())
         return "done"
 
-    html = (await engine.render_to_bytes(page(frag("a", "q"), queries=(
-        Query(name="q", call=blocking, result=str),)), mode="buffered")).decode()
+    html = (
+        await engine.render_to_bytes(
+            page(frag("a", "q"), queries=(Query(name="q", call=blocking, result=str),)),
+            mode="buffered",
+        )
+    ).decode()
     assert seen == [False]
     assert "[done]" in html
 
@@ -132,11 +158,15 @@ async def test_a_failing_query_fails_only_what_depends_on_it(autojump_clock, cap
         raise RuntimeError("database down")
 
     hooked = []
-    p = page(frag("ok", "good"), frag("bad", "derived"), queries=(
-        Query(name="good", call=sleeper(1, 0.2), result=int),
-        Query(name="broken", call=broken, result=int),
-        Query(name="derived", call=sleeper(2, 0), result=int, depends_on=("broken",)),
-    ))
+    p = page(
+        frag("ok", "good"),
+        frag("bad", "derived"),
+        queries=(
+            Query(name="good", call=sleeper(1, 0.2), result=int),
+            Query(name="broken", call=broken, result=int),
+            Query(name="derived", call=sleeper(2, 0), result=int, depends_on=("broken",)),
+        ),
+    )
     sink = Sink()
     with caplog.at_level(logging.WARNING, logger="engine"):
         await engine.render(p, sink, on_error=lambda page, node, exc: hooked.append((page, node)))
@@ -148,11 +178,17 @@ async def test_a_failing_query_fails_only_what_depends_on_it(autojump_clock, cap
 
 
 async def test_query_timeout_and_page_deadline(autojump_clock) -> None:
-    p = page(frag("a", "quick"), frag("b", "stuck"), frag("c", "late"),
-             queries=(Query(name="quick", call=sleeper(1, 0.1), result=int),
-                      Query(name="stuck", call=sleeper(1, 60), result=int, timeout=0.5),
-                      Query(name="late", call=sleeper(1, 60), result=int)),
-             deadline=2.0)
+    p = page(
+        frag("a", "quick"),
+        frag("b", "stuck"),
+        frag("c", "late"),
+        queries=(
+            Query(name="quick", call=sleeper(1, 0.1), result=int),
+            Query(name="stuck", call=sleeper(1, 60), result=int, timeout=0.5),
+            Query(name="late", call=sleeper(1, 60), result=int),
+        ),
+        deadline=2.0,
+    )
     timeline = await render_timeline(p)
     assert timeline.time_of("b") == 0.5 and timeline.time_of("c") == 2.0
     assert "timed out after 0.5 s" in str(timeline.queries["stuck"].error)
@@ -173,9 +209,14 @@ async def test_results_are_converted_and_a_mismatch_names_the_field(autojump_clo
     async def bad() -> dict:
         return {"name": "y", "price": "free"}
 
-    p = page(frag("a", "good"), frag("b", "bad"),
-             queries=(Query(name="good", call=good, result=Product),
-                      Query(name="bad", call=bad, result=Product)))
+    p = page(
+        frag("a", "good"),
+        frag("b", "bad"),
+        queries=(
+            Query(name="good", call=good, result=Product),
+            Query(name="bad", call=bad, result=Product),
+        ),
+    )
     timeline = await render_timeline(p)
     error = timeline.queries["bad"].error
     assert isinstance(error, engine.ResultTypeError)
@@ -196,9 +237,14 @@ async def test_a_broken_sink_cancels_every_running_query(autojump_clock) -> None
         if b"</template>" in data or trio.current_time() > 0:
             raise trio.BrokenResourceError("client went away")
 
-    p = page(frag("a", "quick"), frag("b", "stuck"),
-             queries=(Query(name="quick", call=sleeper(1, 1), result=int),
-                      Query(name="stuck", call=forever, result=int)))
+    p = page(
+        frag("a", "quick"),
+        frag("b", "stuck"),
+        queries=(
+            Query(name="quick", call=sleeper(1, 1), result=int),
+            Query(name="stuck", call=forever, result=int),
+        ),
+    )
     with pytest.raises(trio.BrokenResourceError):
         await engine.render(p, sink)
     assert cancelled == [1]
@@ -219,8 +265,11 @@ async def test_shell_queries_decide_status_before_the_first_byte(autojump_clock)
         raise ValueError("boom")
 
     html = SHELL.format("{{ p }}")
-    not_found = Page(name="t", shell=Shell(html=html, queries=("p",)),
-                     queries=(Query(name="p", call=missing, result=str, params=("product_id",)),))
+    not_found = Page(
+        name="t",
+        shell=Shell(html=html, queries=("p",)),
+        queries=(Query(name="p", call=missing, result=str, params=("product_id",)),),
+    )
     sink = Sink()
     with pytest.raises(engine.NotFound, match="page 't': no product 42") as caught:
         await engine.render(not_found, sink, params={"product_id": "42"})
@@ -229,8 +278,11 @@ async def test_shell_queries_decide_status_before_the_first_byte(autojump_clock)
         await engine.render(not_found, sink)
     with pytest.raises(engine.ParameterError, match="'product_id'='x' is not a valid int"):
         await engine.render(not_found, sink, params={"product_id": "x"})
-    failing = Page(name="t", shell=Shell(html=html, queries=("p",)),
-                   queries=(Query(name="p", call=broken, result=str),))
+    failing = Page(
+        name="t",
+        shell=Shell(html=html, queries=("p",)),
+        queries=(Query(name="p", call=broken, result=str),),
+    )
     with pytest.raises(engine.ShellError, match="shell query 'p' failed") as shell_error:
         await engine.render(failing, sink)
     assert shell_error.value.status_code == 500 and sink.writes == []
@@ -242,8 +294,9 @@ async def test_defaulted_parameters_may_be_left_out(autojump_clock) -> None:
 
     p = page(frag("a", "g"), queries=(Query(name="g", call=greet, result=str, params=("name",)),))
     assert b"[hello world]" in await engine.render_to_bytes(p, mode="buffered")
-    assert b"[hello you]" in await engine.render_to_bytes(p, mode="buffered",
-                                                          params={"name": "you"})
+    assert b"[hello you]" in await engine.render_to_bytes(
+        p, mode="buffered", params={"name": "you"}
+    )
 
 
 def _sha(script: str) -> str:
@@ -251,10 +304,14 @@ def _sha(script: str) -> str:
 
 
 async def test_every_inline_script_carries_the_nonce_and_hashes_match(autojump_clock) -> None:
-    html_shell = SHELL.format('<script nonce="{{ csp_nonce }}">window.mine=1</script>'
-                              '<?marker name="a">')
-    p = page(frag("a", "q"), queries=(Query(name="q", call=sleeper(1, 0.1), result=int),),
-             html=html_shell)
+    html_shell = SHELL.format(
+        '<script nonce="{{ csp_nonce }}">window.mine=1</script><?marker name="a">'
+    )
+    p = page(
+        frag("a", "q"),
+        queries=(Query(name="q", call=sleeper(1, 0.1), result=int),),
+        html=html_shell,
+    )
     html = (await engine.render_to_bytes(p, nonce="r4nd0mN0nce")).decode()
     tags = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.DOTALL)
     executable = [(attrs, body) for attrs, body in tags if "application/json" not in attrs]
@@ -267,9 +324,13 @@ async def test_every_inline_script_carries_the_nonce_and_hashes_match(autojump_c
 
 
 async def test_only_exposed_data_reaches_the_page_and_it_is_escaped(autojump_clock) -> None:
-    p = page(frag("a", "public", "secret"), queries=(
-        Query(name="public", call=sleeper("</script><b>", 0), result=str, expose=True),
-        Query(name="secret", call=sleeper("s3cr3t-token", 0), result=str)))
+    p = page(
+        frag("a", "public", "secret"),
+        queries=(
+            Query(name="public", call=sleeper("</script><b>", 0), result=str, expose=True),
+            Query(name="secret", call=sleeper("s3cr3t-token", 0), result=str),
+        ),
+    )
     timeline = await render_timeline(p)
     html = timeline.html
     assert '<script type="application/json" data-query="public">"\\u003c/script\\u003e' in html
@@ -278,9 +339,14 @@ async def test_only_exposed_data_reaches_the_page_and_it_is_escaped(autojump_clo
 
 
 async def test_in_order_has_no_script_and_buffered_is_one_write(autojump_clock) -> None:
-    p = page(frag("a", "q"), frag("b", "r"), queries=(
-        Query(name="q", call=sleeper(1, 0.2), result=int),
-        Query(name="r", call=sleeper(2, 0.1), result=int)))
+    p = page(
+        frag("a", "q"),
+        frag("b", "r"),
+        queries=(
+            Query(name="q", call=sleeper(1, 0.2), result=int),
+            Query(name="r", call=sleeper(2, 0.1), result=int),
+        ),
+    )
     in_order = await render_timeline(p, mode="in-order")
     assert "<script" not in in_order.html and "<template" not in in_order.html
     assert [w.time for w in in_order.writes] == [0, 0.2]
@@ -295,9 +361,16 @@ async def test_append_fragments_stream_batches_in_order(autojump_clock) -> None:
             await trio.sleep(0.1)
             yield [i]
 
-    p = page(Fragment(target="list", uses=("rows",), mode="append", fallback="<li>…</li>",
-                      render=lambda rows: "".join(f"<li>{r}</li>" for r in rows)),
-             queries=(Query(name="rows", call=rows, result=list[int]),))
+    p = page(
+        Fragment(
+            target="list",
+            uses=("rows",),
+            mode="append",
+            fallback="<li>…</li>",
+            render=lambda rows: "".join(f"<li>{r}</li>" for r in rows),
+        ),
+        queries=(Query(name="rows", call=rows, result=list[int]),),
+    )
     ooo = await render_timeline(p)
     assert [w.time for w in ooo.writes] == pytest.approx([0, 0.1, 0.2, 0.3])
     assert '<template for="list.1"><li>1</li><?marker name="list.2"></template>' in ooo.html
@@ -309,23 +382,36 @@ async def test_append_fragments_stream_batches_in_order(autojump_clock) -> None:
 
 
 async def test_stylesheets_go_out_once_before_their_first_fragment(autojump_clock) -> None:
-    p = page(frag("a", "q", stylesheets=("/x.css",)), frag("b", "r", stylesheets=("/x.css",)),
-             queries=(Query(name="q", call=sleeper(1, 0.1), result=int),
-                      Query(name="r", call=sleeper(2, 0.2), result=int)))
+    p = page(
+        frag("a", "q", stylesheets=("/x.css",)),
+        frag("b", "r", stylesheets=("/x.css",)),
+        queries=(
+            Query(name="q", call=sleeper(1, 0.1), result=int),
+            Query(name="r", call=sleeper(2, 0.2), result=int),
+        ),
+    )
     timeline = await render_timeline(p)
     assert timeline.html.count('<link rel="stylesheet" href="/x.css">') == 1
     assert_contract(timeline)
 
 
 async def test_partial_fragment_render_for_refresh(autojump_clock) -> None:
-    p = page(frag("a", "q"), frag("b", "r"),
-             queries=(Query(name="q", call=sleeper(1, 0.1), result=int, expose=True),
-                      Query(name="r", call=sleeper(2, 50), result=int)))
+    p = page(
+        frag("a", "q"),
+        frag("b", "r"),
+        queries=(
+            Query(name="q", call=sleeper(1, 0.1), result=int, expose=True),
+            Query(name="r", call=sleeper(2, 50), result=int),
+        ),
+    )
     sink = Sink()
     await engine.render_fragment(p, "a", sink)
     assert sink.writes == [
-        (0.1, b'<script type="application/json" data-query="q">1</script>'
-              b'<template for="a"><?start name="a">[1]<?end></template>')
+        (
+            0.1,
+            b'<script type="application/json" data-query="q">1</script>'
+            b'<template for="a"><?start name="a">[1]<?end></template>',
+        )
     ]
     with pytest.raises(engine.NotFound, match="no fragment 'zz'"):
         await engine.render_fragment(p, "zz", sink)
@@ -335,9 +421,45 @@ async def test_renderer_failures_are_isolated(autojump_clock) -> None:
     def explode(q: int) -> str:
         raise KeyError("oops")
 
-    p = page(Fragment(target="a", uses=("q",), render=explode, fallback="…", error="<p>sorry</p>"),
-             frag("b", "q"), queries=(Query(name="q", call=sleeper(1, 0.1), result=int),))
+    p = page(
+        Fragment(target="a", uses=("q",), render=explode, fallback="…", error="<p>sorry</p>"),
+        frag("b", "q"),
+        queries=(Query(name="q", call=sleeper(1, 0.1), result=int),),
+    )
     timeline = await render_timeline(p)
     assert "<!--engine:failed--><p>sorry</p>" in timeline.html
     assert '<?start name="b">[1]<?end>' in timeline.html
     assert_contract(timeline)
+
+
+async def test_a_batched_query_runs_at_most_a_window_ahead_of_a_slow_client(
+    autojump_clock,
+) -> None:
+    from engine._render import BATCH_WINDOW
+
+    produced: list[float] = []
+
+    async def firehose():
+        for i in range(100):
+            produced.append(trio.current_time())
+            yield [i]
+
+    async def slow_client(data: bytes) -> None:
+        await trio.sleep(1)
+
+    p = page(
+        Fragment(
+            target="list",
+            uses=("rows",),
+            mode="append",
+            fallback="<li>…</li>",
+            render=lambda rows: f"<li>{rows[0]}</li>",
+        ),
+        queries=(Query(name="rows", call=firehose, result=list[int]),),
+    )
+    await engine.render(p, slow_client)
+    # While the client takes the shell (1 s), the query may only run a window ahead.
+    assert sum(1 for t in produced if t < 1) == BATCH_WINDOW
+    assert len(produced) == 100
+    html = await engine.render_to_bytes(p, mode="buffered")  # buffered: no window needed
+    assert html.count(b"<li>") == 100

@@ -60,7 +60,7 @@ def test_json_schema_rejects_unknown_fields_for_editors() -> None:
 def test_load_module_reference_and_bad_references() -> None:
     with pytest.raises(engine.PageError, match="cannot import module 'nowhere_at_all'"):
         engine.load("nowhere_at_all:page")
-    with pytest.raises(engine.PageError, match="not a schemas.Page"):
+    with pytest.raises(engine.PageError, match=r"not a schemas\.Page"):
         engine.load("tests.pages.fixtures:Item")
     with pytest.raises(engine.PageError, match="expected a page file"):
         engine.load("just-a-name")
