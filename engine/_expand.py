@@ -117,6 +117,9 @@ class Expander:
         self.pieces(state.content, inline, out, here=here)
 
     def pieces(self, content: Content, inline: Container[int], out: list[str], *, here: bool):
+        if len(content) == 1 and type(content[0]) is str:  # no nested slot: the common case
+            out.append(content[0])
+            return
         index = self.graph.fragment_index
         for piece in content:
             if isinstance(piece, Slot):

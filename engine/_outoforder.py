@@ -179,6 +179,11 @@ class OutOfOrder:
             return []
         fragments = self.graph.fragments
         roots = sorted(f for f in placeable if fragments[f].parent not in placeable)
+        if not self.groups:  # no reveal groups: every root is its own unit
+            return sorted(
+                (((-fragments[r].priority, r), [r], placeable) for r in roots),
+                key=lambda u: u[0],
+            )
         # Roots whose placed subtrees share a reveal group form one unit (union-find).
         leader = {root: root for root in roots}
 

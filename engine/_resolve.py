@@ -172,32 +172,36 @@ class Resolution:
             self.tracer.query_started(q.name, now)
         deadline = min(self.page_deadline, now + q.timeout if q.timeout else math.inf)
         kwargs = {self.graph.queries[d].name: self.values[d] for d in q.depends_on}
-        kwargs.update((p, self.params[p]) for p in q.params if p in self.params)
-        value: Any = None
+        if q.params:
+            kwargs.update((p, self.params[p]) for p in q.params if p in self.params)
+        if deadline == math.inf:  # the common case: no scope to enter and leave
+            await self._call(q, kwargs)
+            return
         with trio.CancelScope(deadline=deadline) as scope:
-            try:
-                if q.batched:
-                    await self._run_batches(q, kwargs)
-                elif q.is_async:
-                    value = await q.call(**kwargs)
-                else:
-                    value = await trio.to_thread.run_sync(
-                        functools.partial(q.call, **kwargs), abandon_on_cancel=True
-                    )
-                if not q.batched:
-                    value = self._check(q, value)
-            except QueryError as exc:
-                self._fail(q, exc)
-                return
-            except Exception as exc:
-                error = QueryError(
-                    f"{type(exc).__name__}: {exc}", page=self.graph.name, query=q.name
-                )
-                error.__cause__ = exc
-                self._fail(q, error)
-                return
+            await self._call(q, kwargs)
         if scope.cancelled_caught:
             self._fail(q, self._timeout(q, now))
+
+    async def _call(self, q: QueryNode, kwargs: dict[str, Any]) -> None:
+        try:
+            if q.batched:
+                await self._run_batches(q, kwargs)
+                value = None
+            elif q.is_async:
+                value = self._check(q, await q.call(**kwargs))
+            else:
+                value = self._check(
+                    q,
+                    await trio.to_thread.run_sync(
+                        functools.partial(q.call, **kwargs), abandon_on_cancel=True
+                    ),
+                )
+        except QueryError as exc:
+            self._fail(q, exc)
+        except Exception as exc:
+            error = QueryError(f"{type(exc).__name__}: {exc}", page=self.graph.name, query=q.name)
+            error.__cause__ = exc
+            self._fail(q, error)
         else:
             self._succeed(q, value)
 
@@ -207,7 +211,10 @@ class Resolution:
         try:
             while True:
                 if credit is not None:
-                    await credit.acquire()
+                    try:  # no checkpoint while credit is left: same-turn batches stay together
+                        credit.acquire_nowait()
+                    except trio.WouldBlock:
+                        await credit.acquire()
                 try:
                     batch = await iterator.__anext__()
                 except StopAsyncIteration:
