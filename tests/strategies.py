@@ -153,7 +153,7 @@ def _distinct_timeout(draw: st.DrawFn) -> float | None:
 
 
 @st.composite
-def cases(draw: st.DrawFn, max_queries: int = 10, max_fragments: int = 10) -> Case:
+def cases(draw: st.DrawFn, max_queries: int = 15, max_fragments: int = 15) -> Case:
     n = draw(st.integers(1, max_queries))
     queries: list[QuerySpec] = []
     for i in range(n):
