@@ -116,7 +116,9 @@ class Expander:
         assert state.content is not None
         self.pieces(state.content, inline, out, here=here)
 
-    def pieces(self, content: Content, inline: Container[int], out: list[str], *, here: bool):
+    def pieces(
+        self, content: Content, inline: Container[int], out: list[str], *, here: bool
+    ) -> None:
         if len(content) == 1 and type(content[0]) is str:  # no nested slot: the common case
             out.append(content[0])
             return

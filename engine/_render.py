@@ -94,14 +94,20 @@ async def render_fragment(
     await _in_nursery(functools.partial(writer.fragment, index), values)
 
 
-async def render_to_bytes(page: Page | Graph, **options: object) -> bytes:
+async def render_to_bytes(
+    page: Page | Graph,
+    *,
+    params: Mapping[str, str] | None = None,
+    mode: Mode | None = None,
+    nonce: str | None = None,
+) -> bytes:
     """The whole response as bytes (for snapshots and tests)."""
     parts: list[bytes] = []
 
     async def collect(data: bytes) -> None:
         parts.append(data)
 
-    await render(page, collect, **options)  # type: ignore[arg-type]
+    await render(page, collect, params=params, mode=mode, nonce=nonce)
     return b"".join(parts)
 
 
