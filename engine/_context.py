@@ -87,10 +87,23 @@ def _innermost(stack: list[str], base: Context) -> Context:
     return base
 
 
-_TAGS = re.compile(r"<[^>]*>|<!--.*?-->", re.DOTALL)
+_TAG = re.compile(
+    r"<!--.*?-->|<(?P<close>/)?(?P<tag>[A-Za-z][A-Za-z0-9-]*)[^>]*?(?P<self>/)?>", re.DOTALL
+)
 
 
 def stray_text(html: str) -> str | None:
-    """Text outside any element (what a table foster-parents out of itself)."""
-    text = _TAGS.sub("", html).strip()
+    """Text outside any element: what a table foster-parents out of itself."""
+    depth, pos, stray = 0, 0, []
+    for match in _TAG.finditer(html):
+        if depth == 0:
+            stray.append(html[pos : match.start()])
+        pos = match.end()
+        tag = (match["tag"] or "").lower()
+        if not tag or tag in _VOID or match["self"]:
+            continue
+        depth = max(depth - 1, 0) if match["close"] else depth + 1
+    if depth == 0:
+        stray.append(html[pos:])
+    text = "".join(stray).strip()
     return text or None

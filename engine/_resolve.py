@@ -270,7 +270,7 @@ class Resolution:
             level = logging.INFO
         else:
             level = logging.WARNING
-        logger.log(level, "page %r: query %r failed: %s", self.graph.name, q.name, error)
+        logger.log(level, "%s", error)  # the error names the page and the query
         if self.on_error is not None and not isinstance(error, DependencyFailed):
             self.on_error(self.graph.name, q.name, error)
         self._emit(Event(q.index, "failed", error=error))

@@ -182,6 +182,16 @@ def test_warnings_do_not_fail_the_build() -> None:
     assert "no <meta charset>" in text
     assert "inside a table, where the text 'loading…'" in text
     assert "no fragment, query or shell uses this query" in text
+    rows = Page(
+        name="rows",
+        shell=Shell(html=SHELL.format('<table><tbody><?marker name="r"></tbody></table>')),
+        fragments=(
+            Fragment(
+                target="r", template="<tr><td>1</td></tr>", fallback="<tr><td>loading…</td></tr>"
+            ),
+        ),
+    )
+    assert Graph.build(rows).warnings == ()  # text inside cells stays in the table
     empty = _page(fragments=(Fragment(target="a", template="x"),))
     assert "empty fallback" in "\n".join(map(str, Graph.build(empty).warnings))
 

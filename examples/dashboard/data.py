@@ -90,7 +90,7 @@ def _generate(path: Path) -> None:
                 rng.choice(PRODUCTS),
                 round(rng.lognormvariate(3.5, 0.8), 2),
             )
-            for i in range(1, ROWS + 1)
+            for i in range(ROWS)
         ),
     )
     # The rollup the fast panels read; the breakdown deliberately scans the raw table.

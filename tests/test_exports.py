@@ -1,0 +1,116 @@
+"""The public API is pinned: what ``engine`` and ``engine.testing`` export, and nothing more."""
+
+from __future__ import annotations
+
+import inspect
+import types
+
+import pytest
+
+import engine
+import engine.testing
+import schemas
+
+ENGINE_ALL = [
+    "SCRIPT_HASHES",
+    "DependencyFailed",
+    "EngineError",
+    "ErrorHook",
+    "Fragment",
+    "FragmentError",
+    "Graph",
+    "Mode",
+    "NotFound",
+    "Page",
+    "PageError",
+    "ParameterError",
+    "Problem",
+    "Query",
+    "QueryError",
+    "QueryTimeout",
+    "RenderError",
+    "ResultTypeError",
+    "Shell",
+    "ShellError",
+    "Sink",
+    "Tracer",
+    "html",
+    "load",
+    "render",
+    "render_fragment",
+    "render_to_bytes",
+]
+
+TESTING_ALL = [
+    "RULES",
+    "QuerySpan",
+    "Timeline",
+    "Violation",
+    "WireEvent",
+    "Write",
+    "assert_contract",
+    "check_contract",
+    "render_timeline",
+]
+
+
+@pytest.mark.parametrize(
+    ("module", "expected"), [(engine, ENGINE_ALL), (engine.testing, TESTING_ALL)]
+)
+def test_all_is_pinned_and_every_name_resolves(module, expected) -> None:
+    assert module.__all__ == expected
+    assert len(set(module.__all__)) == len(module.__all__)
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
+    star: dict[str, object] = {}
+    exec(f"from {module.__name__} import *", star)
+    assert sorted(k for k in star if k != "__builtins__") == sorted(expected)
+
+
+@pytest.mark.parametrize("module", [engine, engine.testing])
+def test_no_internals_are_exported(module) -> None:
+    for name in module.__all__:
+        assert not name.startswith("_"), name
+        value = getattr(module, name)
+        assert not isinstance(value, types.ModuleType), name
+        if inspect.isclass(value) or inspect.isfunction(value):
+            # Defined in the engine or the schemas, never re-exported from a dependency.
+            assert value.__module__.split(".")[0] in ("engine", "schemas"), name
+    for internal in ("as_graph", "violations", "Wire", "State", "Resolution", "mermaid"):
+        assert internal not in module.__all__
+
+
+def test_schema_types_are_the_schemas_package_own() -> None:
+    for name in ("Fragment", "Page", "Query", "Shell", "Mode"):
+        assert getattr(engine, name) is getattr(schemas, name)
+
+
+def test_errors_form_one_tree_with_http_statuses() -> None:
+    errors = [getattr(engine, n) for n in ENGINE_ALL if n.endswith(("Error", "Failed", "Timeout"))]
+    errors.append(engine.NotFound)
+    assert all(issubclass(e, engine.EngineError) for e in errors)
+    assert issubclass(engine.PageError, ValueError)
+    assert issubclass(engine.ParameterError, ValueError)
+    assert issubclass(engine.NotFound, LookupError)
+    assert issubclass(engine.ResultTypeError, TypeError)
+    assert issubclass(engine.QueryTimeout, engine.QueryError)
+    assert issubclass(engine.DependencyFailed, engine.QueryError)
+    for error, status in (
+        (engine.ParameterError, 400),
+        (engine.NotFound, 404),
+        (engine.ShellError, 500),
+    ):
+        assert issubclass(error, engine.RenderError) and error.status_code == status
+
+
+def test_script_hashes_are_csp_sources() -> None:
+    hashes = engine.SCRIPT_HASHES
+    assert hashes and all(h.startswith("sha256-") and h.endswith("=") for h in hashes)
+    assert len(set(hashes)) == len(hashes)
+
+
+def test_engine_cli_exports_main() -> None:
+    import engine.cli
+
+    assert engine.cli.__all__ == ["main"]
+    assert callable(engine.cli.main)
