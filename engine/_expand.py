@@ -34,6 +34,12 @@ class Expander:
         self.state = state
         self.wire = wire
         self.chunks: list[Chunk] = []
+        # Most fragments need no data or stylesheet: skip their prelude at once.
+        self.needs_prelude = frozenset(
+            f.index
+            for f in graph.fragments
+            if f.stylesheets or any(graph.queries[u].expose for u in f.uses)
+        )
         self.preludes: list[str] = []
         """Data and stylesheets held back to go before a template (out-of-order)."""
 
@@ -45,6 +51,8 @@ class Expander:
 
     def prelude(self, f: FragmentNode, out: list[str]) -> None:
         """Append the data and stylesheets ``f`` needs that are not on the wire yet."""
+        if f.index not in self.needs_prelude:
+            return
         state = self.state
         for u in f.uses:
             q = self.graph.queries[u]

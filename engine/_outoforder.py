@@ -85,8 +85,7 @@ class OutOfOrder:
         """Everything releasable now, as the text of one write."""
         units = self._units()
         expander = self.expander
-        texts: list[tuple[tuple[int, int], str]] = []
-        chunks: list[tuple[tuple[int, int], list[Chunk]]] = []
+        released: list[tuple[tuple[int, int], str, list[Chunk]]] = []
         for key, roots, inline in units:
             body: list[str] = []
             for root in roots:
@@ -99,9 +98,10 @@ class OutOfOrder:
                 expander.content(root, inline, body, here=False)
                 body.append(w.end())
                 body.append(w.template_close(node.context))
-            texts.append((key, "".join(expander.preludes) + "".join(body)))
-            expander.preludes.clear()
-            chunks.append((key, expander.take()))
+            if expander.preludes:
+                body[:0] = expander.preludes
+                expander.preludes.clear()
+            released.append((key, "".join(body), expander.take()))
         for f in self._open_appends():
             node = self.graph.fragments[f]
             state = self.state.fragments[f]
@@ -110,23 +110,19 @@ class OutOfOrder:
             out.append(w.template_open(f"{node.target}.{state.sent}", node.context))
             expander.batches(node, out)
             out.append(w.template_close(node.context))
-            key = (-node.priority, node.index)
-            texts.append((key, "".join(out)))
-            chunks.append((key, expander.take()))
+            released.append(((-node.priority, node.index), "".join(out), expander.take()))
         for q in self._loose_ready():
             out = []
             expander.data(q, None, out)
-            texts.append(((0, -1), "".join(out)))
-            chunks.append(((0, -1), expander.take()))
+            released.append(((0, -1), "".join(out), expander.take()))
         self._forget_emitted()
-        if not texts:
+        if not released:
             return "", []
-        texts.sort(key=lambda item: item[0])
-        chunks.sort(key=lambda item: item[0])
-        text = "".join(t for _, t in texts)
+        released.sort(key=lambda item: item[0])
+        text = "".join(t for _, t, _ in released)
         if "<template for=" in text:
             text += self.wire.swap()
-        return text, [c for _, cs in chunks for c in cs]
+        return text, [c for _, _, cs in released for c in cs]
 
     # -- deciding what goes now -------------------------------------------------------
 

@@ -55,6 +55,8 @@ class State:
         self.data_sent: set[tuple[int, int | None]] = set()
         self.styles_sent: set[str] = set()
         self.seq = 0
+        self.inputs = [tuple(u for u in f.uses if u != f.batch_query) for f in graph.fragments]
+        """Per fragment: the queries it uses, but its batched one."""
         for f in graph.fragments:
             if not f.uses:
                 self._refresh(f)
@@ -86,7 +88,7 @@ class State:
         state = self.fragments[f.index]
         if state.failure is not None or state.content is not None:
             return
-        others = [u for u in f.uses if u != f.batch_query]
+        others = self.inputs[f.index]
         # Fail fast: a failed input decides the fragment's fate, whatever else is pending.
         failed = next((self.errors[u] for u in others if self.errors[u] is not None), None)
         if failed is not None:
@@ -96,7 +98,8 @@ class State:
             return
         if f.batch_query is not None:
             failed = self.errors[f.batch_query]
-        values = {self.graph.queries[u].name: self.values[u] for u in others}
+        names = self.graph.queries
+        values = {names[u].name: self.values[u] for u in others}
         if f.batch_query is None:
             try:
                 state.content = render_content(self.graph, f, values)
