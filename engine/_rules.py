@@ -1,0 +1,304 @@
+"""The eight rules of the ordering contract, each checked on a recorded render."""
+
+from __future__ import annotations
+
+import html as _html
+import itertools
+
+import attrs
+
+from ._facts import Facts
+from ._graph import FragmentNode
+
+__all__ = ["CHECKS", "RULES", "Violation"]
+
+RULES = {
+    1: "exposed data before or with its first fragment, never twice",
+    2: "ready chunks by priority, then declaration order",
+    3: "work-conserving: nothing ready is held back",
+    4: "a nested fragment never before its parent",
+    5: "every slot filled once, in order, or marked failed",
+    6: "each stylesheet once, no later than its first fragment",
+    7: "shell first, closing HTML last",
+    8: "a reveal group in one chunk",
+}
+
+
+@attrs.frozen
+class Violation:
+    rule: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"rule {self.rule} ({RULES[self.rule]}): {self.message}"
+
+
+def _exposed(x: Facts, slack: float) -> list[Violation]:
+    out = []
+    for q in x.g.queries:
+        sent = [i for i, e in enumerate(x.events) if e.kind == "query" and e.name == q.name]
+        if not q.expose:
+            if sent or f'data-query="{q.name}"' in x.t.html:
+                out.append(Violation(1, f"query {q.name!r} is not exposed but its data was sent"))
+            continue
+        span = x.t.queries.get(q.name)
+        if q.batched or span is None or span.outcome != "done":
+            continue
+        if len(sent) != 1:
+            out.append(Violation(1, f"data of query {q.name!r} was sent {len(sent)} times"))
+        for f in q.consumers:
+            target = x.g.fragments[f].target
+            rendered = target in x.first and x.events[x.first[target]].kind == "fragment"
+            if rendered and (not sent or sent[0] > x.first[target]):
+                out.append(
+                    Violation(1, f"fragment {target!r} went out before the data of {q.name!r}")
+                )
+    return out
+
+
+def _dropped_positions(x: Facts) -> set[int]:
+    """Failed events of fragments whose parent failed (their slot never existed)."""
+    return {x.first[t] for t in x.dropped if t in x.first}
+
+
+def _unit_key(f: FragmentNode) -> tuple[int, int]:
+    return (-f.priority, f.index)
+
+
+def _priority(x: Facts, slack: float) -> list[Violation]:
+    if x.t.mode != "out-of-order":
+        return _document_order(x)
+    out = []
+    for w, write in enumerate(x.t.writes):
+        if w == 0:
+            continue
+        for a, b in _unit_pairs(x, w):
+            out.append(
+                Violation(
+                    2,
+                    f"write #{w} at t={write.time:g}: {a.target!r} (priority {a.priority})"
+                    f" went before {b.target!r} (priority {b.priority}, declared earlier or"
+                    " more urgent)",
+                )
+            )
+    return out
+
+
+def _unit_pairs(x: Facts, w: int) -> list[tuple[FragmentNode, FragmentNode]]:
+    """Roots of write ``w`` out of order: units (roots tied by reveal groups) by their
+    most urgent root, and roots inside a unit by priority, then declaration order."""
+    index, frags = x.g.fragment_index, x.g.fragments
+    roots: list[FragmentNode] = []
+    root_of: dict[str, str] = {}
+    for kind, name in x.t.writes[w].chunks:
+        if name not in index or kind not in ("fragment", "failed", "batch", "end"):
+            continue
+        f = frags[index[name]]
+        placed_here = x.write_of(name) == w
+        if kind in ("batch", "end") and placed_here:
+            continue  # part of the fragment's own placement
+        parent = frags[f.parent] if f.parent is not None else None
+        if (
+            kind in ("fragment", "failed")
+            and placed_here
+            and parent is not None
+            and (parent.target in root_of)
+        ):
+            root_of[name] = root_of[parent.target]  # placed inside its parent
+            continue
+        if kind in ("fragment", "failed") and not placed_here:
+            continue  # a later failure of an append fragment: part of its batches
+        if not roots or roots[-1].target != name:
+            roots.append(f)
+        root_of[name] = name
+    # Tie roots whose placed subtrees share a reveal group into one unit (union-find).
+    leader = {root.target: root.target for root in roots}
+
+    def find(name: str) -> str:
+        while leader[name] != name:
+            name = leader[name]
+        return name
+
+    by_group: dict[str, str] = {}
+    for name, root in root_of.items():
+        reveal = frags[index[name]].reveal
+        if reveal is None or root not in leader or name in x.dropped:
+            continue  # a dropped fragment is not placed: it ties nothing together
+        if reveal in by_group:
+            leader[find(root)] = find(by_group[reveal])
+        else:
+            by_group[reveal] = root
+    unit = {root.target: find(root.target) for root in roots}
+    pairs = []
+    units: list[list[FragmentNode]] = []
+    for root in roots:
+        if units and unit[units[-1][0].target] == unit[root.target]:
+            units[-1].append(root)
+        else:
+            units.append([root])
+    for members in units:
+        pairs.extend((a, b) for a, b in itertools.pairwise(members) if _unit_key(b) < _unit_key(a))
+    for first, second in itertools.pairwise(units):
+        if _unit_key(second[0]) < _unit_key(first[0]):
+            pairs.append((first[0], second[0]))
+    return pairs
+
+
+def _document_order(x: Facts) -> list[Violation]:
+    placed = [f.target for f in x.document_order() if f.target in x.first]
+    emitted = sorted(placed, key=lambda t: x.first[t])
+    if placed != emitted:
+        return [Violation(2, f"in-order fragments out of document order: {emitted} != {placed}")]
+    return []
+
+
+def _work_conserving(x: Facts, slack: float) -> list[Violation]:
+    out = []
+    if x.t.mode == "buffered":
+        return out
+    if x.t.mode == "in-order":
+        waiting = 0
+        for f in x.document_order():
+            if f.target not in x.first:
+                continue
+            waiting = max(waiting, x.group_ready(f))
+            expected = x.first_write_at(waiting)
+            if expected is not None and x.write_of(f.target) > expected:
+                out.append(
+                    Violation(
+                        3,
+                        f"{f.target!r} was ready (with all before it) for write #{expected}"
+                        f" but went out in write #{x.write_of(f.target)}",
+                    )
+                )
+            waiting = max(waiting, x.complete(f))
+        return out
+    for f in x.g.fragments:
+        if f.target not in x.first or f.target in x.dropped:
+            continue
+        # The earliest write each member of its reveal group could join: once it is
+        # ready and its parent is on the page (a member dropped with its parent: then).
+        candidates = []
+        for m in (x.g.fragments[i] for i in f.group):
+            if m.target in x.dropped:
+                candidates.append(x.write_of(m.target) if m.target in x.first else None)
+                continue
+            parent_write = x.write_of(x.g.fragments[m.parent].target) if m.parent is not None else 0
+            candidates.append(x.first_write_at(x.ready(m), parent_write))
+        if None in candidates:
+            continue
+        expected = max(c for c in candidates if c is not None)
+        actual = x.write_of(f.target)
+        if actual != expected:
+            out.append(
+                Violation(
+                    3,
+                    f"{f.target!r} could go in write #{expected}"
+                    f" (t={x.t.writes[expected].time:g}) but went in write #{actual}"
+                    f" (t={x.t.writes[actual].time:g})",
+                )
+            )
+    return out
+
+
+def _nesting(x: Facts, slack: float) -> list[Violation]:
+    out = []
+    for f in x.g.fragments:
+        if f.parent is None or f.target not in x.first:
+            continue
+        parent = x.g.fragments[f.parent].target
+        if parent not in x.first or x.first[parent] > x.first[f.target]:
+            out.append(Violation(4, f"{f.target!r} went out before its parent {parent!r}"))
+    return out
+
+
+def _slots(x: Facts, slack: float) -> list[Violation]:
+    out = []
+    for f in x.g.fragments:
+        kinds = [e.kind for e in x.events if e.name == f.target and e.kind != "query"]
+        if not kinds or kinds[0] not in ("fragment", "failed"):
+            out.append(Violation(5, f"slot {f.target!r} was never filled nor marked failed"))
+            continue
+        if not f.append:
+            if len(kinds) != 1:
+                out.append(Violation(5, f"slot {f.target!r} received {kinds}"))
+            continue
+        terminal = [k for k in kinds if k in ("end", "failed")]
+        middle_ok = all(k == "batch" for k in kinds[1:-1])
+        if len(terminal) != 1 or (kinds[-1] not in ("end", "failed")) or not middle_ok:
+            out.append(Violation(5, f"append slot {f.target!r} received {kinds}"))
+    return out
+
+
+def _content_offset(text: str, target: str) -> int:
+    at = text.find(f'<template for="{target}">')
+    return at if at >= 0 else text.find(f'<?start name="{target}">')
+
+
+def _styles(x: Facts, slack: float) -> list[Violation]:
+    out = []
+    text = x.t.html
+    needed: dict[str, list[str]] = {}
+    for f in x.g.fragments:
+        if f.target in x.first and x.first[f.target] not in _dropped_positions(x):
+            for href in f.stylesheets:
+                needed.setdefault(href, []).append(f.target)
+    for href, targets in needed.items():
+        link = f'<link rel="stylesheet" href="{_html.escape(href)}">'
+        count = text.count(link)
+        if count != 1:
+            out.append(Violation(6, f"stylesheet {href!r} was linked {count} times"))
+            continue
+        at = text.find(link)
+        late = [t for t in targets if _content_offset(text, t) < at]
+        if late:
+            out.append(Violation(6, f"stylesheet {href!r} came after fragment(s) {late}"))
+    return out
+
+
+def _ends(x: Facts, slack: float) -> list[Violation]:
+    out = []
+    if not x.events or (x.events[0].kind, x.events[0].write) != ("shell", 0):
+        out.append(Violation(7, "the first write is not the shell"))
+    elif x.t.mode != "buffered":
+        shell_end = max(
+            (x.t.queries[x.g.queries[q].name].end or 0.0 for q in x.g.shell_queries), default=0.0
+        )
+        if x.t.writes[0].time > shell_end + slack:
+            out.append(
+                Violation(
+                    7,
+                    f"the shell went out at t={x.t.writes[0].time:g}, after its queries were"
+                    f" done at t={shell_end:g}",
+                )
+            )
+    closes = [i for i, e in enumerate(x.events) if e.kind == "close"]
+    if closes != [len(x.events) - 1]:
+        out.append(Violation(7, "the closing HTML is not the last thing sent, exactly once"))
+    return out
+
+
+def _groups(x: Facts, slack: float) -> list[Violation]:
+    out = []
+    for f in x.g.fragments:
+        if len(f.group) < 2 or f.group[0] != f.index:
+            continue
+        members = [x.g.fragments[m].target for m in f.group]
+        placed = [m for m in members if m in x.first and x.first[m] not in _dropped_positions(x)]
+        if x.t.mode == "out-of-order":
+            writes = {x.write_of(m) for m in placed}
+            if len(writes) > 1:
+                out.append(
+                    Violation(8, f"reveal group {f.reveal!r} split across writes {sorted(writes)}")
+                )
+        else:
+            ready = x.group_ready(f)
+            early = [m for m in placed if x.t.writes[x.write_of(m)].seq < ready]
+            if early:
+                out.append(
+                    Violation(8, f"reveal group {f.reveal!r}: {early} went out before the rest")
+                )
+    return out
+
+
+CHECKS = (_exposed, _priority, _work_conserving, _nesting, _slots, _styles, _ends, _groups)
