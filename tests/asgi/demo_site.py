@@ -72,7 +72,8 @@ def options_html(fast: dict) -> str:
 
 
 def shapes_html(fast: dict) -> str:
-    return '<svg><circle id="dot" cx="20" cy="20" r="10" fill="blue"></circle></svg>'
+    # Bare SVG elements: the engine wraps a template's content in <svg> for an SVG slot.
+    return '<circle id="dot" cx="20" cy="20" r="10" fill="blue"></circle>'
 
 
 async def exposed(fast: dict) -> dict:
@@ -133,7 +134,7 @@ item = engine.Page(
             target="shapes",
             uses=("fast",),
             render=shapes_html,
-            fallback='<svg><rect class="fallback" width="5" height="5"></rect></svg>',
+            fallback='<rect class="fallback" width="5" height="5"></rect>',
         ),
     ),
 )

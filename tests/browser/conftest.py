@@ -29,7 +29,9 @@ NO_PATCHING = "--disable-blink-features=DocumentPatching"
 """Switches off Chromium's native Declarative Partial Updates: the runtime polyfill must work."""
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in the
+# main thread until it stops, which would break any later test that calls asyncio.run().
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[object]:
     chromium = require_executable("chromium")
     from playwright.sync_api import sync_playwright
@@ -40,7 +42,7 @@ def playwright() -> Iterator[object]:
     manager.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browsers(playwright) -> Iterator[Callable[[bool], object]]:
     """``browsers(native)``: one Chromium per variant for the session, launched on first use."""
     launched: dict[bool, object] = {}
