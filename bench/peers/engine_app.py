@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from bench import page as bp
+from engine.asgi import App
 
 
 class Item(msgspec.Struct, frozen=True):
@@ -89,57 +90,5 @@ def build_page(name: str, latencies: list[float]) -> Any:
 
 PAGES = {path: build_page(path.strip("/"), lat) for path, lat in bp.ROUTES.items()}
 
-HEADERS = [
-    (b"content-type", b"text/html; charset=utf-8"),
-    (b"cache-control", b"no-store"),
-    (b"x-accel-buffering", b"no"),
-]
-
-
-async def _lifespan(receive: Any, send: Any) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
-async def bench_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """A minimal trio-native ASGI wrapper around ``engine.render`` (for the bench only)."""
-    import engine
-
-    if scope["type"] == "lifespan":
-        await _lifespan(receive, send)
-        return
-    pg = PAGES.get(scope["path"])
-    if pg is None:
-        await send({"type": "http.response.start", "status": 404, "headers": HEADERS})
-        await send({"type": "http.response.body", "body": b"not found"})
-        return
-
-    async def sink(data: bytes) -> None:
-        await send({"type": "http.response.body", "body": data, "more_body": True})
-
-    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-    await engine.render(pg, sink)
-    await send({"type": "http.response.body", "body": b""})
-
-
-def _make_app() -> tuple[Any, str]:
-    """The engine's own ASGI app when it exists, else the bench wrapper above."""
-    try:
-        from engine.asgi import App
-    except ImportError:
-        pass
-    else:
-        return App(PAGES), "engine.asgi.App (default options)"
-    try:
-        from engine.asgi import TrioASGI
-    except ImportError:  # trio servers only
-        return bench_app, "bench wrapper around engine.render"
-    return TrioASGI(bench_app), "bench wrapper around engine.render, in engine.asgi.TrioASGI"
-
-
-app, ASGI_KIND = _make_app()
+app = App(PAGES)
+ASGI_KIND = "engine.asgi.App (default options)"
