@@ -61,7 +61,6 @@ class Graph:
                 q,
                 call=calls[q.name],
                 is_async=is_async(calls[q.name]),
-                batched=q.batched,
             )
             if q.name in calls
             else q

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .._errors import EngineError, PageError
@@ -34,3 +35,20 @@ def fail(error: BaseException) -> int:
     else:
         print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
     return 1
+
+
+def page_command(
+    commands: argparse._SubParsersAction, name: str, help: str, show: Callable[[Graph], int]
+) -> None:
+    """A subcommand that loads and checks PAGE, then shows something of its graph."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            graph = load_graph(args.page)
+        except PageError as error:
+            return fail(error)
+        return show(graph)
+
+    parser = commands.add_parser(name, help=help)
+    add_page_argument(parser)
+    parser.set_defaults(run=run)

@@ -5,21 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .._errors import PageError
-from ._common import add_page_argument, fail, load_graph
+from .._graph import Graph
+from ._common import page_command
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("check", help="validate a page and print its problems")
-    add_page_argument(parser)
-    parser.set_defaults(run=run)
+    page_command(commands, "check", "validate a page and print its problems", show)
 
 
-def run(args: argparse.Namespace) -> int:
-    try:
-        graph = load_graph(args.page)
-    except PageError as error:
-        return fail(error)
+def show(graph: Graph) -> int:
     for warning in graph.warnings:
         print(warning, file=sys.stderr)
     print(

@@ -6,20 +6,14 @@ import argparse
 import sys
 
 from .._diagram import mermaid
-from .._errors import PageError
-from ._common import add_page_argument, fail, load_graph
+from .._graph import Graph
+from ._common import page_command
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("graph", help="print the page's graph as Mermaid text")
-    add_page_argument(parser)
-    parser.set_defaults(run=run)
+    page_command(commands, "graph", "print the page's graph as Mermaid text", show)
 
 
-def run(args: argparse.Namespace) -> int:
-    try:
-        graph = load_graph(args.page)
-    except PageError as error:
-        return fail(error)
+def show(graph: Graph) -> int:
     sys.stdout.write(mermaid(graph))
     return 0
