@@ -27,17 +27,20 @@ def render_content(graph: Graph, f: FragmentNode, values: Mapping[str, Any]) -> 
         raise FragmentError(
             f"renderer raised {type(exc).__name__}: {exc}", page=graph.name, fragment=f.target
         ) from exc
-    if not isinstance(html, str):
-        raise FragmentError(
-            f"renderer returned {type(html).__name__}, expected HTML as str",
-            page=graph.name,
-            fragment=f.target,
-        )
-    html = str(html)
+    if type(html) is not str:
+        if not isinstance(html, str):
+            raise FragmentError(
+                f"renderer returned {type(html).__name__}, expected HTML as str",
+                page=graph.name,
+                fragment=f.target,
+            )
+        html = str(html)  # markupsafe.Markup and other str subclasses
     broken = template_balance_error(html)
     if broken is not None:
         raise FragmentError(broken, page=graph.name, fragment=f.target)
-    pieces = tuple(split_slots(html)) if "<?" in html else (html,)
+    if "<?" not in html and not f.slots:  # the common case: nothing to split
+        return (html,)
+    pieces = tuple(split_slots(html))
     found = [p.name for p in pieces if isinstance(p, Slot)]
     if sorted(found) != sorted(f.slots):
         raise FragmentError(

@@ -41,6 +41,19 @@ class Graph:
     fragment_index: Mapping[str, int]
     warnings: tuple[Problem, ...] = ()
     source: str | None = None
+    batched_queries: tuple[int, ...] = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda g: tuple(q.index for q in g.queries if q.batched), takes_self=True
+        ),
+    )
+    nested: bool = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda g: any(f.parent is not None for f in g.fragments), takes_self=True
+        ),
+    )
+    """Some fragment fills a slot of another (flat pages skip the nesting bookkeeping)."""
 
     @property
     def name(self) -> str:

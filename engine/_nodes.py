@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from ._context import Context
+from ._convert import converter_for
 from ._errors import Problem
 from ._refs import RefError, import_ref, parse_type
 
@@ -41,6 +42,19 @@ class QueryNode:
     is_async: bool
     dependents: tuple[int, ...] = ()
     consumers: tuple[int, ...] = ()
+    convert: Callable[[Any], Any] = attrs.field(
+        init=False,
+        eq=False,
+        repr=False,
+        default=attrs.Factory(lambda q: converter_for(q.result), takes_self=True),
+    )
+    """Turns a result into ``result`` (chosen once, here, not per call)."""
+    task_name: str = attrs.field(
+        init=False,
+        eq=False,
+        repr=False,
+        default=attrs.Factory(lambda q: f"query {q.name}", takes_self=True),
+    )
 
 
 @attrs.frozen
@@ -63,6 +77,15 @@ class FragmentNode:
     depth: int = 0
     context: Context = "flow"
     """Parser context of its slot (a function renderer's slots inherit its own)."""
+    inputs: tuple[int, ...] = attrs.field(
+        init=False,
+        eq=False,
+        repr=False,
+        default=attrs.Factory(
+            lambda f: tuple(u for u in f.uses if u != f.batch_query), takes_self=True
+        ),
+    )
+    """The queries it uses, but its batched one."""
 
 
 def is_async(fn: Any) -> bool:

@@ -91,13 +91,10 @@ class OutOfOrder:
             for root in roots:
                 node = self.graph.fragments[root]
                 expander.prelude(node, expander.preludes)
-                # The template carries the slot's own markers: native application removes
-                # the old ones, and a later refresh needs to find the slot again.
-                body.append(w.template_open(node.target, node.context))
-                body.append(w.start(node.target))
+                opening, closing = w.slot_template(node.target, node.context)
+                body.append(opening)
                 expander.content(root, inline, body, here=False)
-                body.append(w.end())
-                body.append(w.template_close(node.context))
+                body.append(closing)
             if expander.preludes:
                 body[:0] = expander.preludes
                 expander.preludes.clear()
@@ -170,7 +167,8 @@ class OutOfOrder:
 
     def _units(self) -> list[tuple[tuple[int, int], list[int], set[int]]]:
         placeable = self._placeable()
-        placeable -= self._doomed(placeable)  # they go down with their parent, in its unit
+        if self.graph.nested:
+            placeable -= self._doomed(placeable)  # they go down with their parent, in its unit
         if not placeable:
             return []
         fragments = self.graph.fragments

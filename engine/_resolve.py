@@ -13,11 +13,10 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol
 
-import attrs
-import cattrs
 import msgspec
 import trio
 
+from ._convert import CONVERSION_ERRORS
 from ._errors import (
     DependencyFailed,
     NotFound,
@@ -51,34 +50,13 @@ class Tracer(Protocol):
     def wrote(self, time: float, data: bytes, chunks: list[tuple[str, str]], seq: int) -> None: ...
 
 
-@attrs.frozen
-class Event:
-    """What a query task tells the writer."""
+class Event(msgspec.Struct, frozen=True):
+    """What a query task tells the writer (one per outcome, so a cheap struct)."""
 
     query: int
     kind: Literal["done", "failed", "batch"]
     value: Any = None
     error: QueryError | None = None
-
-
-_converter = cattrs.Converter()
-_msgspec_types: dict[Any, bool] = {}
-
-
-def _convert(value: Any, tp: Any) -> Any:
-    if tp is Any:
-        return value
-    supported = _msgspec_types.get(tp)
-    if supported is None:
-        try:
-            msgspec.inspect.type_info(tp)
-            supported = True
-        except (TypeError, ValueError):
-            supported = False
-        _msgspec_types[tp] = supported
-    if supported:
-        return msgspec.convert(value, tp, from_attributes=True)
-    return _converter.structure(value, tp)
 
 
 def convert_params(
@@ -164,25 +142,26 @@ class Resolution:
         self.only = only
         for q in self.graph.queries:
             if not q.depends_on and (only is None or q.index in only):
-                self.nursery.start_soon(self._run, q, name=f"query {q.name}")
+                self._spawn(q)
+
+    def _spawn(self, q: QueryNode) -> None:
+        timed = q.timeout is not None or self.page_deadline != math.inf
+        self.nursery.start_soon(self._run_timed if timed else self._run, q, name=q.task_name)
+
+    async def _run_timed(self, q: QueryNode) -> None:
+        started = trio.current_time()
+        deadline = min(self.page_deadline, started + q.timeout if q.timeout else math.inf)
+        with trio.CancelScope(deadline=deadline) as scope:
+            await self._run(q)
+        if scope.cancelled_caught:
+            self._fail(q, self._timeout(q, started))
 
     async def _run(self, q: QueryNode) -> None:
-        now = trio.current_time()
         if self.tracer:
-            self.tracer.query_started(q.name, now)
-        deadline = min(self.page_deadline, now + q.timeout if q.timeout else math.inf)
+            self.tracer.query_started(q.name, trio.current_time())
         kwargs = {self.graph.queries[d].name: self.values[d] for d in q.depends_on}
         if q.params:
             kwargs.update((p, self.params[p]) for p in q.params if p in self.params)
-        if deadline == math.inf:  # the common case: no scope to enter and leave
-            await self._call(q, kwargs)
-            return
-        with trio.CancelScope(deadline=deadline) as scope:
-            await self._call(q, kwargs)
-        if scope.cancelled_caught:
-            self._fail(q, self._timeout(q, now))
-
-    async def _call(self, q: QueryNode, kwargs: dict[str, Any]) -> None:
         try:
             if q.batched:
                 await self._run_batches(q, kwargs)
@@ -230,8 +209,8 @@ class Resolution:
 
     def _check(self, q: QueryNode, value: Any) -> Any:
         try:
-            return _convert(value, q.result)
-        except (msgspec.ValidationError, cattrs.BaseValidationError, TypeError, ValueError) as exc:
+            return q.convert(value)
+        except CONVERSION_ERRORS as exc:
             raise ResultTypeError(
                 f"returned a value that is not a valid {type_name(q.result)}: {exc}",
                 page=self.graph.name,
@@ -260,7 +239,7 @@ class Resolution:
             if self.waiting_on[d] == 0 and not self.settled[d]:
                 dependent = self.graph.queries[d]
                 if self.only is None or d in self.only:
-                    self.nursery.start_soon(self._run, dependent, name=f"query {dependent.name}")
+                    self._spawn(dependent)
 
     def _fail(self, q: QueryNode, error: QueryError) -> None:
         self.settled[q.index] = True

@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import attrs
-
 from ._content import Content, render_content
 from ._errors import FragmentError, QueryError
 from ._graph import FragmentNode, Graph
@@ -21,11 +19,12 @@ __all__ = ["FragmentState", "State"]
 logger = logging.getLogger("engine")
 
 
-@attrs.define
 class FragmentState:
+    """Where one fragment stands in one render (created per render, so kept cheap:
+    class-level defaults, and only the batch list made per instance)."""
+
     content: Content | None = None
     failure: QueryError | FragmentError | None = None
-    batches: list[Content] = attrs.Factory(list)
     done: bool = False
     """For an append fragment: its batched query has finished."""
     emitted: bool = False
@@ -34,6 +33,9 @@ class FragmentState:
     closed: bool = False
     dropped: bool = False
     """Its parent failed, so its slot never reached the page."""
+
+    def __init__(self) -> None:
+        self.batches: list[Content] = []
 
     @property
     def settled(self) -> bool:
@@ -50,13 +52,12 @@ class State:
         self.values: list[Any] = [None] * n
         self.errors: list[QueryError | None] = [None] * n
         self.settled = [False] * n
-        self.raw_batches: list[list[Any]] = [[] for _ in range(n)]
+        self.raw_batches: dict[int, list[Any]] = {q: [] for q in graph.batched_queries}
+        """Per batched query: the batches it has produced so far."""
         self.fragments = [FragmentState() for _ in graph.fragments]
         self.data_sent: set[tuple[int, int | None]] = set()
         self.styles_sent: set[str] = set()
         self.seq = 0
-        self.inputs = [tuple(u for u in f.uses if u != f.batch_query) for f in graph.fragments]
-        """Per fragment: the queries it uses, but its batched one."""
         for f in graph.fragments:
             if not f.uses:
                 self._refresh(f)
@@ -88,16 +89,18 @@ class State:
         state = self.fragments[f.index]
         if state.failure is not None or state.content is not None:
             return
-        others = self.inputs[f.index]
-        # Fail fast: a failed input decides the fragment's fate, whatever else is pending.
-        failed = next((self.errors[u] for u in others if self.errors[u] is not None), None)
-        if failed is not None:
-            self._fail(f, failed)
+        others = f.inputs
+        errors, settled = self.errors, self.settled
+        waiting = False
+        for u in others:  # a plain loop: this runs once per query outcome per consumer
+            failed = errors[u]
+            if failed is not None:
+                # Fail fast: a failed input decides the fragment's fate, whatever is pending.
+                self._fail(f, failed)
+                return
+            waiting = waiting or not settled[u]
+        if waiting:
             return
-        if not all(self.settled[u] for u in others):
-            return
-        if f.batch_query is not None:
-            failed = self.errors[f.batch_query]
         names = self.graph.queries
         values = {names[u].name: self.values[u] for u in others}
         if f.batch_query is None:
@@ -106,7 +109,8 @@ class State:
             except FragmentError as exc:
                 self._fail(f, exc)
             return
-        name = self.graph.queries[f.batch_query].name
+        name = names[f.batch_query].name
+        failed = errors[f.batch_query]
         for batch in self.raw_batches[f.batch_query][len(state.batches) :]:
             try:
                 state.batches.append(render_content(self.graph, f, {**values, name: batch}))

@@ -10,6 +10,7 @@ a constant script once per write, so one CSP hash covers every such script.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 from importlib import resources
@@ -27,6 +28,7 @@ __all__ = [
     "Wire",
     "end",
     "marker",
+    "slot_template",
     "start",
     "template_close",
     "template_open",
@@ -83,6 +85,16 @@ def template_close(context: str = "flow") -> str:
 
 
 _FOREIGN_ROOTS = {"svg": "<svg>", "math": "<math>"}
+
+
+@functools.lru_cache(maxsize=4096)
+def slot_template(name: str, context: str = "flow") -> tuple[str, str]:
+    """The opening and closing of the template that fills slot ``name`` (cached: per chunk).
+
+    The template carries the slot's own markers: native application removes the old ones,
+    and a later refresh needs to find the slot again.
+    """
+    return template_open(name, context) + start(name), end() + template_close(context)
 
 
 class Wire:

@@ -123,7 +123,9 @@ class App:
         opts = self.options
         nonce = opts.new_nonce()
         plan = self._plan(request)
-        timer = ShellTimer(plan.graph) if isinstance(plan, Plan) and plan.fragment is None else None
+        timer = None
+        if isinstance(plan, Plan) and plan.fragment is None and plan.graph.shell_queries:
+            timer = ShellTimer(plan.graph)  # Server-Timing covers the shell queries only
         response = Response(
             send,
             opts.headers(nonce),
@@ -209,6 +211,8 @@ def _log_access(
     request: Request, response: Response, mode: str, outcome: str, total: float
 ) -> None:
     """One line per request: status, time to first byte, total time, body bytes."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
     first = "-" if response.first_byte is None else f"{response.first_byte * 1000:.1f}ms"
     access_log.info(
         "%s %s %s first-byte=%s total=%.1fms bytes=%d mode=%s%s",
