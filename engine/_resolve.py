@@ -1,7 +1,7 @@
 """Running the queries of one render in its nursery.
 
 Each query starts the moment its last dependency resolves (not level by level),
-runs exactly once, and reports to the writer through a channel. A failure fails
+runs exactly once, and reports to the writer's inbox. A failure fails
 its dependents at once, without running them, and nothing else.
 """
 

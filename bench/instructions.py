@@ -1,0 +1,143 @@
+"""Instructions per S2 page, counted by callgrind: the one figure here that noise cannot move.
+
+Wall-clock figures on a shared 2-core machine move by ±30% between runs; valgrind's
+instruction count for the same code and inputs is the same twice. Each case renders the
+S2 page (50 sections, each data call yielding once) 64 at a time in one trio run, once
+with ``WARM`` pages and once with ``WARM + COUNT``; the difference divided by ``COUNT``
+is the cost of one page, start-up and imports excluded. Instructions are not seconds
+(cache misses are free here), so this ranks changes to the render path; it does not
+replace the timed scenarios.
+
+    python -m bench.instructions            all cases (about 3 minutes on 2 cores)
+    python -m bench.instructions app floor  some of them
+
+Not part of ``python -m bench``: it needs valgrind (Debian package ``valgrind``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import trio
+
+WARM, COUNT, CONCURRENCY = 64, 384, 64
+
+CASES = {
+    "page": "page code only: rows, typed conversion, section HTML (the floor's first half)",
+    "floor": "50 trio tasks that yield once and report on a channel (the floor's second half)",
+    "render": "engine.render into a sink",
+    "app": "engine.asgi.App, one ASGI request",
+}
+
+
+async def _page() -> None:
+    import msgspec
+
+    from bench import page
+    from bench.peers import engine_app
+
+    for i in range(len(page.ROUTES["/s2"])):
+        rows = msgspec.convert(page.items(i), list[engine_app.Item], from_attributes=True)
+        engine_app._render(i, "q")(q=rows)
+
+
+async def _floor() -> None:
+    send, receive = trio.open_memory_channel[int](float("inf"))
+
+    async def query(i: int) -> None:
+        await trio.sleep(0)  # noqa: ASYNC115 (what the S2 page's data calls do)
+        send.send_nowait(i)
+
+    async with trio.open_nursery() as nursery:
+        for i in range(50):
+            nursery.start_soon(query, i)
+        for _ in range(50):
+            await receive.receive()
+
+
+async def _sink(data: bytes) -> None:
+    await trio.lowlevel.checkpoint()
+
+
+async def _render() -> None:
+    import engine
+    from bench.peers import engine_app
+
+    await engine.render(engine_app.PAGES["/s2"], _sink)
+
+
+async def _app() -> None:
+    from bench.micro import _scope
+    from bench.peers import engine_app
+
+    async def receive() -> dict[str, Any]:
+        await trio.sleep_forever()  # a connected client: the disconnect watcher waits
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        await trio.lowlevel.checkpoint()
+
+    await engine_app.app(_scope("/s2"), receive, send)
+
+
+def _drive(case: str, pages: int) -> None:
+    fn = {"page": _page, "floor": _floor, "render": _render, "app": _app}[case]
+
+    async def worker(n: int) -> None:
+        for _ in range(n):
+            await fn()
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            for _ in range(CONCURRENCY):
+                nursery.start_soon(worker, pages // CONCURRENCY)
+
+    trio.run(main)
+
+
+def _count(case: str, pages: int) -> int:
+    argv = [
+        "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+        sys.executable, "-m", "bench.instructions", "--drive", case, str(pages),
+    ]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"callgrind printed no total:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def measure(case: str) -> float:
+    """Millions of instructions per page for ``case``."""
+    with ThreadPoolExecutor(2) as pool:  # the two runs are independent: one per core
+        base, more = pool.map(lambda n: _count(case, n), (WARM, WARM + COUNT))
+    return (more - base) / COUNT / 1e6
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--drive"]:
+        _drive(argv[1], int(argv[2]))
+        return 0
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        return 2
+    cases = argv or list(CASES)
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        print(f"unknown case {', '.join(unknown)}; choose from {', '.join(CASES)}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("PYTHONHASHSEED", "0")  # same dict layouts, run after run
+    print(f"{'case':8} {'M instructions/page':>20}  what")
+    for case in cases:
+        print(f"{case:8} {measure(case):20.2f}  {CASES[case]}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
