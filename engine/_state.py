@@ -20,8 +20,11 @@ logger = logging.getLogger("engine")
 
 
 class FragmentState:
-    """Where one fragment stands in one render (created per render, so kept cheap:
-    class-level defaults, and only the batch list made per instance)."""
+    """Where one fragment stands in one render.
+
+    One is made per fragment per render, so defaults live on the class and only the
+    batch list is made per instance.
+    """
 
     content: Content | None = None
     failure: QueryError | FragmentError | None = None
