@@ -21,12 +21,12 @@ from ._errors import (
     ResultTypeError,
     ShellError,
 )
-from ._graph import Graph
-from ._load import load
-from ._markup import html
 from ._render import Sink, render, render_fragment, render_to_bytes
-from ._resolve import ErrorHook, Tracer
-from ._wire import SCRIPT_HASHES
+from .definition.graph import Graph
+from .definition.load import load
+from .markup.templates import html
+from .resolution.resolve import ErrorHook, Tracer
+from .wire.format import SCRIPT_HASHES
 
 __all__ = [
     "SCRIPT_HASHES",

@@ -17,13 +17,13 @@ import trio
 from schemas import Mode, Page
 
 from ._errors import NotFound, QueryError, ShellError
-from ._expand import Chunk
-from ._graph import Graph
-from ._inorder import InOrder
-from ._outoforder import OutOfOrder
-from ._resolve import ErrorHook, Event, Resolution, Tracer, convert_params
-from ._state import State
-from ._wire import NONCE_PLACEHOLDER, Wire
+from .definition.graph import Graph
+from .resolution.resolve import ErrorHook, Event, Resolution, Tracer, convert_params
+from .scheduling.expand import Chunk
+from .scheduling.inorder import InOrder
+from .scheduling.outoforder import OutOfOrder
+from .scheduling.state import State
+from .wire.format import NONCE_PLACEHOLDER, Wire
 
 __all__ = ["Sink", "as_graph", "render", "render_fragment", "render_to_bytes"]
 

@@ -21,11 +21,11 @@ import trio
 
 from schemas import Mode, Page
 
-from ._contract import RULES, Violation, violations
-from ._graph import Graph, QueryNode
 from ._render import as_graph, render
-from ._resolve import ErrorHook
-from ._trace import QuerySpan, Timeline, WireEvent, Write
+from .contract.check import RULES, Violation, violations
+from .contract.trace import QuerySpan, Timeline, WireEvent, Write
+from .definition.graph import Graph, QueryNode
+from .resolution.resolve import ErrorHook
 
 __all__ = [
     "RULES",

@@ -14,7 +14,7 @@ import pytest
 import trio
 
 import engine
-from engine._trace import Timeline
+from engine.contract.trace import Timeline
 from engine.testing import assert_contract
 from examples.dashboard import data as dashboard_data
 from examples.shop import data as shop_data

@@ -7,7 +7,7 @@ import json
 from markupsafe import Markup
 
 import engine
-from engine._markup import Template, embed_json, template_balance_error
+from engine.markup.templates import Template, embed_json, template_balance_error
 
 
 def test_html_escapes_every_placeholder_but_markup() -> None:

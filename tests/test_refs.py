@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from engine._refs import RefError, import_ref, parse_type
+from engine.definition.refs import RefError, import_ref, parse_type
 from tests.pages.fixtures import Item
 
 

@@ -66,3 +66,12 @@ def test_load_module_reference_and_bad_references() -> None:
         engine.load("just-a-name")
     with pytest.raises(engine.PageError, match="No such file"):
         engine.load(PAGES / "absent.toml")
+
+
+def test_schema_text_does_not_depend_on_how_msgspec_formats_docstrings() -> None:
+    # msgspec 0.22 kept a docstring's indentation in descriptions, 0.23 dedents it.
+    from engine.cli.schema import _clean_descriptions
+
+    as_022 = {"$defs": {"Shell": {"description": "Summary.\n\n    Body line."}}}
+    as_023 = {"$defs": {"Shell": {"description": "Summary.\n\nBody line."}}}
+    assert _clean_descriptions(as_022) == _clean_descriptions(as_023) == as_023

@@ -9,7 +9,7 @@ import trio
 
 import engine
 from engine import Fragment, Page, Query, Shell
-from engine._waterfall import critical_path, waterfall_svg
+from engine.pictures.waterfall import critical_path, waterfall_svg
 from engine.testing import QuerySpan, Timeline, WireEvent, Write, render_timeline
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -17,8 +17,8 @@ import trio
 from schemas import Mode
 
 from .._errors import ParameterError, RenderError
-from .._graph import Graph
 from .._render import render, render_fragment
+from ..definition.graph import Graph
 from ._guest import Receive, Scope, Send, TrioASGI
 from ._options import Options
 from ._response import HeadComplete, Response

@@ -11,7 +11,7 @@ import attrs
 from schemas import Mode
 
 from .._errors import ParameterError
-from .._wire import SCRIPT_HASHES
+from ..wire.format import SCRIPT_HASHES
 
 MODES: tuple[Mode, ...] = ("out-of-order", "in-order", "buffered")
 

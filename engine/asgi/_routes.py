@@ -10,8 +10,8 @@ import attrs
 
 from schemas import Page
 
-from .._graph import Graph
-from .._load import load
+from ..definition.graph import Graph
+from ..definition.load import load
 
 PageLike = Page | Graph | str | Path
 """A page object, a checked graph, a page file path or a ``"module:attr"`` reference."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .._graph import Graph
+from ..definition.graph import Graph
 
 STAMP_HEADER = b"x-engine-flush-stamps"
 STAMP = re.compile(rb"<!--engine:flush (\d+) (\d+\.\d+)ms-->")

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .._errors import EngineError, PageError
-from .._graph import Graph
-from .._load import load
+from ..definition.graph import Graph
+from ..definition.load import load
 
 
 def add_page_argument(parser: argparse.ArgumentParser) -> None:

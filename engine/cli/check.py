@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .._graph import Graph
+from ..definition.graph import Graph
 from ._common import page_command
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .._diagram import mermaid
-from .._graph import Graph
+from ..definition.graph import Graph
+from ..pictures.diagram import mermaid
 from ._common import page_command
 
 

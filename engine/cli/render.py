@@ -10,7 +10,7 @@ import trio
 
 from .._errors import EngineError
 from .._render import render
-from .._trace import Timeline
+from ..contract.trace import Timeline
 from ._common import add_page_argument, fail, load_graph
 
 MODES = ("out-of-order", "in-order", "buffered")

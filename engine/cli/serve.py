@@ -21,9 +21,9 @@ from hypercorn.run import run as hypercorn_run
 from schemas import Page
 
 from .._errors import EngineError
-from .._graph import Graph
-from .._refs import import_ref
 from ..asgi import App
+from ..definition.graph import Graph
+from ..definition.refs import import_ref
 from ._common import fail, load_graph
 
 _ENV_APP = "ENGINE_SERVE_APP"

@@ -10,8 +10,8 @@ import trio
 
 from .._errors import EngineError
 from .._render import render
-from .._trace import Timeline
-from .._waterfall import waterfall_svg
+from ..contract.trace import Timeline
+from ..pictures.waterfall import waterfall_svg
 from ._common import fail, load_graph
 from .render import add_render_options
 

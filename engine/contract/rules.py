@@ -7,8 +7,8 @@ import itertools
 
 import attrs
 
-from ._facts import Facts
-from ._graph import FragmentNode
+from ..definition.graph import FragmentNode
+from .facts import Facts
 
 __all__ = ["CHECKS", "RULES", "Violation"]
 

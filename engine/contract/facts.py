@@ -6,8 +6,8 @@ query results), so the contract can be checked exactly under any clock.
 
 from __future__ import annotations
 
-from ._graph import FragmentNode, Graph
-from ._trace import Timeline
+from ..definition.graph import FragmentNode, Graph
+from .trace import Timeline
 
 __all__ = ["NEVER", "Facts"]
 

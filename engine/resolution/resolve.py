@@ -16,8 +16,7 @@ from typing import Any, Literal, Protocol
 import msgspec
 import trio
 
-from ._convert import CONVERSION_ERRORS
-from ._errors import (
+from .._errors import (
     DependencyFailed,
     NotFound,
     ParameterError,
@@ -25,8 +24,9 @@ from ._errors import (
     QueryTimeout,
     ResultTypeError,
 )
-from ._graph import Graph, QueryNode
-from ._signatures import type_name
+from ..definition.convert import CONVERSION_ERRORS
+from ..definition.graph import Graph, QueryNode
+from ..definition.signatures import type_name
 
 __all__ = ["Event", "Resolution", "Tracer", "convert_params"]
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 from schemas import Page, Query
 
-from ._nodes import QUERY_NAME, QueryNode, Report, is_async, is_batched
-from ._signatures import (
+from .nodes import QUERY_NAME, QueryNode, Report, is_async, is_batched
+from .signatures import (
     annotations_of,
     compatible,
     defaulted_parameters,

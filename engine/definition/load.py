@@ -15,8 +15,8 @@ import msgspec
 
 from schemas import Page
 
-from ._errors import PageError, Problem
-from ._refs import RefError, import_ref
+from .._errors import PageError, Problem
+from .refs import RefError, import_ref
 
 __all__ = ["load"]
 

@@ -13,11 +13,11 @@ from typing import Any
 
 from markupsafe import escape
 
-from . import _wire as w
-from ._expand import Chunk, Expander
-from ._graph import Graph
-from ._markup import Expr, Slot
-from ._state import State
+from ..definition.graph import Graph
+from ..markup.templates import Expr, Slot
+from ..wire import format as w
+from .expand import Chunk, Expander
+from .state import State
 
 __all__ = ["InOrder"]
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ._content import Content, render_content
-from ._errors import FragmentError, QueryError
-from ._graph import FragmentNode, Graph
-from ._resolve import ErrorHook, Event
+from .._errors import FragmentError, QueryError
+from ..definition.graph import FragmentNode, Graph
+from ..resolution.resolve import ErrorHook, Event
+from .content import Content, render_content
 
 __all__ = ["FragmentState", "State"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from ._markup import MARKER
+from .templates import MARKER
 
 __all__ = ["Context", "slot_contexts", "stray_text"]
 

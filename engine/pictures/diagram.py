@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._graph import Graph
+from ..definition.graph import Graph
 
 __all__ = ["mermaid"]
 

@@ -13,11 +13,11 @@ from typing import Any
 
 from markupsafe import escape
 
-from . import _wire as w
-from ._content import Content
-from ._graph import FragmentNode, Graph
-from ._markup import Expr, Slot, Template
-from ._state import State
+from ..definition.graph import FragmentNode, Graph
+from ..markup.templates import Expr, Slot, Template
+from ..wire import format as w
+from .content import Content
+from .state import State
 
 __all__ = ["Chunk", "Expander"]
 

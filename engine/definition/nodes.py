@@ -10,10 +10,10 @@ from typing import Any
 
 import attrs
 
-from ._context import Context
-from ._convert import converter_for
-from ._errors import Problem
-from ._refs import RefError, import_ref, parse_type
+from .._errors import Problem
+from ..markup.context import Context
+from .convert import converter_for
+from .refs import RefError, import_ref, parse_type
 
 __all__ = ["FragmentNode", "QueryNode", "Report", "is_async", "is_batched"]
 

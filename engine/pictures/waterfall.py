@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import escape
 
-from ._trace import Timeline
+from ..contract.trace import Timeline
 
 __all__ = ["critical_path", "waterfall_svg"]
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from markupsafe import escape
 
-from ._markup import embed_json
+from ..markup.templates import embed_json
 
 __all__ = [
     "FAILED",
@@ -43,7 +43,7 @@ def _minify(source: str) -> str:
     return "\n".join(line for line in lines if line and not line.startswith("//"))
 
 
-RUNTIME_JS = _minify(resources.files("engine").joinpath("runtime.js").read_text("utf-8"))
+RUNTIME_JS = _minify(resources.files("engine.wire").joinpath("runtime.js").read_text("utf-8"))
 SWAP_JS = "$E()"
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._errors import FragmentError
-from ._graph import FragmentNode, Graph
-from ._markup import Slot, split_slots, template_balance_error
+from .._errors import FragmentError
+from ..definition.graph import FragmentNode, Graph
+from ..markup.templates import Slot, split_slots, template_balance_error
 
 __all__ = ["Content", "render_content"]
 

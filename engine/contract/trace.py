@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import attrs
 
-from ._graph import Graph
+from ..definition.graph import Graph
 
 __all__ = ["QuerySpan", "Timeline", "WireEvent", "Write"]
 

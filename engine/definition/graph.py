@@ -14,12 +14,12 @@ import attrs
 
 from schemas import Page
 
-from ._check_fragments import check_fragments
-from ._check_queries import check_queries
-from ._errors import PageError, Problem
-from ._markup import Template
-from ._nodes import FragmentNode, QueryNode, Report, is_async
-from ._slots import SlotTree
+from .._errors import PageError, Problem
+from ..markup.templates import Template
+from .fragments import check_fragments
+from .nodes import FragmentNode, QueryNode, Report, is_async
+from .queries import check_queries
+from .slots import SlotTree
 
 __all__ = ["FragmentNode", "Graph", "QueryNode"]
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from schemas import Fragment, Page
 
-from ._markup import Template
-from ._nodes import PRIORITIES, SLOT_NAME, FragmentNode, QueryNode, Report, is_async
-from ._signatures import annotations_of, compatible, describe, keyword_problems, type_name
+from ..markup.templates import Template
+from .nodes import PRIORITIES, SLOT_NAME, FragmentNode, QueryNode, Report, is_async
+from .signatures import annotations_of, compatible, describe, keyword_problems, type_name
 
 __all__ = ["check_fragments"]
 

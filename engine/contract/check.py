@@ -7,9 +7,9 @@ rule), so tests, ours and our users', can prove it on any page.
 
 from __future__ import annotations
 
-from ._facts import Facts
-from ._rules import CHECKS, RULES, Violation
-from ._trace import Timeline
+from .facts import Facts
+from .rules import CHECKS, RULES, Violation
+from .trace import Timeline
 
 __all__ = ["RULES", "Violation", "violations"]
 

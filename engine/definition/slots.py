@@ -14,11 +14,11 @@ import msgspec
 
 from schemas import Page
 
-from ._context import Context, slot_contexts, stray_text
-from ._markup import Template
-from ._nodes import FragmentNode, QueryNode, Report
-from ._signatures import type_name
-from ._wire import NONCE_PLACEHOLDER
+from ..markup.context import Context, slot_contexts, stray_text
+from ..markup.templates import Template
+from ..wire.format import NONCE_PLACEHOLDER
+from .nodes import FragmentNode, QueryNode, Report
+from .signatures import type_name
 
 __all__ = ["SlotTree"]
 

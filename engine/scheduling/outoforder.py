@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from . import _wire as w
-from ._expand import Chunk, Expander
-from ._graph import Graph
-from ._state import State
+from ..definition.graph import Graph
+from ..wire import format as w
+from .expand import Chunk, Expander
+from .state import State
 
 __all__ = ["OutOfOrder"]
 

@@ -1,0 +1,1 @@
+"""The ordering contract, checked independently of the schedulers on a recorded render."""

@@ -1,0 +1,1 @@
+"""Scheduling: what the writer of one render may release, and in which order, per mode."""
