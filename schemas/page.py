@@ -76,7 +76,7 @@ class _Node(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     """Shared configuration: immutable, keyword-only, unknown keys rejected."""
 
 
-class Query(_Node, kw_only=True):
+class Query(_Node, frozen=True, kw_only=True):
     """A data call whose result feeds fragments and other queries."""
 
     name: Name
@@ -95,7 +95,7 @@ class Query(_Node, kw_only=True):
     """Send this query's JSON to the browser (it is never sent otherwise)."""
 
 
-class Fragment(_Node, kw_only=True):
+class Fragment(_Node, frozen=True, kw_only=True):
     """HTML rendered from queries into one slot of the page."""
 
     target: SlotName
@@ -119,7 +119,7 @@ class Fragment(_Node, kw_only=True):
     """Reveal group: fragments of one group are emitted together, when all are ready."""
 
 
-class Shell(_Node, kw_only=True):
+class Shell(_Node, frozen=True, kw_only=True):
     """The document around the slots.
 
     ``html`` is the whole document; slots are written ``<?marker name="x">`` and
@@ -131,7 +131,7 @@ class Shell(_Node, kw_only=True):
     queries: tuple[Name, ...] = ()
 
 
-class Page(_Node, kw_only=True):
+class Page(_Node, frozen=True, kw_only=True):
     """One page: its shell, queries and fragments."""
 
     name: Annotated[str, msgspec.Meta(min_length=1)]

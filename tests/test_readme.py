@@ -11,8 +11,14 @@ from engine.testing import assert_contract, render_timeline
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 
 
-def _example_page() -> engine.Page:
+def readme_page_code() -> str:
+    """The README's one python block: the page a new user copies first."""
     (code,) = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
+    return code
+
+
+def _example_page() -> engine.Page:
+    code = readme_page_code()
     assert len(code.strip().splitlines()) <= 25
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, TypeVar
 
 import outcome
 import trio
@@ -31,6 +31,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("engine.asgi")
+
+T = TypeVar("T")
 
 
 def in_trio() -> bool:
@@ -96,7 +98,7 @@ class _Guest:
             except asyncio.CancelledError:
                 continue  # trio must finish before the loop closes; it was told to stop
 
-    async def await_host(self, make: Callable[[], Awaitable[Any]]) -> Any:
+    async def await_host(self, make: Callable[[], Awaitable[T]]) -> T:
         """From a guest task: run an asyncio awaitable on the host loop and wait for it.
 
         Cancelling the trio caller cancels the asyncio task and waits for it to settle, so a
@@ -115,7 +117,7 @@ class _Guest:
         return task.result()
 
 
-async def _as_coroutine(make: Callable[[], Awaitable[Any]]) -> Any:
+async def _as_coroutine(make: Callable[[], Awaitable[T]]) -> T:
     return await make()
 
 

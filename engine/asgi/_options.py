@@ -67,11 +67,12 @@ class Options:
         """An explicit ``?mode=`` wins, then the crawler rule, then the page's own mode."""
         if self.mode_param and self.mode_param in query:
             asked = query[self.mode_param]
-            if asked not in MODES:
-                raise ParameterError(
-                    f"{self.mode_param}={asked!r}: expected one of {', '.join(MODES)}", page=page
-                )
-            return asked  # type: ignore[return-value]
+            for mode in MODES:
+                if mode == asked:
+                    return mode
+            raise ParameterError(
+                f"{self.mode_param}={asked!r}: expected one of {', '.join(MODES)}", page=page
+            )
         if self._crawler_re is not None and self._crawler_re.search(user_agent):
             return self.crawler_mode
         return default

@@ -38,7 +38,10 @@ def fail(error: BaseException) -> int:
 
 
 def page_command(
-    commands: argparse._SubParsersAction, name: str, help: str, show: Callable[[Graph], int]
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help: str,
+    show: Callable[[Graph], int],
 ) -> None:
     """A subcommand that loads and checks PAGE, then shows something of its graph."""
 

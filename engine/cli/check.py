@@ -9,7 +9,7 @@ from ..definition.graph import Graph
 from ._common import page_command
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     page_command(commands, "check", "validate a page and print its problems", show)
 
 

@@ -34,7 +34,7 @@ _SHOWN_HEADERS = (
 )
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "diagnose", help="show when each chunk of a page arrives vs when the server flushed it"
     )

@@ -10,7 +10,7 @@ from ..pictures.diagram import mermaid
 from ._common import page_command
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     page_command(commands, "graph", "print the page's graph as Mermaid text", show)
 
 

@@ -11,6 +11,7 @@ import trio
 from .._errors import EngineError
 from .._render import render
 from ..contract.trace import Timeline
+from ..definition.graph import Graph
 from ._common import add_page_argument, fail, load_graph
 
 MODES = ("out-of-order", "in-order", "buffered")
@@ -37,7 +38,7 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=MODES, help="default: the page's own mode")
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("render", help="render a page to stdout as it streams")
     add_render_options(parser)
     parser.add_argument("--nonce", help="CSP nonce for every inline script")
@@ -60,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _render(graph, params: Mapping[str, str], args: argparse.Namespace) -> Timeline | None:
+async def _render(
+    graph: Graph, params: Mapping[str, str], args: argparse.Namespace
+) -> Timeline | None:
     out = sys.stdout.buffer
     timeline = Timeline(graph, args.mode or graph.page.mode, trio.current_time())
 

@@ -33,7 +33,7 @@ def _clean_descriptions(node: Any) -> Any:
     return node
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("schema", help="print the JSON Schema of page files")
     parser.set_defaults(run=run)
 

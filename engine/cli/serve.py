@@ -31,7 +31,7 @@ _ENV_ROUTES = "ENGINE_SERVE_ROUTES"
 _PAGE_FILES = (".toml", ".json", ".yaml", ".yml")
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "serve",
         help="serve pages over HTTP (Hypercorn, trio worker)",

@@ -11,12 +11,13 @@ import trio
 from .._errors import EngineError
 from .._render import render
 from ..contract.trace import Timeline
+from ..definition.graph import Graph
 from ..pictures.waterfall import waterfall_svg
 from ._common import fail, load_graph
 from .render import add_render_options
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("trace", help="render a page and write a waterfall SVG")
     add_render_options(parser)
     parser.add_argument("--output", "-o", default="-", help="SVG file (default: stdout)")
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _trace(graph, args: argparse.Namespace) -> Timeline:
+async def _trace(graph: Graph, args: argparse.Namespace) -> Timeline:
     timeline = Timeline(graph, args.mode or graph.page.mode, trio.current_time())
 
     async def discard(data: bytes) -> None:

@@ -120,16 +120,16 @@ def _unit_pairs(x: Facts, w: int) -> list[tuple[FragmentNode, FragmentNode]]:
         return name
 
     by_group: dict[str, str] = {}
-    for name, root in root_of.items():
+    for name, root_name in root_of.items():
         reveal = frags[index[name]].reveal
-        if reveal is None or root not in leader or name in x.dropped:
+        if reveal is None or root_name not in leader or name in x.dropped:
             continue  # a dropped fragment is not placed: it ties nothing together
         if reveal in by_group:
-            leader[find(root)] = find(by_group[reveal])
+            leader[find(root_name)] = find(by_group[reveal])
         else:
-            by_group[reveal] = root
+            by_group[reveal] = root_name
     unit = {root.target: find(root.target) for root in roots}
-    pairs = []
+    pairs: list[tuple[FragmentNode, FragmentNode]] = []
     units: list[list[FragmentNode]] = []
     for root in roots:
         if units and unit[units[-1][0].target] == unit[root.target]:
@@ -153,7 +153,7 @@ def _document_order(x: Facts) -> list[Violation]:
 
 
 def _work_conserving(x: Facts, slack: float) -> list[Violation]:
-    out = []
+    out: list[Violation] = []
     if x.t.mode == "buffered":
         return out
     if x.t.mode == "in-order":

@@ -135,7 +135,7 @@ class Report:
             )
         )
 
-    def resolve_callable(self, ref: Any, *, node: str, key: str) -> Callable[..., Any] | None:
+    def resolve_callable(self, ref: object, *, node: str, key: str) -> Callable[..., Any] | None:
         if isinstance(ref, str):
             try:
                 ref = import_ref(ref)

@@ -97,11 +97,11 @@ class SlotTree:
         for slot, place in where.items():
             if slot not in index:
                 self.report.problem(f"slot {slot!r} in {place} is filled by no fragment", node=slot)
-        for i, f in enumerate(self.page.fragments):
-            if f.target not in where:
+        for i, declared in enumerate(self.page.fragments):
+            if declared.target not in where:
                 self.report.problem(
-                    f"fills slot {f.target!r}, which appears in no shell or fragment",
-                    node=f.target,
+                    f"fills slot {declared.target!r}, which appears in no shell or fragment",
+                    node=declared.target,
                     key=f"$.fragments[{i}].target",
                 )
         return tuple(index[s] for s in shell.slots if s in index)
@@ -112,11 +112,13 @@ class SlotTree:
         dependents: dict[int, list[int]] = {i: [] for i in range(len(queries))}
         consumers: dict[int, list[int]] = {i: [] for i in range(len(queries))}
         for q in queries:
-            for d in q.depends_on:  # type: ignore[union-attr]
-                dependents[d].append(q.index)  # type: ignore[union-attr]
+            if q is not None:
+                for d in q.depends_on:
+                    dependents[d].append(q.index)
         for f in fragments:
-            for u in f.uses:  # type: ignore[union-attr]
-                consumers[u].append(f.index)  # type: ignore[union-attr]
+            if f is not None:
+                for u in f.uses:
+                    consumers[u].append(f.index)
         return tuple(
             attrs.evolve(q, dependents=tuple(dependents[i]), consumers=tuple(consumers[i]))
             for i, q in enumerate(queries)
@@ -144,9 +146,9 @@ class SlotTree:
             inner = slot_contexts(template, own) if template is not None else {}
             contexts.update({slot: inner.get(slot, own) for slot in f.slots})
         groups: dict[str, list[int]] = {}
-        for f in fragments:
-            if f is not None and f.reveal is not None:
-                groups.setdefault(f.reveal, []).append(f.index)
+        for node in fragments:
+            if node is not None and node.reveal is not None:
+                groups.setdefault(node.reveal, []).append(node.index)
         return tuple(
             attrs.evolve(
                 f,
