@@ -28,7 +28,7 @@ from ..definition.convert import CONVERSION_ERRORS
 from ..definition.graph import Graph, QueryNode
 from ..definition.signatures import type_name
 
-__all__ = ["Event", "Resolution", "Tracer", "convert_params"]
+__all__ = ["Event", "Resolution", "Tracer", "call_error_hook", "convert_params", "propagates"]
 
 logger = logging.getLogger("engine")
 
@@ -145,16 +145,7 @@ class Resolution:
                 self._spawn(q)
 
     def _spawn(self, q: QueryNode) -> None:
-        timed = q.timeout is not None or self.page_deadline != math.inf
-        self.nursery.start_soon(self._run_timed if timed else self._run, q, name=q.task_name)
-
-    async def _run_timed(self, q: QueryNode) -> None:
-        started = trio.current_time()
-        deadline = min(self.page_deadline, started + q.timeout if q.timeout else math.inf)
-        with trio.CancelScope(deadline=deadline) as scope:
-            await self._run(q)
-        if scope.cancelled_caught:
-            self._fail(q, self._timeout(q, started))
+        self.nursery.start_soon(self._run, q, name=q.task_name)
 
     async def _run(self, q: QueryNode) -> None:
         if self.tracer:
@@ -163,26 +154,40 @@ class Resolution:
         if q.params:
             kwargs.update((p, self.params[p]) for p in q.params if p in self.params)
         try:
-            if q.batched:
-                await self._run_batches(q, kwargs)
-                value = None
-            elif q.is_async:
-                value = self._check(q, await q.call(**kwargs))
+            if q.timeout is not None or self.page_deadline != math.inf:
+                value = await self._call_timed(q, kwargs)
             else:
-                value = self._check(
-                    q,
-                    await trio.to_thread.run_sync(
-                        functools.partial(q.call, **kwargs), abandon_on_cancel=True
-                    ),
-                )
+                value = await self._call(q, kwargs)
         except QueryError as exc:
             self._fail(q, exc)
-        except Exception as exc:
+        except BaseException as exc:
+            if propagates(exc):
+                raise
             error = QueryError(f"{type(exc).__name__}: {exc}", page=self.graph.name, query=q.name)
             error.__cause__ = exc
             self._fail(q, error)
         else:
             self._succeed(q, value)
+
+    async def _call_timed(self, q: QueryNode, kwargs: dict[str, Any]) -> Any:
+        started = trio.current_time()
+        deadline = min(self.page_deadline, started + q.timeout if q.timeout else math.inf)
+        with trio.CancelScope(deadline=deadline):
+            return await self._call(q, kwargs)
+        raise self._timeout(q, started)  # reached only when the scope caught its cancellation
+
+    async def _call(self, q: QueryNode, kwargs: dict[str, Any]) -> Any:
+        if q.batched:
+            await self._run_batches(q, kwargs)
+            return None
+        if q.is_async:
+            return self._check(q, await q.call(**kwargs))
+        return self._check(
+            q,
+            await trio.to_thread.run_sync(
+                functools.partial(q.call, **kwargs), abandon_on_cancel=True
+            ),
+        )
 
     async def _run_batches(self, q: QueryNode, kwargs: dict[str, Any]) -> None:
         iterator = q.call(**kwargs)
@@ -242,6 +247,24 @@ class Resolution:
                     self._spawn(dependent)
 
     def _fail(self, q: QueryNode, error: QueryError) -> None:
+        # Iterative: the dependents of a failing head may form a chain thousands deep.
+        failing = [(q, error)]
+        while failing:
+            q, error = failing.pop()
+            if self.settled[q.index]:
+                continue
+            self._report_failure(q, error)
+            for d in reversed(q.dependents):
+                if not self.settled[d]:
+                    failed = DependencyFailed(
+                        f"depends on {q.name!r}, which failed",
+                        page=self.graph.name,
+                        query=self.graph.queries[d].name,
+                    )
+                    failed.__cause__ = error
+                    failing.append((self.graph.queries[d], failed))
+
+    def _report_failure(self, q: QueryNode, error: QueryError) -> None:
         self.settled[q.index] = True
         if isinstance(error, DependencyFailed):
             level = logging.DEBUG  # the query that really failed is logged already
@@ -251,16 +274,33 @@ class Resolution:
             level = logging.WARNING
         logger.log(level, "%s", error)  # the error names the page and the query
         if self.on_error is not None and not isinstance(error, DependencyFailed):
-            self.on_error(self.graph.name, q.name, error)
+            call_error_hook(self.on_error, self.graph.name, q.name, error)
         self._emit(Event(q.index, "failed", error=error))
         if self.tracer:
             self.tracer.query_finished(q.name, trio.current_time(), "failed", self.seq, error)
-        for d in q.dependents:
-            if not self.settled[d]:
-                failed = DependencyFailed(
-                    f"depends on {q.name!r}, which failed",
-                    page=self.graph.name,
-                    query=self.graph.queries[d].name,
-                )
-                failed.__cause__ = error
-                self._fail(self.graph.queries[d], failed)
+
+
+def propagates(exc: BaseException) -> bool:
+    """Whether ``exc`` must leave the query's task instead of failing the query.
+
+    Two kinds do: :class:`trio.Cancelled` is the engine's own cancellation (a timeout,
+    the page deadline, the client leaving), which only its cancel scope may catch; and
+    :class:`KeyboardInterrupt` means the person running the process wants it to stop.
+    Every other exception, ``SystemExit``, ``GeneratorExit``, ``asyncio.CancelledError``
+    and custom ``BaseException`` subclasses included, is one query's failure: code
+    called for one request must not end the render, let alone the server.
+    """
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.subgroup(_PROPAGATING) is not None
+    return isinstance(exc, _PROPAGATING)
+
+
+_PROPAGATING = (trio.Cancelled, KeyboardInterrupt)
+
+
+def call_error_hook(hook: ErrorHook, page: str, node: str, error: BaseException) -> None:
+    """Call the user's ``on_error``; a hook that raises is logged, never fatal to the render."""
+    try:
+        hook(page, node, error)
+    except Exception:
+        logger.exception("page %r: on_error hook raised while reporting %r", page, node)

@@ -12,6 +12,7 @@ from typing import Any
 from .._errors import FragmentError
 from ..definition.graph import FragmentNode, Graph
 from ..markup.templates import Slot, split_slots, template_balance_error
+from ..resolution.resolve import propagates
 
 __all__ = ["Content", "render_content"]
 
@@ -23,7 +24,9 @@ def render_content(graph: Graph, f: FragmentNode, values: Mapping[str, Any]) -> 
     """Render ``f`` from the values of the queries it uses."""
     try:
         html = f.renderer(values)
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit and friends fail the fragment too
+        if propagates(exc):
+            raise
         raise FragmentError(
             f"renderer raised {type(exc).__name__}: {exc}", page=graph.name, fragment=f.target
         ) from exc

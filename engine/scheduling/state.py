@@ -11,7 +11,7 @@ from typing import Any
 
 from .._errors import FragmentError, QueryError
 from ..definition.graph import FragmentNode, Graph
-from ..resolution.resolve import ErrorHook, Event
+from ..resolution.resolve import ErrorHook, Event, call_error_hook
 from .content import Content, render_content
 
 __all__ = ["FragmentState", "State"]
@@ -130,7 +130,7 @@ class State:
         if isinstance(error, FragmentError):
             logger.warning("%s", error, exc_info=error.__cause__)
             if self.on_error is not None:
-                self.on_error(self.graph.name, f.target, error)
+                call_error_hook(self.on_error, self.graph.name, f.target, error)
 
     def drop_descendants(self, f: int) -> list[int]:
         """Mark the fragments below a failed ``f`` as never placed; return them."""
