@@ -5,7 +5,7 @@ every query starts as soon as its inputs resolve, the shell goes out at once, an
 each fragment follows the moment the ordering contract allows.
 """
 
-from schemas import Fragment, Mode, Page, Query, Shell
+from schemas import Fragment, Layout, Mode, Page, Query, Shell
 
 from ._errors import (
     DependencyFailed,
@@ -36,6 +36,7 @@ __all__ = [
     "Fragment",
     "FragmentError",
     "Graph",
+    "Layout",
     "Mode",
     "NotFound",
     "Page",

@@ -11,12 +11,13 @@ Graph-wide checks (cycles, unknown names, slot targets, renderer types) live in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 import msgspec
 
 __all__ = [
     "Fragment",
+    "Layout",
     "Mode",
     "Page",
     "Priority",
@@ -53,7 +54,14 @@ if TYPE_CHECKING:
 
     CallableRef = str | Callable[..., Any]
     TypeRef = str | type | Any
+    LayoutRef: TypeAlias = "str | Layout"
 else:
+    LayoutRef = Annotated[
+        "str | Layout",
+        msgspec.Meta(
+            description="A layout file, relative to the file that names it (or an inline layout)."
+        ),
+    ]
     CallableRef = Annotated[
         str,
         msgspec.Meta(
@@ -105,6 +113,11 @@ class Fragment(_Node, frozen=True, kw_only=True):
     """A function of the used queries returning HTML (``str`` is escaped-by-author HTML)."""
     template: str | None = None
     """Alternative to ``render``: HTML with ``{{ query.field }}`` placeholders, escaped."""
+    jinja: str | None = None
+    """Alternative to ``render``: a Jinja2 template file, relative to the file that declares
+    the fragment; the used queries are its variables (autoescaped, undefined names are errors)."""
+    jinja_source: str | None = None
+    """Alternative to ``render``: an inline Jinja2 template, as ``jinja``."""
     priority: Priority = "normal"
     fallback: str = ""
     """HTML shown in the slot until the fragment arrives."""
@@ -122,13 +135,36 @@ class Fragment(_Node, frozen=True, kw_only=True):
 class Shell(_Node, frozen=True, kw_only=True):
     """The document around the slots.
 
-    ``html`` is the whole document; slots are written ``<?marker name="x">`` and
-    values of shell queries as ``{{ query.field }}``. The first byte waits only for
-    the shell queries.
+    ``html`` is the whole document (with a layout: the page's part of it, which fills
+    the layout's content slot); slots are written ``<?marker name="x">`` and values of
+    shell queries as ``{{ query.field }}``. The first byte waits only for the shell
+    queries.
     """
 
     html: str
     queries: tuple[Name, ...] = ()
+    head: str = ""
+    """HTML added just before the document's ``</head>`` (a ``<title>``, meta tags): how a
+    page below a layout adds to the layout's head. ``{{ query.field }}`` of shell queries."""
+
+
+class Layout(_Node, frozen=True, kw_only=True):
+    """A document shared by pages: its own shell, queries and fragments.
+
+    The page (or the layout below) fills the ``content`` slot of ``shell`` with its own
+    shell HTML. Queries and fragments of every layout run with the page's, once per
+    request; names must not collide across the layouts and the page.
+    """
+
+    name: str = ""
+    """For messages; a layout file's name by default."""
+    shell: Shell
+    content: SlotName = "content"
+    """The slot of ``shell`` that the page's shell fills."""
+    queries: tuple[Query, ...] = ()
+    fragments: tuple[Fragment, ...] = ()
+    layout: LayoutRef | None = None
+    """The layout around this one (a nested layout: site, then section)."""
 
 
 class Page(_Node, frozen=True, kw_only=True):
@@ -136,6 +172,9 @@ class Page(_Node, frozen=True, kw_only=True):
 
     name: Annotated[str, msgspec.Meta(min_length=1)]
     shell: Shell
+    layout: LayoutRef | None = None
+    """The layout this page fills: in a file, a path relative to the file; in Python, a
+    :class:`Layout` (or a path)."""
     queries: tuple[Query, ...] = ()
     fragments: tuple[Fragment, ...] = ()
     mode: Mode = "out-of-order"

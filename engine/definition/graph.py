@@ -1,8 +1,9 @@
 """From a declared :class:`schemas.Page` to a checked, indexed :class:`Graph`.
 
-All checking happens at definition time, and every problem is reported at once:
-queries (``_check_queries``), fragments (``_check_fragments``), then the shell and
-slot tree (``_slots``). The graph is immutable and shared by every render of the page.
+All checking happens at definition time, and every problem is reported at once: the
+layouts are folded into the page (``layouts``), then queries (``queries``), fragments
+(``fragments``), the shell and slot tree (``slots``) are checked on the folded page. The
+graph is immutable and shared by every render of the page.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from schemas import Page
 from .._errors import PageError, Problem
 from ..markup.templates import Template
 from .fragments import check_fragments
+from .layouts import Problems, flatten
 from .nodes import FragmentNode, QueryNode, Report, is_async
 from .queries import check_queries
 from .slots import SlotTree
@@ -26,9 +28,10 @@ __all__ = ["FragmentNode", "Graph", "QueryNode"]
 
 @attrs.frozen
 class Graph:
-    """A page, checked and indexed for rendering."""
+    """A page, checked and indexed for rendering (its layouts folded in)."""
 
     page: Page
+    """The page as declared."""
     queries: tuple[QueryNode, ...]
     fragments: tuple[FragmentNode, ...]
     shell: Template
@@ -83,10 +86,17 @@ class Graph:
 
 
 def _build(page: Page, source: str | None) -> Graph:
-    report = Report(page.name, source)
-    query_index, queries = check_queries(page, report)
-    fragment_index, fragments = check_fragments(page, report, query_index, queries)
-    tree = SlotTree(page, report)
+    folding = Problems()
+    flat = flatten(page, source, folding)
+    report = Report(page.name, source, flat.locate)
+    report.errors.extend(folding.located)
+    for message, layer, key, node in folding.found:
+        report.problem(message, node=node, key=key, layer=layer)
+    if folding.chain_broken:
+        raise PageError(report.errors)
+    query_index, queries = check_queries(flat.page, report)
+    fragment_index, fragments = check_fragments(flat.page, report, query_index, queries)
+    tree = SlotTree(flat, report)
     shell, tail, shell_queries = tree.shell(query_index, queries)
     shell_children = tree.link_slots(shell, fragments, fragment_index)
     if report.errors:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -18,7 +18,9 @@ from schemas import Page
 from .._errors import PageError, Problem
 from .refs import RefError, import_ref
 
-__all__ = ["load"]
+__all__ = ["load", "read_file"]
+
+T = TypeVar("T")
 
 _DECODERS: dict[str, Any] = {
     ".toml": msgspec.toml.decode,
@@ -61,23 +63,33 @@ def load(ref: str | Path) -> Page:
 
 
 def _load_file(path: Path) -> Page:
-    name = path.stem
+    page = read_file(path, Page, page=path.stem)
+    for directory in (Path.cwd(), path.resolve().parent):
+        _ensure_on_path(directory)
+    if isinstance(page.layout, str):  # a loaded page is self-contained, wherever it is rendered
+        layout = str((path.resolve().parent / page.layout).resolve())
+        page = msgspec.structs.replace(page, layout=layout)
+    return page
+
+
+def read_file(path: Path, type: type[T], *, page: str) -> T:
+    """Decode a page or layout file; a problem names the file and the key."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        problem = Problem(page=name, file=str(path), message=exc.strerror or str(exc))
+        problem = Problem(page=page, file=str(path), message=exc.strerror or str(exc))
         raise PageError([problem]) from None
-    decode = _DECODERS[path.suffix.lower()]
+    decode = _DECODERS.get(path.suffix.lower())
+    if decode is None:
+        message = f"expected a .toml, .json or .yaml file, not {path.suffix or 'no suffix'!r}"
+        raise PageError([Problem(page=page, file=str(path), message=message)])
     try:
-        page: Page = decode(data, type=Page)
+        return decode(data, type=type)  # type: ignore[no-any-return]
     except msgspec.ValidationError as exc:
         message, key = _split_key(str(exc))
-        raise PageError([Problem(page=name, file=str(path), key=key, message=message)]) from None
+        raise PageError([Problem(page=page, file=str(path), key=key, message=message)]) from None
     except msgspec.DecodeError as exc:
-        raise PageError([Problem(page=name, file=str(path), message=str(exc))]) from None
-    for directory in (Path.cwd(), path.resolve().parent):
-        _ensure_on_path(directory)
-    return page
+        raise PageError([Problem(page=page, file=str(path), message=str(exc))]) from None
 
 
 def _split_key(message: str) -> tuple[str, str | None]:

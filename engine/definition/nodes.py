@@ -6,7 +6,7 @@ import inspect
 import re
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -110,29 +110,57 @@ def is_batched(fn: Any) -> bool:
 
 
 class Report:
-    """Every problem found in one page definition, so all are reported at once."""
+    """Every problem found in one page definition, so all are reported at once.
 
-    def __init__(self, page: str, source: str | None) -> None:
+    Keys are those of the flattened page (layouts folded in); ``locate`` turns one into
+    the file and key where the node was declared. ``layer`` says a key is that layer's own.
+    """
+
+    def __init__(
+        self,
+        page: str,
+        source: str | None,
+        locate: Callable[[str | None, int | None], tuple[str | None, str | None]] | None = None,
+    ) -> None:
         self.page = page
         self.source = source
+        self.locate = locate
         self.errors: list[Problem] = []
         self.warnings: list[Problem] = []
 
-    def problem(self, message: str, *, node: str | None = None, key: str | None = None) -> None:
-        self.errors.append(
-            Problem(page=self.page, node=node, file=self.source, key=key, message=message)
-        )
+    def problem(
+        self,
+        message: str,
+        *,
+        node: str | None = None,
+        key: str | None = None,
+        layer: int | None = None,
+    ) -> None:
+        self.errors.append(self._problem(message, node, key, layer, "error"))
 
-    def warn(self, message: str, *, node: str | None = None, key: str | None = None) -> None:
-        self.warnings.append(
-            Problem(
-                page=self.page,
-                node=node,
-                file=self.source,
-                key=key,
-                message=message,
-                severity="warning",
-            )
+    def warn(
+        self,
+        message: str,
+        *,
+        node: str | None = None,
+        key: str | None = None,
+        layer: int | None = None,
+    ) -> None:
+        self.warnings.append(self._problem(message, node, key, layer, "warning"))
+
+    def _problem(
+        self,
+        message: str,
+        node: str | None,
+        key: str | None,
+        layer: int | None,
+        severity: Literal["error", "warning"],
+    ) -> Problem:
+        file = self.source
+        if self.locate is not None:
+            file, key = self.locate(key, layer)
+        return Problem(
+            page=self.page, node=node, file=file, key=key, message=message, severity=severity
         )
 
     def resolve_callable(self, ref: object, *, node: str, key: str) -> Callable[..., Any] | None:

@@ -12,11 +12,10 @@ from collections.abc import Mapping
 import attrs
 import msgspec
 
-from schemas import Page
-
 from ..markup.context import Context, slot_contexts, stray_text
 from ..markup.templates import Template
 from ..wire.format import NONCE_PLACEHOLDER
+from .layouts import Flat
 from .nodes import FragmentNode, QueryNode, Report
 from .signatures import type_name
 
@@ -29,8 +28,9 @@ _CHARSET = re.compile(r"<meta\s[^>]*charset", re.IGNORECASE)
 class SlotTree:
     """Checks and links the shell, the slots and the nodes of one page."""
 
-    def __init__(self, page: Page, report: Report) -> None:
-        self.page = page
+    def __init__(self, flat: Flat, report: Report) -> None:
+        self.flat = flat
+        self.page = flat.page
         self.report = report
 
     def shell(
@@ -43,6 +43,7 @@ class SlotTree:
                 "the shell has no <meta charset> in its first 1024 bytes; browsers may"
                 " re-parse or mis-decode a streamed page",
                 key="$.shell.html",
+                layer=0,
             )
         match = None
         for closing in _BODY_END:  # the last </body>, else the last </html>
@@ -52,7 +53,9 @@ class SlotTree:
                 break
         body, tail = (html[: match.start()], html[match.start() :]) if match else (html, "")
         if Template.parse(tail).slots:
-            self.report.problem("slot markers after </body> cannot be filled", key="$.shell.html")
+            self.report.problem(
+                "slot markers after </body> cannot be filled", key="$.shell.html", layer=0
+            )
         template = Template.parse(body)
         shell_queries: list[int] = []
         for j, name in enumerate(shell.queries):
@@ -66,10 +69,14 @@ class SlotTree:
                 )
             shell_queries.append(index[name])
         unknown = sorted(template.roots - set(shell.queries) - {NONCE_PLACEHOLDER})
-        if unknown:
+        by_layer: dict[int, list[str]] = {}
+        for name in unknown:
+            by_layer.setdefault(self.flat.shell_roots.get(name, -1), []).append(name)
+        for layer, names in by_layer.items():
             self.report.problem(
-                f"shell refers to {', '.join(unknown)}, not among the shell queries",
+                f"shell refers to {', '.join(names)}, not among the shell queries",
                 key="$.shell.html",
+                layer=layer if layer >= 0 else None,
             )
         return template, tail, tuple(shell_queries)
 
@@ -80,10 +87,16 @@ class SlotTree:
         index: Mapping[str, int],
     ) -> tuple[int, ...]:
         where: dict[str, str] = {}
+        layers = self.flat.layers
         for slot in shell.slots:
+            layer = self.flat.shell_slots.get(slot)
             if slot in where:
-                self.report.problem(f"slot {slot!r} appears twice in the shell", key="$.shell.html")
-            where[slot] = "the shell"
+                self.report.problem(
+                    f"slot {slot!r} appears twice in the shell", key="$.shell.html", layer=layer
+                )
+            where[slot] = (
+                "the shell" if len(layers) == 1 else f"the shell of {layers[layer or 0].label}"
+            )
         for f in fragments:
             if f is None:
                 continue
@@ -96,7 +109,13 @@ class SlotTree:
                 where[slot] = f"fragment {f.target!r}"
         for slot, place in where.items():
             if slot not in index:
-                self.report.problem(f"slot {slot!r} in {place} is filled by no fragment", node=slot)
+                layer = self.flat.shell_slots.get(slot) if place.startswith("the shell") else None
+                self.report.problem(
+                    f"slot {slot!r} in {place} is filled by no fragment",
+                    node=slot,
+                    key="$.shell.html" if layer is not None else None,
+                    layer=layer,
+                )
         for i, declared in enumerate(self.page.fragments):
             if declared.target not in where:
                 self.report.problem(

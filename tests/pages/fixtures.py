@@ -35,3 +35,30 @@ def takes_nothing() -> str:
 
 
 raise_on_import = None
+
+
+# The layouts of tests/pages/layouts and the page tests/pages/docs/intro.toml
+
+
+async def user() -> str:
+    return "Ann <admin>"
+
+
+async def menu() -> list[str]:
+    return ["home", "docs"]
+
+
+async def toc() -> list[str]:
+    return ["intro", "setup"]
+
+
+async def body() -> str:
+    return "Welcome & hello"
+
+
+def render_menu(menu: list[str]) -> str:
+    return "".join(f"<a>{link}</a>" for link in menu)
+
+
+def render_toc(toc: list[str]) -> str:
+    return "".join(f"<a>{link}</a>" for link in toc)
