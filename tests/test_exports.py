@@ -19,6 +19,7 @@ ENGINE_ALL = [
     "Fragment",
     "FragmentError",
     "Graph",
+    "Layout",
     "Mode",
     "NotFound",
     "Page",
