@@ -1,6 +1,10 @@
-"""Shared test configuration: hypothesis profiles (HYPOTHESIS_PROFILE=thorough for more)."""
+"""Shared test configuration: hypothesis profiles (HYPOTHESIS_PROFILE=thorough for more), and
+where the example site keeps its database during the tests."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 from hypothesis import HealthCheck, settings
 
@@ -9,3 +13,9 @@ settings.register_profile(
 )
 settings.register_profile("thorough", parent=settings.get_profile("default"), max_examples=2000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# The example site keeps its database in the user's cache folder unless SITE_DB says otherwise:
+# the tests never touch that one. Tests that need a fresh database patch examples.site.db.
+_site_db_dir = tempfile.mkdtemp(prefix="engine-site-tests-")
+atexit.register(shutil.rmtree, _site_db_dir, ignore_errors=True)
+os.environ.setdefault("SITE_DB", os.path.join(_site_db_dir, "acme.db"))

@@ -1,0 +1,48 @@
+"""Acme's own tests: ``python -m pytest examples/site/test_acme.py``.
+
+Pages are rendered under trio's MockClock (the ``autojump_clock`` fixture), so the slow services'
+times are exact and the run takes no real time; the app is driven in process by httpx.
+"""
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+import engine
+from engine.testing import assert_contract, render_timeline
+
+from .app import app
+
+PRODUCT = engine.load(str(Path(__file__).parent / "pages" / "product.toml"))
+
+
+@pytest.mark.trio
+async def test_reviews_stream_in_after_their_service(autojump_clock):
+    timeline = await render_timeline(PRODUCT, params={"product_id": "3"})
+    assert_contract(timeline)
+    assert timeline.order() == ["related", "reviews", "rating", "recommendations"]
+    assert timeline.time_of("related") == 0
+    assert timeline.time_of("reviews") == 0.4
+    assert timeline.time_of("recommendations") == 0.9
+
+
+@pytest.mark.trio
+async def test_a_review_service_outage_fails_only_the_reviews(autojump_clock):
+    timeline = await render_timeline(
+        PRODUCT, params={"product_id": "3"}, failures={"reviews": OSError("service down")}
+    )
+    assert_contract(timeline)
+    assert "Reviews are unavailable right now." in timeline.html
+    assert timeline.time_of("recommendations") == 0.9, "the rest of the page is unaffected"
+
+
+@pytest.mark.trio
+async def test_signing_in():
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://acme.test") as client:
+        form = {"name": "ann", "password": "ann-password", "next": "/product/3"}
+        response = await client.post("/signin", data=form)
+        assert response.status_code == 303
+        assert response.headers["location"] == "/product/3"
+        assert "acme_session" in client.cookies

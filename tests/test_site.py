@@ -1,0 +1,157 @@
+"""examples/site, the pages in process: every page in every mode on a fresh SQLite database.
+
+Rendered with ``engine.testing.render_timeline`` under trio's MockClock: its queries run for real
+(SQLite inline, no worker thread escapes the clock), and the product page's slow services sleep on
+trio, so their times are exact.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+import engine
+from engine.testing import assert_contract, render_timeline
+from examples.site import accounts, catalog, db
+
+PAGES = Path(__file__).resolve().parents[1] / "examples" / "site" / "pages"
+MODES = ["out-of-order", "in-order", "buffered"]
+
+
+def page(name: str) -> engine.Graph:
+    source = str(PAGES / f"{name}.toml")
+    return engine.Graph.build(engine.load(source), source=source)
+
+
+def slot(html: str, name: str) -> str:
+    """What the slot finally holds: its last ``<?start>`` (streamed, the fallback comes first)."""
+    return re.findall(rf'<\?start name="{name}">(.*?)<\?end>', html, re.DOTALL)[-1]
+
+
+@pytest.fixture
+def fresh_db(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setattr(db, "DB_PATH", tmp_path / "data" / "acme.db")
+    return db.DB_PATH
+
+
+@pytest.mark.parametrize("name", ["home", "product", "signin"])
+def test_every_page_builds_without_warnings(name: str) -> None:
+    assert page(name).warnings == ()
+
+
+def test_the_database_is_created_on_first_use_once(fresh_db) -> None:
+    assert not fresh_db.parent.exists()
+    opened: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: opened.append(accounts.session_secret())) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(opened)) == 1, "one database, one session secret, however many openers"
+    assert [p.name for p in fresh_db.parent.iterdir()] == ["acme.db"], "no temporary file left"
+    with sqlite3.connect(fresh_db) as conn:
+        assert conn.execute("SELECT count(*) FROM product").fetchone() == (48,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (db.SCHEMA_VERSION,)
+    assert accounts.session_secret() == opened[0], "opened again, not rebuilt"
+
+
+def test_a_database_from_an_older_version_is_rebuilt(fresh_db) -> None:
+    fresh_db.parent.mkdir()
+    with sqlite3.connect(fresh_db) as conn:
+        conn.execute("CREATE TABLE product (id INTEGER)")
+    assert len(catalog.products()) == 48
+
+
+def test_an_unwritable_location_says_how_to_fix_it(tmp_path, monkeypatch) -> None:
+    (tmp_path / "file").write_text("")
+    monkeypatch.setattr(db, "DB_PATH", tmp_path / "file" / "acme.db")
+    with pytest.raises(RuntimeError, match="set SITE_DB to a writable file path"):
+        catalog.products()
+
+
+def test_passwords_are_checked_against_their_scrypt_hash(fresh_db) -> None:
+    assert accounts.authenticate("ann", "ann-password") == accounts.User("ann", "Ann Example")
+    assert accounts.authenticate("ann", "bob-password") is None
+    assert accounts.authenticate("nobody", "ann-password") is None
+    with sqlite3.connect(fresh_db) as conn:
+        stored = conn.execute("SELECT password_hash FROM user WHERE name = 'ann'").fetchone()[0]
+    assert b"ann-password" not in stored and len(stored) == 64
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_home_lists_the_catalogue_and_the_best_rated(fresh_db, autojump_clock, mode) -> None:
+    timeline = await render_timeline(page("home"), mode=mode)
+    assert_contract(timeline)
+    html = timeline.html
+    catalogue = slot(html, "catalogue")
+    assert catalogue.count('<li class="card">') == 48
+    assert [int(i) for i in re.findall(r'href="/product/(\d+)"', catalogue)] == list(range(1, 49))
+    top = slot(html, "top")
+    with sqlite3.connect(fresh_db) as conn:
+        best = conn.execute(
+            "SELECT product_id FROM review GROUP BY product_id"
+            " ORDER BY avg(rating) DESC, product_id LIMIT 4"
+        ).fetchall()
+    assert [int(i) for i in re.findall(r'href="/product/(\d+)"', top)] == [i for (i,) in best]
+    if mode != "out-of-order":
+        assert "skeleton" not in html, "no fallback is ever shown"
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_product_page_streams_on_time_in_every_mode(fresh_db, autojump_clock, mode) -> None:
+    timeline = await render_timeline(page("product"), params={"product_id": "3"}, mode=mode)
+    assert_contract(timeline)
+    spans = timeline.queries
+    assert spans["reviews"].end == catalog.REVIEWS_LATENCY
+    assert spans["rating"].start == spans["reviews"].end
+    assert spans["recommendations"].end == catalog.RECOMMENDATIONS_LATENCY
+    if mode == "out-of-order":
+        assert timeline.order() == ["related", "reviews", "rating", "recommendations"]
+        assert timeline.time_of("related") == 0
+        assert timeline.time_of("reviews") == timeline.time_of("rating") == 0.4
+        assert timeline.time_of("recommendations") == 0.9
+    html = timeline.html
+    with sqlite3.connect(fresh_db) as conn:
+        name, price = conn.execute("SELECT name, price FROM product WHERE id = 3").fetchone()
+        reviews = conn.execute("SELECT author, rating FROM review WHERE product_id = 3").fetchall()
+    assert f"<title>{name} · Acme</title>" in html
+    assert f'<p class="price">${price}</p>' in html
+    assert html.count('<li class="review">') == len(reviews) >= 2
+    average = round(sum(r for _, r in reviews) / len(reviews), 1)
+    assert f'<p class="rating">{average} / 5 from {len(reviews)} reviews</p>' in html
+    assert "<perfectly>" not in html, "review text is escaped"
+    assert html.endswith("</body>\n</html>\n")
+
+
+async def test_an_unknown_product_is_a_404_before_any_byte(fresh_db) -> None:
+    writes: list[bytes] = []
+
+    async def sink(data: bytes) -> None:
+        writes.append(data)
+
+    with pytest.raises(engine.NotFound, match="page 'product': no product 999") as caught:
+        await engine.render(page("product"), sink, params={"product_id": "999"})
+    assert caught.value.status_code == 404
+    assert writes == []
+
+
+@pytest.mark.parametrize(
+    ("params", "next_value", "problem"),
+    [
+        ({}, "/", ""),
+        ({"next": "/product/3", "failed": "1"}, "/product/3", "Wrong name or password."),
+        ({"next": "//evil.example/"}, "/", ""),
+        ({"next": "https://evil.example/"}, "/", ""),
+        ({"next": '/"><script>'}, "/&#34;&gt;&lt;script&gt;", ""),
+    ],
+)
+async def test_sign_in_form_keeps_only_local_next_paths(fresh_db, params, next_value, problem):
+    html = (await engine.render_to_bytes(page("signin"), params=params)).decode()
+    assert f'<input type="hidden" name="next" value="{next_value}">' in html
+    assert f'<p class="problem" role="alert">{problem}</p>' in html
