@@ -37,7 +37,7 @@ def authenticate(name: str, password: str) -> User | None:
 
 def session_secret() -> str:
     """The key that signs session cookies: made with the database, shared by every worker."""
-    return fetch("SELECT value FROM secret WHERE name = 'session'")[0][0]
+    return str(fetch("SELECT value FROM secret WHERE name = 'session'")[0][0])
 
 
 class SignInForm(msgspec.Struct, frozen=True):

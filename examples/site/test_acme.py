@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from trio.testing import MockClock
 
 import engine
 from engine.testing import assert_contract, render_timeline
@@ -18,7 +19,7 @@ PRODUCT = engine.load(str(Path(__file__).parent / "pages" / "product.toml"))
 
 
 @pytest.mark.trio
-async def test_reviews_stream_in_after_their_service(autojump_clock):
+async def test_reviews_stream_in_after_their_service(autojump_clock: MockClock) -> None:
     timeline = await render_timeline(PRODUCT, params={"product_id": "3"})
     assert_contract(timeline)
     assert timeline.order() == ["related", "reviews", "rating", "recommendations"]
@@ -28,7 +29,7 @@ async def test_reviews_stream_in_after_their_service(autojump_clock):
 
 
 @pytest.mark.trio
-async def test_a_review_service_outage_fails_only_the_reviews(autojump_clock):
+async def test_a_review_service_outage_fails_only_the_reviews(autojump_clock: MockClock) -> None:
     timeline = await render_timeline(
         PRODUCT, params={"product_id": "3"}, failures={"reviews": OSError("service down")}
     )
@@ -38,7 +39,7 @@ async def test_a_review_service_outage_fails_only_the_reviews(autojump_clock):
 
 
 @pytest.mark.trio
-async def test_signing_in():
+async def test_signing_in() -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://acme.test") as client:
         form = {"name": "ann", "password": "ann-password", "next": "/product/3"}
