@@ -3,31 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from schemas import Fragment, Page
 
 from ..markup.templates import Template
+from .jinja_checks import jinja_fragment
 from .nodes import PRIORITIES, SLOT_NAME, FragmentNode, QueryNode, Report, is_async
 from .signatures import annotations_of, compatible, describe, keyword_problems, type_name
 
 __all__ = ["check_fragments"]
 
+_RENDERERS = ("render", "template", "jinja", "jinja_source")
+
 
 def check_fragments(
-    page: Page, report: Report, query_index: Mapping[str, int], queries: list[QueryNode | None]
+    page: Page,
+    report: Report,
+    query_index: Mapping[str, int],
+    queries: list[QueryNode | None],
+    directory_of: Callable[[int], Path] = lambda i: Path.cwd(),
 ) -> tuple[dict[str, int], list[FragmentNode | None]]:
-    """Index the fragments and check each; ``None`` stands for one too broken to build."""
-    checks = _FragmentChecks(page, report)
+    """Index the fragments and check each; ``None`` stands for one too broken to build.
+
+    ``directory_of(i)`` is where fragment ``i``'s relative template paths resolve from.
+    """
+    checks = _FragmentChecks(page, report, directory_of)
     index = checks.index_fragments()
     fragments = [checks.fragment(i, f, query_index, queries) for i, f in enumerate(page.fragments)]
     return index, fragments
 
 
 class _FragmentChecks:
-    def __init__(self, page: Page, report: Report) -> None:
+    def __init__(self, page: Page, report: Report, directory_of: Callable[[int], Path]) -> None:
         self.page = page
         self.report = report
+        self.directory_of = directory_of
 
     def index_fragments(self) -> dict[str, int]:
         index: dict[str, int] = {}
@@ -91,7 +103,18 @@ class _FragmentChecks:
                 self.report.problem(
                     f"{field} HTML must not contain slot markers", node=node, key=key
                 )
-        renderer, slots = self.renderer(f, key, used)
+        renderer: Callable[[Mapping[str, Any]], Any] | None
+        markup = f.template
+        if f.jinja is None and f.jinja_source is None:
+            renderer, slots = self.renderer(f, key, used)
+        elif not self.exactly_one_renderer(f, key):
+            return None
+        else:
+            directory = self.directory_of(i)
+            jinja = jinja_fragment(f, key=key, directory=directory, used=used, report=self.report)
+            if jinja is None:
+                return None
+            renderer, slots, markup = jinja.render, jinja.slots, jinja.markup
         if renderer is None:
             return None
         return FragmentNode(
@@ -107,14 +130,24 @@ class _FragmentChecks:
             stylesheets=f.stylesheets,
             slots=slots,
             reveal=f.reveal,
+            markup=markup,
         )
+
+    def exactly_one_renderer(self, f: Fragment, key: str) -> bool:
+        chosen = [n for n in _RENDERERS if getattr(f, n) is not None]
+        if len(chosen) == 1:
+            return True
+        found = f" (found {', '.join(chosen)})" if chosen else ""
+        self.report.problem(
+            f"set exactly one of {', '.join(map(repr, _RENDERERS))}{found}", node=f.target, key=key
+        )
+        return False
 
     def renderer(
         self, f: Fragment, key: str, used: list[QueryNode | None]
     ) -> tuple[Callable[[Mapping[str, Any]], Any] | None, tuple[str, ...]]:
         node = f.target
-        if (f.render is None) == (f.template is None):
-            self.report.problem("set exactly one of 'render' and 'template'", node=node, key=key)
+        if not self.exactly_one_renderer(f, key):
             return None, ()
         if f.template is not None:
             template = Template.parse(f.template)

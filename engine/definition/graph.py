@@ -95,7 +95,9 @@ def _build(page: Page, source: str | None) -> Graph:
     if folding.chain_broken:
         raise PageError(report.errors)
     query_index, queries = check_queries(flat.page, report)
-    fragment_index, fragments = check_fragments(flat.page, report, query_index, queries)
+    fragment_index, fragments = check_fragments(
+        flat.page, report, query_index, queries, flat.directory_of_fragment
+    )
     tree = SlotTree(flat, report)
     shell, tail, shell_queries = tree.shell(query_index, queries)
     shell_children = tree.link_slots(shell, fragments, fragment_index)

@@ -77,6 +77,8 @@ class FragmentNode:
     depth: int = 0
     context: Context = "flow"
     """Parser context of its slot (a function renderer's slots inherit its own)."""
+    markup: str | None = attrs.field(default=None, eq=False, repr=False)
+    """Its template's text with slots as markers, where one is known (parser contexts)."""
     inputs: tuple[int, ...] = attrs.field(
         init=False,
         eq=False,

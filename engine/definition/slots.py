@@ -161,8 +161,7 @@ class SlotTree:
         contexts: dict[str, Context] = dict(slot_contexts(self.page.shell.html))
         for f in sorted((f for f in fragments if f), key=lambda f: depth[f.index]):
             own = contexts.get(f.target, "flow")
-            template = self.page.fragments[f.index].template
-            inner = slot_contexts(template, own) if template is not None else {}
+            inner = slot_contexts(f.markup, own) if f.markup is not None else {}
             contexts.update({slot: inner.get(slot, own) for slot in f.slots})
         groups: dict[str, list[int]] = {}
         for node in fragments:

@@ -62,3 +62,29 @@ def render_menu(menu: list[str]) -> str:
 
 def render_toc(toc: list[str]) -> str:
     return "".join(f"<a>{link}</a>" for link in toc)
+
+
+# tests/pages/jinja: fragments rendered by Jinja2 templates
+
+
+class Product(msgspec.Struct):
+    name: str
+    price: float
+
+
+class Review(msgspec.Struct):
+    author: str
+    text: str
+    stars: int
+
+
+async def product() -> Product:
+    return Product("Lamp <b>", 12.5)
+
+
+async def reviews() -> list[Review]:
+    return [Review("ann", "Bright & warm", 5), Review("<bob>", "ok", 3)]
+
+
+async def rating(reviews: list[Review]) -> float:
+    return sum(r.stars for r in reviews) / len(reviews)

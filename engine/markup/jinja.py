@@ -1,0 +1,241 @@
+"""Jinja2 templates: compiled once when a page is built, rendered synchronously per fragment.
+
+Every template is autoescaped and strict: a name that is not defined raises instead
+of rendering as nothing. One environment per directory (the directory of the file
+that declares the template), cached, so includes and macros resolve from there and a
+template shared by several pages is compiled once. Slots are the marker text itself
+or ``{{ slot("name") }}``; where they sit is read from the template's syntax tree,
+because a slot must appear exactly once in the rendered HTML.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import jinja2
+import jinja2.meta
+from jinja2 import nodes
+from markupsafe import Markup
+
+from .templates import MARKER, embed_json
+
+__all__ = ["JinjaError", "JinjaTemplate", "SlotUse", "environment", "slot_marker"]
+
+
+class JinjaError(Exception):
+    """A template cannot be compiled or rendered; the message names the file and line."""
+
+
+def slot_marker(name: str) -> Markup:
+    """``{{ slot("reviews") }}``: the slot marker, as markup."""
+    return Markup('<?marker name="{}">').format(name)
+
+
+def _json(value: Any) -> Markup:
+    """``{{ value|json }}``: JSON safe inside a ``<script>`` element (msgspec types too)."""
+    return Markup(embed_json(value).decode())
+
+
+FILTERS: dict[str, Any] = {"json": _json}
+"""Filters every engine template environment has, beside Jinja's own."""
+
+
+@functools.lru_cache(maxsize=64)
+def environment(*search_path: Path) -> jinja2.Environment:
+    """The environment for templates declared in files of ``search_path[0]``."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(p) for p in search_path]),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        auto_reload=False,
+        keep_trailing_newline=False,
+    )
+    env.filters.update(FILTERS)
+    env.globals["slot"] = slot_marker
+    return env
+
+
+@attrs.frozen
+class SlotUse:
+    """A slot in a template, and the construct around it that would repeat or drop it."""
+
+    name: str | None
+    """``None``: ``slot()`` called with something other than a literal name."""
+    file: str
+    line: int
+    inside: str | None
+    """``for``, ``if``, ``macro``… or ``None`` where it renders exactly once."""
+
+
+@attrs.frozen(eq=False)
+class JinjaTemplate:
+    """A compiled template and what its syntax tree shows."""
+
+    template: jinja2.Template
+    source: str
+    label: str
+    """The file (or ``inline template``) for messages."""
+    trees: tuple[tuple[str, nodes.Template], ...]
+    """The syntax tree of the template and of every template it includes by name."""
+    slot_uses: tuple[SlotUse, ...]
+
+    @classmethod
+    def compile(
+        cls, env: jinja2.Environment, *, file: Path | None, source: str | None
+    ) -> JinjaTemplate:
+        """Compile and analyse; raise :class:`JinjaError` naming the file and line."""
+        label = str(file) if file is not None else "inline template"
+        try:
+            if file is not None:
+                text = file.read_text(encoding="utf-8")
+            else:
+                assert source is not None
+                text = source
+        except OSError as exc:
+            raise JinjaError(f"cannot read template {label}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise JinjaError(f"template {label} is not UTF-8: {exc}") from None
+        trees = _parse_all(env, label, text, file)
+        try:
+            if file is None:
+                template = _from_string(env, text)
+            else:
+                template = env.get_template(_loader_name(env, file))
+        except jinja2.TemplateSyntaxError as exc:  # pragma: no cover - parse found it already
+            raise JinjaError(_syntax(exc, label)) from None
+        slots = tuple(_slot_uses(env, trees[0][1], label, None, set()))
+        return cls(template=template, source=text, label=label, trees=trees, slot_uses=slots)
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.slot_uses if s.name is not None)
+
+    def undeclared(self) -> set[str]:
+        """Names the template (and what it includes) reads from its context."""
+        names: set[str] = set()
+        for _, tree in self.trees:
+            names |= jinja2.meta.find_undeclared_variables(tree)
+        return names - set(self.template.environment.globals)
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        try:
+            return self.template.render(values)
+        except jinja2.TemplateError as exc:
+            raise JinjaError(f"{self.label}{_line_of(exc, self.template)}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=512)
+def _from_string(env: jinja2.Environment, text: str) -> jinja2.Template:
+    """Inline templates, compiled once (``get_template`` caches those of files)."""
+    return env.from_string(text)
+
+
+def _loader_name(env: jinja2.Environment, file: Path) -> str:
+    """The name under which the environment's loader finds ``file``."""
+    loader = env.loader
+    assert isinstance(loader, jinja2.FileSystemLoader)
+    resolved = file.resolve()
+    for root in loader.searchpath:
+        try:
+            return resolved.relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            continue
+    raise JinjaError(f"template {file} is outside {', '.join(loader.searchpath)}")
+
+
+def _parse_all(
+    env: jinja2.Environment, label: str, text: str, file: Path | None
+) -> tuple[tuple[str, nodes.Template], ...]:
+    """Parse the template and every template it names literally (includes, imports)."""
+    trees: list[tuple[str, nodes.Template]] = []
+    seen: set[str] = set()
+
+    def parse(label: str, text: str) -> None:
+        try:
+            tree = env.parse(text, filename=label)
+        except jinja2.TemplateSyntaxError as exc:
+            raise JinjaError(_syntax(exc, label)) from None
+        trees.append((label, tree))
+        for name in jinja2.meta.find_referenced_templates(tree):
+            if name is None or name in seen:
+                continue
+            seen.add(name)
+            try:
+                source, filename, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+            except jinja2.TemplateNotFound:
+                roots = ", ".join(env.loader.searchpath)  # type: ignore[union-attr]
+                raise JinjaError(
+                    f"{label}: template {name!r} not found (looked in {roots})"
+                ) from None
+            parse(filename or name, source)
+
+    parse(label, text)
+    return tuple(trees)
+
+
+def _syntax(exc: jinja2.TemplateSyntaxError, label: str) -> str:
+    return f"{exc.filename or label}:{exc.lineno}: template syntax error: {exc.message}"
+
+
+def _line_of(exc: BaseException, template: jinja2.Template) -> str:
+    """``:line`` of the innermost template frame of ``exc``'s traceback, if any."""
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == (template.filename or "<template>"):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f":{line}" if line is not None else ""
+
+
+_REPEATING = {
+    nodes.For: "a {% for %} loop",
+    nodes.If: "an {% if %}",
+    nodes.Macro: "a macro",
+    nodes.CallBlock: "a {% call %} block",
+    nodes.FilterBlock: "a {% filter %} block",
+    nodes.CondExpr: "a conditional expression",
+}
+
+
+def _slot_uses(
+    env: jinja2.Environment,
+    node: nodes.Node,
+    label: str,
+    inside: str | None,
+    including: set[str],
+) -> Iterator[SlotUse]:
+    """Every slot under ``node``, with the innermost construct that repeats or drops it."""
+    if isinstance(node, nodes.TemplateData):
+        for match in MARKER.finditer(node.data):
+            line = node.lineno + node.data.count("\n", 0, match.start())
+            yield SlotUse(match[1] if match[1] is not None else match[2], label, line, inside)
+        return
+    if (
+        isinstance(node, nodes.Call)
+        and isinstance(node.node, nodes.Name)
+        and node.node.name == "slot"
+    ):
+        literal = len(node.args) == 1 and isinstance(node.args[0], nodes.Const)
+        name = node.args[0].value if literal else None  # type: ignore[attr-defined]
+        yield SlotUse(name if isinstance(name, str) else None, label, node.lineno, inside)
+        return
+    if isinstance(node, nodes.Include) and isinstance(node.template, nodes.Const):
+        name = node.template.value
+        if name not in including and env.loader is not None:
+            try:
+                source, filename, _ = env.loader.get_source(env, name)
+            except jinja2.TemplateNotFound:
+                return  # reported when parsing
+            tree = env.parse(source, filename=filename)
+            yield from _slot_uses(env, tree, filename or name, inside, including | {name})
+        return
+    for kind, what in _REPEATING.items():
+        if isinstance(node, kind):
+            inside = inside or what
+            break
+    for child in node.iter_child_nodes():
+        yield from _slot_uses(env, child, label, inside, including)
