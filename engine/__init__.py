@@ -11,6 +11,7 @@ from ._errors import (
     DependencyFailed,
     EngineError,
     FragmentError,
+    NoAsyncioHost,
     NotFound,
     PageError,
     ParameterError,
@@ -24,6 +25,7 @@ from ._errors import (
 from ._render import Sink, render, render_fragment, render_to_bytes
 from .definition.graph import Graph
 from .definition.load import load
+from .definition.nodes import on_asyncio
 from .markup.templates import html
 from .resolution.resolve import ErrorHook, Tracer
 from .wire.format import SCRIPT_HASHES
@@ -38,6 +40,7 @@ __all__ = [
     "Graph",
     "Layout",
     "Mode",
+    "NoAsyncioHost",
     "NotFound",
     "Page",
     "PageError",
@@ -54,6 +57,7 @@ __all__ = [
     "Tracer",
     "html",
     "load",
+    "on_asyncio",
     "render",
     "render_fragment",
     "render_to_bytes",

@@ -7,7 +7,8 @@
     ├── RenderError                    a render could not produce its first byte
     │   ├── ParameterError (ValueError)  a request parameter is missing or malformed: 400
     │   ├── NotFound (LookupError)       raised by a shell query: 404
-    │   └── ShellError                   a shell query failed otherwise: 500
+    │   ├── ShellError                   a shell query failed otherwise: 500
+    │   └── NoAsyncioHost                asyncio queries, but no asyncio loop hosts trio: 500
     ├── QueryError                     a query failed; in-band after the first byte
     │   ├── QueryTimeout                 its timeout or the page deadline passed
     │   ├── ResultTypeError (TypeError)  its value does not match the declared type
@@ -29,6 +30,7 @@ __all__ = [
     "DependencyFailed",
     "EngineError",
     "FragmentError",
+    "NoAsyncioHost",
     "NotFound",
     "PageError",
     "ParameterError",
@@ -105,6 +107,11 @@ class NotFound(RenderError, LookupError):
 
 class ShellError(RenderError):
     """A shell query failed, so no document can start."""
+
+
+class NoAsyncioHost(RenderError):
+    """The page has asyncio queries but no asyncio loop hosts this trio run (``trio.run``,
+    Hypercorn's trio worker); ``engine.asgi.App`` reports it at startup already."""
 
 
 class QueryError(EngineError):

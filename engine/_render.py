@@ -18,6 +18,7 @@ from schemas import Mode, Page
 
 from ._errors import NotFound, QueryError, ShellError
 from .definition.graph import Graph
+from .resolution.bridge import require_asyncio_host
 from .resolution.resolve import ErrorHook, Event, Resolution, Tracer, convert_params
 from .scheduling.expand import Chunk
 from .scheduling.inorder import InOrder
@@ -58,7 +59,8 @@ async def render(
     """Stream ``page`` to ``sink``.
 
     Raises, before the first byte only: :class:`ParameterError` (400),
-    :class:`NotFound` (404) and :class:`ShellError` (500). After the first byte,
+    :class:`NotFound` (404), :class:`ShellError` (500) and :class:`NoAsyncioHost` (500: the
+    page has asyncio queries and no asyncio loop hosts this trio run). After the first byte,
     failures are rendered in their slots and the document still closes. Cancelling
     the caller, or a sink that raises, cancels every query still running.
     """
@@ -68,6 +70,8 @@ async def render(
         raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {chosen!r}")
     wire = Wire(nonce)
     values = convert_params(graph, params or {})
+    if graph.asyncio_queries:
+        require_asyncio_host(graph.name, graph.asyncio_queries)
     await _in_nursery(_Writer(graph, chosen, wire, sink, tracer, on_error).page, values)
 
 
@@ -90,6 +94,8 @@ async def render_fragment(
         raise NotFound(f"page has no fragment {target!r}", page=graph.name)
     index = graph.fragment_index[target]
     values = convert_params(graph, params or {}, only=_closure(graph, index))
+    if graph.asyncio_queries:
+        require_asyncio_host(graph.name, graph.asyncio_queries)
     writer = _Writer(graph, "buffered", Wire(nonce), sink, tracer, on_error)
     await _in_nursery(functools.partial(writer.fragment, index), values)
 

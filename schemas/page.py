@@ -101,6 +101,11 @@ class Query(_Node, frozen=True, kw_only=True):
     timeout: Seconds | None = None
     expose: bool = False
     """Send this query's JSON to the browser (it is never sent otherwise)."""
+    loop: Literal["trio", "asyncio"] = "trio"
+    """``asyncio``: ``call`` awaits asyncio libraries (asyncpg, aiosqlite, httpx, redis.asyncio),
+    so it runs as a task on the asyncio loop that hosts the engine (uvicorn, Hypercorn's
+    asyncio worker, Starlette, FastAPI). A callable decorated ``@engine.on_asyncio`` needs
+    no key."""
 
 
 class Fragment(_Node, frozen=True, kw_only=True):

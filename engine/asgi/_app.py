@@ -7,7 +7,7 @@ any asyncio server or mounted in Starlette/FastAPI (see ``_guest``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 from urllib.parse import parse_qsl
 
@@ -16,9 +16,10 @@ import trio
 
 from schemas import Mode
 
-from .._errors import ParameterError, RenderError
+from .._errors import NoAsyncioHost, ParameterError, RenderError
 from .._render import render, render_fragment
 from ..definition.graph import Graph
+from ..resolution.bridge import require_asyncio_host
 from ._guest import Receive, Scope, Send, TrioASGI
 from ._options import Options
 from ._response import HeadComplete, Response
@@ -94,9 +95,25 @@ class App:
         if scope["type"] == "http":
             await self._http(Request.parse(scope), receive, send)
         elif scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await _lifespan(receive, send, self._startup_problem)
         else:  # ASGI: raise for unsupported scopes (Hypercorn crashes on a silent return)
             raise RuntimeError(f"engine.asgi.App does not serve {scope['type']!r} scopes")
+
+    @property
+    def asyncio_queries(self) -> dict[str, tuple[str, ...]]:
+        """Page name → its queries that run on asyncio; non-empty: serve on an asyncio loop."""
+        return {
+            r.graph.name: r.graph.asyncio_queries for r in self.routes if r.graph.asyncio_queries
+        }
+
+    def _startup_problem(self) -> str | None:
+        """Why this app cannot serve on the current host, or None (checked at lifespan startup)."""
+        for page, queries in self.asyncio_queries.items():
+            try:
+                require_asyncio_host(page, queries)
+            except NoAsyncioHost as exc:
+                return str(exc)
+        return None
 
     def _plan(self, request: Request) -> Plan | Refusal:
         found = match(self.routes, request.path)
@@ -197,10 +214,17 @@ async def _watch_disconnect(receive: Receive, producer: trio.CancelScope) -> Non
     producer.cancel()
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def _lifespan(
+    receive: Receive, send: Send, startup_problem: Callable[[], str | None]
+) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            problem = startup_problem()
+            if problem is not None:
+                log.error("%s", problem)
+                await send({"type": "lifespan.startup.failed", "message": problem})
+                return
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})

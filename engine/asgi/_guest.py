@@ -31,6 +31,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("engine.asgi")
+T = TypeVar("T")
 
 T = TypeVar("T")
 
@@ -209,3 +210,40 @@ class TrioASGI:
             await _lifespan_in_guest(guest, self.app, scope, receive, send)
         else:
             await _run_in_guest(guest, self.app, scope, receive, send)
+
+
+def run_as_asyncio_guest(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Like ``trio.run(fn, *args)``, but with asyncio as the host and trio as its guest.
+
+    For pages whose queries await asyncio libraries outside a server (``engine render``,
+    scripts): the render keeps trio's semantics, and asyncio queries find a running loop.
+    Ctrl-C (asyncio cancels its main task) cancels the trio run and waits for it to unwind.
+    """
+
+    async def host() -> T:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[outcome.Outcome[T]] = loop.create_future()
+        scope = trio.CancelScope()
+
+        async def guest() -> T:
+            with scope:
+                return await fn(*args)
+            raise KeyboardInterrupt  # the host was cancelled (Ctrl-C) and so was the render
+
+        trio.lowlevel.start_guest_run(
+            guest,
+            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            done_callback=lambda result: _resolve(done, result),
+            host_uses_signal_set_wakeup_fd=True,
+        )
+        try:
+            result = await asyncio.shield(done)
+        except asyncio.CancelledError:
+            scope.cancel()
+            while not done.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(done)
+            raise
+        return result.unwrap()
+
+    return asyncio.run(host())

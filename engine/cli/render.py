@@ -10,6 +10,7 @@ import trio
 
 from .._errors import EngineError
 from .._render import render
+from ..asgi._guest import run_as_asyncio_guest
 from ..contract.trace import Timeline
 from ..definition.graph import Graph
 from ._common import add_page_argument, fail, load_graph
@@ -51,7 +52,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     try:
         graph = load_graph(args.page)
-        timeline = trio.run(_render, graph, dict(args.param), args)
+        # A page whose queries await asyncio libraries gets an asyncio host, trio as its guest.
+        run = run_as_asyncio_guest if graph.asyncio_queries else trio.run
+        timeline = run(_render, graph, dict(args.param), args)
     except BrokenPipeError:  # `engine render page.toml | head`
         return 0
     except (EngineError, ValueError) as error:

@@ -1,4 +1,7 @@
-"""``engine serve APP``: pages over HTTP on Hypercorn's trio worker, one log line per request.
+"""``engine serve APP``: pages over HTTP on Hypercorn, one log line per request.
+
+Hypercorn's trio worker by default; its asyncio worker when a page has asyncio queries (they
+run on its loop and trio runs as a guest, ``engine.asgi._guest``) or with ``--worker-class``.
 
 APP is a page file, or ``module:attr`` naming a page, an ``engine.asgi.App`` or any ASGI app.
 Hypercorn loads the app in each worker process by calling :func:`served_app`, which reads
@@ -49,6 +52,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="where a single page is served, e.g. '/product/{product_id}' (repeatable;"
         " default '/'); path captures become request parameters",
     )
+    parser.add_argument(
+        "--worker-class",
+        choices=("trio", "asyncio"),
+        help="Hypercorn's worker (default: asyncio when a page has asyncio queries, which then"
+        " run on its loop with trio as a guest; trio otherwise)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -57,12 +66,12 @@ def run(args: argparse.Namespace) -> int:
     os.environ[_ENV_APP] = args.app
     os.environ[_ENV_ROUTES] = json.dumps(routes)
     try:
-        served_app()  # fail here, once, with a readable error rather than in every worker
+        app = served_app()  # fail here, once, with a readable error rather than in every worker
     except (EngineError, ValueError) as error:  # RefError is a ValueError
         return fail(error)
     config = Config()
     config.bind = [f"{args.host}:{args.port}"]
-    config.worker_class = "trio"
+    config.worker_class = args.worker_class or worker_class_for(app)
     config.application_path = f"{__name__}:served_app()"
     config.use_reloader = args.reload
     # Always worker processes: with 0, Hypercorn serves in this process and a Ctrl-C lands as
@@ -71,6 +80,14 @@ def run(args: argparse.Namespace) -> int:
     config.workers = max(1, args.workers)
     config.errorlog = "-"
     return int(hypercorn_run(config) or 0)
+
+
+def worker_class_for(app: Any) -> str:
+    """asyncio for an engine app with asyncio queries (trio then runs as its guest), else trio.
+
+    Any other ASGI app is opaque: it gets trio unless ``--worker-class asyncio`` says otherwise.
+    """
+    return "asyncio" if isinstance(app, App) and app.asyncio_queries else "trio"
 
 
 def served_app() -> Any:

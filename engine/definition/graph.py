@@ -19,7 +19,7 @@ from .._errors import PageError, Problem
 from ..markup.templates import Template
 from .fragments import check_fragments
 from .layouts import Problems, flatten
-from .nodes import FragmentNode, QueryNode, Report, is_async
+from .nodes import FragmentNode, QueryNode, Report, is_async, loop_of
 from .queries import check_queries
 from .slots import SlotTree
 
@@ -57,6 +57,13 @@ class Graph:
         ),
     )
     """Some fragment fills a slot of another (flat pages skip the nesting bookkeeping)."""
+    asyncio_queries: tuple[str, ...] = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda g: tuple(q.name for q in g.queries if q.loop == "asyncio"), takes_self=True
+        ),
+    )
+    """Queries that run on asyncio: rendering the page needs an asyncio host loop."""
 
     @property
     def name(self) -> str:
@@ -68,7 +75,11 @@ class Graph:
         return _build(page, source)
 
     def with_calls(self, calls: Mapping[str, Callable[..., Any]]) -> Graph:
-        """The same graph with some query callables replaced (fakes in tests)."""
+        """The same graph with some query callables replaced (fakes in tests).
+
+        A fake runs on trio unless it is marked ``@engine.on_asyncio`` itself, so a page
+        whose queries need asyncio can be tested with plain fakes under ``trio.run``.
+        """
         unknown = sorted(set(calls) - set(self.query_index))
         if unknown:
             raise KeyError(f"page {self.name!r} has no query {', '.join(unknown)}")
@@ -77,6 +88,7 @@ class Graph:
                 q,
                 call=calls[q.name],
                 is_async=is_async(calls[q.name]),
+                loop=loop_of(calls[q.name]),
             )
             if q.name in calls
             else q

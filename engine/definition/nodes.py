@@ -6,7 +6,7 @@ import inspect
 import re
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import attrs
 
@@ -15,7 +15,18 @@ from ..markup.context import Context
 from .convert import converter_for
 from .refs import RefError, import_ref, parse_type
 
-__all__ = ["FragmentNode", "QueryNode", "Report", "is_async", "is_batched"]
+__all__ = [
+    "FragmentNode",
+    "Loop",
+    "QueryNode",
+    "Report",
+    "is_async",
+    "is_batched",
+    "loop_of",
+    "on_asyncio",
+]
+
+Loop = Literal["trio", "asyncio"]
 
 # The same patterns as the schema's: pages built in Python are never decoded, so the
 # graph checks names itself (they end up in HTML attributes).
@@ -40,6 +51,8 @@ class QueryNode:
     expose: bool
     batched: bool
     is_async: bool
+    loop: Loop = "trio"
+    """Where ``call`` runs: trio (the render's own loop) or the asyncio loop hosting it."""
     dependents: tuple[int, ...] = ()
     consumers: tuple[int, ...] = ()
     convert: Callable[[Any], Any] = attrs.field(
@@ -98,6 +111,26 @@ def is_async(fn: Any) -> bool:
             inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
         )
     )
+
+
+_LOOP_MARK = "__engine_loop__"
+Call = TypeVar("Call", bound=Callable[..., Any])
+
+
+def on_asyncio(fn: Call) -> Call:
+    """Mark a query callable that awaits asyncio libraries (aiosqlite, asyncpg, httpx...).
+
+    The engine then runs it as a task on the asyncio loop hosting the render, exactly as
+    ``loop = "asyncio"`` on its query would: the function, not each page using it, knows
+    which loop its libraries need.
+    """
+    setattr(fn, _LOOP_MARK, "asyncio")
+    return fn
+
+
+def loop_of(fn: Any, declared: Loop = "trio") -> Loop:
+    """The loop a query callable runs on: its ``@on_asyncio`` mark, else the declared one."""
+    return "asyncio" if getattr(fn, _LOOP_MARK, None) == "asyncio" else declared
 
 
 def is_batched(fn: Any) -> bool:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from schemas import Page, Query
 
-from .nodes import QUERY_NAME, QueryNode, Report, is_async, is_batched
+from .nodes import QUERY_NAME, QueryNode, Report, is_async, is_batched, loop_of
 from .signatures import (
     annotations_of,
     compatible,
@@ -77,6 +77,14 @@ class _QueryChecks:
                 f"callable {describe(call)} {message}", node=q.name, key=f"{key}.call"
             )
         hints = annotations_of(call)
+        loop = loop_of(call, q.loop)
+        if loop == "asyncio" and not is_async(call):
+            self.report.problem(
+                f"runs on asyncio but {describe(call)} is not async: a sync callable runs in a"
+                ' worker thread; make it `async def` or drop `loop = "asyncio"`',
+                node=q.name,
+                key=f"{key}.loop",
+            )
         return QueryNode(
             index=i,
             name=q.name,
@@ -90,6 +98,7 @@ class _QueryChecks:
             expose=q.expose,
             batched=is_batched(call),
             is_async=is_async(call),
+            loop=loop,
         )
 
     def check_cycles(self, index: Mapping[str, int]) -> None:

@@ -27,6 +27,7 @@ from .._errors import (
 from ..definition.convert import CONVERSION_ERRORS
 from ..definition.graph import Graph, QueryNode
 from ..definition.signatures import type_name
+from .bridge import run_on_asyncio
 
 __all__ = ["Event", "Resolution", "Tracer", "call_error_hook", "convert_params", "propagates"]
 
@@ -180,6 +181,8 @@ class Resolution:
         if q.batched:
             await self._run_batches(q, kwargs)
             return None
+        if q.loop == "asyncio":
+            return self._check(q, await run_on_asyncio(functools.partial(q.call, **kwargs)))
         if q.is_async:
             return self._check(q, await q.call(**kwargs))
         return self._check(
@@ -191,6 +194,7 @@ class Resolution:
 
     async def _run_batches(self, q: QueryNode, kwargs: dict[str, Any]) -> None:
         iterator = q.call(**kwargs)
+        on_asyncio = q.loop == "asyncio"  # then each step is a task on the host loop
         credit = self.batch_credits.get(q.index)
         try:
             while True:
@@ -200,7 +204,10 @@ class Resolution:
                     except trio.WouldBlock:
                         await credit.acquire()
                 try:
-                    batch = await iterator.__anext__()
+                    if on_asyncio:
+                        batch = await run_on_asyncio(iterator.__anext__)
+                    else:
+                        batch = await iterator.__anext__()
                 except StopAsyncIteration:
                     break
                 self._emit(Event(q.index, "batch", self._check(q, batch)))
@@ -210,7 +217,7 @@ class Resolution:
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
                 with trio.CancelScope(shield=True):
-                    await aclose()
+                    await (run_on_asyncio(aclose) if on_asyncio else aclose())
 
     def _check(self, q: QueryNode, value: Any) -> Any:
         try:
