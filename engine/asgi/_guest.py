@@ -33,8 +33,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("engine.asgi")
 T = TypeVar("T")
 
-T = TypeVar("T")
-
 
 def in_trio() -> bool:
     """True when called from a trio task (Hypercorn's trio worker, ``trio.run``, a guest task).

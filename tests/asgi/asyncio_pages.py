@@ -68,10 +68,12 @@ async def products() -> list[Product]:
 
 @engine.on_asyncio
 async def product_batches() -> AsyncIterator[list[Product]]:
-    async with aiosqlite.connect(os.environ["ENGINE_TEST_DB"]) as db:
-        async with db.execute("select id, name from product order by id") as cursor:
-            while rows := await cursor.fetchmany(2):
-                yield [Product(*row) for row in rows]
+    async with (
+        aiosqlite.connect(os.environ["ENGINE_TEST_DB"]) as db,
+        db.execute("select id, name from product order by id") as cursor,
+    ):
+        while rows := await cursor.fetchmany(2):
+            yield [Product(*row) for row in rows]
 
 
 async def weather() -> Weather:  # runs on asyncio through its query's loop = "asyncio"
