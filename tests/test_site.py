@@ -43,6 +43,23 @@ def test_every_page_builds_without_warnings(name: str) -> None:
     assert page(name).warnings == ()
 
 
+@pytest.mark.parametrize(
+    ("name", "params", "title"),
+    [
+        ("home", {}, "Acme Widgets"),
+        ("product", {"product_id": "1"}, "Acme Gadget Pro · Acme"),
+        ("signin", {}, "Sign in · Acme"),
+    ],
+)
+async def test_every_page_fills_the_shared_layout(name, params, title) -> None:
+    html = (await engine.render_to_bytes(page(name), params=params, mode="buffered")).decode()
+    head, body = html.split("</head>")
+    assert head.count('<link rel="stylesheet" href="/static/site.css">') == 1
+    assert head.endswith(f"<title>{title}</title>"), "the page's head goes after the layout's"
+    assert body.count("<nav>") == body.count("<footer>") == body.count("<main>") == 1
+    assert body.index("</nav>") < body.index("<h1") < body.index("</main>")
+
+
 def test_the_database_is_created_on_first_use_once(fresh_db) -> None:
     assert not fresh_db.parent.exists()
     opened: list[str] = []
