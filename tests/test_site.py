@@ -144,6 +144,13 @@ async def test_product_page_streams_on_time_in_every_mode(fresh_db, autojump_clo
     assert f'<p class="rating">{average} / 5 from {len(reviews)} reviews</p>' in html
     assert "<perfectly>" not in html, "review text is escaped"
     assert html.endswith("</body>\n</html>\n")
+    # Only the product is sent as data (the page exposes it), after the content.
+    assert html.count('<script type="application/json"') == 1
+    island = f'<script type="application/json" data-query="product">{{"id":3,"name":"{name}"'
+    assert html.index("</main>") < html.index(island) < html.index("</body>")
+    if mode == "out-of-order":
+        assert timeline.writes[0].chunks == (("shell", ""), ("query", "product"))
+        assert html.index('<template for="reviews">') < html.index('<template for="rating">')
 
 
 async def test_an_unknown_product_is_a_404_before_any_byte(fresh_db) -> None:

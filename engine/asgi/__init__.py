@@ -1,6 +1,6 @@
 """Serve pages over ASGI: natively on trio (Hypercorn's trio worker) and inside asyncio servers.
 
-``App({"/product/{product_id}": "examples/shop/page.toml"})`` is an ASGI 3 application; the
+``App({"/product/{product_id}": "examples/site/pages/product.toml"})`` is an ASGI 3 application; the
 same object runs under ``hypercorn --worker-class trio``, under uvicorn, and mounted in a
 Starlette or FastAPI app (docs/serving.md).
 """

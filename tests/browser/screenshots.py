@@ -1,14 +1,13 @@
 """Regenerate docs/img/shop-first-paint.png and docs/img/shop-complete.png.
 
-Run from the repository root: ``python tests/browser/screenshots.py``. It serves the shop on
-Hypercorn's trio worker (what ``engine serve`` runs) and photographs it in Debian's Chromium
-as soon as the shell is in the DOM, then once the last fragment has landed.
+Run from the repository root: ``python tests/browser/screenshots.py``. It serves the example
+site on Hypercorn's trio worker (what ``engine serve`` runs) and photographs a product page in
+Debian's Chromium as soon as the shell is in the DOM, then once the last fragment has landed.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -31,17 +30,12 @@ OUT = REPO / "docs" / "img"
 def main() -> None:
     chromium = require_executable("chromium")
     port = free_port()
-    env = {
-        "ENGINE_SERVE_APP": "examples/shop/page.toml",
-        "ENGINE_SERVE_ROUTES": json.dumps(["/product/{product_id}"]),
-    }
     with tempfile.TemporaryDirectory() as tmp:
         server = start_server(
-            hypercorn_argv("engine.cli.serve:served_app()", port),
+            hypercorn_argv("examples.site.app:app", port),
             port=port,
             log=Path(tmp) / "server.log",
             ready_path="/product/1",
-            env=env,
         )
         try:
             with sync_playwright() as pw:

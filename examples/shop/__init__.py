@@ -1,1 +1,0 @@
-"""The shop example: a product page backed by SQLite, streamed as it resolves."""
