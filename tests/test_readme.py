@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import engine
@@ -32,6 +33,15 @@ async def test_readme_page_streams_and_keeps_the_contract(autojump_clock) -> Non
     assert_contract(timeline)
     assert timeline.time_of("reviews") == 0.3
     assert "<li>ann: Great &amp; sturdy</li><li>bob: &lt;b&gt;ok&lt;/b&gt;</li>" in timeline.html
+
+
+def readme_run_command() -> list[str]:
+    """The README's first command, after ``pip install ... &&``: how a new user runs the site
+    (tests/asgi/test_site_servers.py serves exactly this)."""
+    run = re.findall(r"```\n(.*?)\n```", README, re.DOTALL)[0].strip()
+    install, _, serve = run.partition(" && ")
+    assert install == "pip install -e '.[site]'", "one command, on a fresh machine"
+    return shlex.split(serve)
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -12,6 +12,7 @@ import pytest
 from servers import ServerProcess, fetch, free_port, hypercorn_argv, start_server, uvicorn_argv
 
 from examples.site.app import app
+from tests.test_readme import readme_run_command
 
 ORIGIN = "http://testserver"
 
@@ -85,9 +86,10 @@ async def test_cross_site_form_posts_are_refused(client) -> None:
 
 def _serve(kind: str, log_dir) -> ServerProcess:
     port = free_port()
-    if kind == "engine serve":
-        argv = [sys.executable, "-m", "engine", "serve", "examples.site.app:app"]
-        argv += ["--port", str(port)]
+    if kind == "engine serve":  # exactly as the README runs it
+        engine, *args = readme_run_command()
+        assert engine == "engine"
+        argv = [sys.executable, "-m", "engine", *args, "--port", str(port)]
     elif kind == "hypercorn":
         argv = hypercorn_argv("examples.site.app:app", port)
     else:
