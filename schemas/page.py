@@ -146,7 +146,12 @@ class Shell(_Node, frozen=True, kw_only=True):
     queries.
     """
 
-    html: str
+    html: str = ""
+    jinja: str | None = None
+    """Instead of ``html``: a Jinja2 template file, relative to the file that declares it;
+    the shell queries (and ``csp_nonce``) are its variables."""
+    jinja_source: str | None = None
+    """Instead of ``html``: an inline Jinja2 template, as ``jinja``."""
     queries: tuple[Name, ...] = ()
     head: str = ""
     """HTML added just before the document's ``</head>`` (a ``<title>``, meta tags): how a

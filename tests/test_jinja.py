@@ -294,3 +294,91 @@ def test_engine_check_prints_the_template_file_and_line(tmp_path, capsys) -> Non
         " product.nam reads 'nam', but Product has no such field (its"
         " fields: name, price)\n"
     )
+
+
+# -- Jinja2 shells and layouts ---------------------------------------------------------
+
+IN_SITE = PAGES / "jinja" / "lamp_in_site.toml"
+SITE_HTML = (PAGES / "jinja" / "layouts" / "site.html").resolve()
+
+
+async def test_a_jinja_layout_around_an_html_page_in_every_mode(autojump_clock) -> None:
+    graph = Graph.build(engine.load(IN_SITE), source=str(IN_SITE))
+    documents = set()
+    for mode in ("out-of-order", "in-order", "buffered"):
+        timeline = await render_timeline(graph, mode=mode, nonce="abcdefgh12")
+        assert_contract(timeline)
+        html = timeline.html
+        assert "<nav>Signed in as <b>Ann &lt;admin&gt;</b>" in html
+        assert '<a href="/home">Home</a><a href="/shop">Shop</a></nav>' in html
+        assert '<meta name="description" content="Lamp &lt;b&gt;"></head>' in html
+        assert '<script nonce="abcdefgh12">window.site = true</script>' in html
+        assert html.endswith("</body>\n</html>\n")
+        if mode == "out-of-order":
+            html = apply(TEMPLATE.sub("", html), TEMPLATE.findall(html))
+        documents.add(without_scripts(parse(html)))
+    assert len(documents) == 1
+    assert "<h1>Lamp &lt;b&gt;</h1>" in documents.pop()
+
+
+async def test_a_jinja_page_shell_without_layout(autojump_clock) -> None:
+    shell = Shell(
+        queries=("reviews",),
+        jinja_source=HEAD.replace("<body>", "<title>{{ reviews|length }} reviews</title><body>")
+        + "{% for r in reviews %}<p>{{ r.author }}</p>{% endfor %}"
+        '<div>{{ slot("x") }}</div></body></html>',
+    )
+    p = msgspec.structs.replace(
+        page(Fragment(target="x", template="x!", fallback="…")), shell=shell
+    )
+    html = await rendered(p)
+    assert "<title>2 reviews</title>" in html
+    assert '<p>ann</p><p>&lt;bob&gt;</p><div><?start name="x">x!<?end></div></body></html>' in html
+
+
+def shell_problems(jinja_source: str, queries: tuple[str, ...] = ("product",)) -> list[str]:
+    shell = Shell(queries=queries, jinja_source=jinja_source)
+    p = msgspec.structs.replace(page(Fragment(target="x", template="x", fallback="…")), shell=shell)
+    return messages(p)
+
+
+def test_jinja_shell_mistakes() -> None:
+    body = '<meta charset="utf-8">{{ slot("x") }}</body>'
+    assert shell_problems("{% for i in [1] %}" + body + "{% endfor %}")[0].startswith(
+        "inline template:1: slot 'x' is inside a {% for %} loop"
+    )
+    assert shell_problems(body + "{{ user }}") == [
+        "shell template reads user, not among the shell queries",
+        "after </body> a Jinja2 shell must be plain HTML: it goes out after the last fragment,"
+        " when the shell queries' values are long gone",
+    ]
+    assert shell_problems(body.replace("</body>", "")) == [
+        "a Jinja2 shell writes the document's </body> in its own text (not through extends or"
+        " include): what follows it goes out after the last fragment"
+    ]
+    assert shell_problems("{{ product.nam }}" + body) == [
+        "inline template:1: product.nam reads 'nam', but Product has no such field (its fields:"
+        " name, price)"
+    ]
+    assert shell_problems("{% if %}" + body)[0] == (
+        "inline template:1: template syntax error: Expected an expression, got 'end of statement"
+        " block'"
+    )
+
+
+def test_mistakes_in_a_jinja_layout_name_its_template_and_file(tmp_path) -> None:
+    (tmp_path / "site.html").write_text(
+        '<meta charset="utf-8">\n{% if user %}{{ slot("content") }}{% endif %}\n'
+        '<?marker name="ads"></body>'
+    )
+    (tmp_path / "site.toml").write_text('[shell]\njinja = "site.html"\n')
+    (tmp_path / "p.toml").write_text('name = "p"\nlayout = "site.toml"\n[shell]\nhtml = "x"\n')
+    found = problems_of(engine.load(tmp_path / "p.toml"), tmp_path / "p.toml")
+    assert [(p.file, p.key) for p in found] == [(str(tmp_path / "site.toml"), "$.shell.jinja")] * 3
+    assert [p.message for p in found] == [
+        "shell template reads user, not among the shell queries",
+        f"{tmp_path}/site.html:2: slot 'content' is inside an {{% if %}}: a slot must appear"
+        " exactly once in the rendered HTML, so it cannot be repeated, left out or rendered by a"
+        " macro; move it out (its own fragment can loop or decide)",
+        "slot 'ads' in the shell of layout 'site' is filled by no fragment",
+    ]

@@ -16,6 +16,7 @@ import attrs
 from schemas import Page
 
 from .._errors import PageError, Problem
+from ..markup.jinja import JinjaShell
 from ..markup.templates import Template
 from .fragments import check_fragments
 from .layouts import Problems, flatten
@@ -23,7 +24,10 @@ from .nodes import FragmentNode, QueryNode, Report, is_async, loop_of
 from .queries import check_queries
 from .slots import SlotTree
 
-__all__ = ["FragmentNode", "Graph", "QueryNode"]
+__all__ = ["FragmentNode", "Graph", "QueryNode", "ShellTemplate"]
+
+ShellTemplate = Template | JinjaShell
+"""The shell: ``expand(values)`` gives its HTML, split at its slots, once shell queries resolve."""
 
 
 @attrs.frozen
@@ -34,7 +38,7 @@ class Graph:
     """The page as declared."""
     queries: tuple[QueryNode, ...]
     fragments: tuple[FragmentNode, ...]
-    shell: Template
+    shell: ShellTemplate
     """The shell up to its closing ``</body>``; slots are expanded per mode."""
     shell_tail: str
     """``</body></html>``: goes out after the last chunk."""

@@ -28,11 +28,16 @@ from jinja2 import nodes
 
 from schemas import Fragment
 
-from ..markup.jinja import JinjaError, JinjaTemplate, environment, slot_marker
+from ..markup.jinja import JinjaError, JinjaShell, JinjaTemplate, environment, with_markers
+from ..markup.templates import Template
+from ..wire.format import NONCE_PLACEHOLDER
+from .layouts import Flat
 from .nodes import QueryNode, Report
 from .signatures import type_name
 
-__all__ = ["attribute_problems", "jinja_fragment"]
+__all__ = ["attribute_problems", "check_jinja_shell", "jinja_fragment"]
+
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 _UNKNOWN: Any = object()
 _SEQUENCES = {
@@ -45,9 +50,6 @@ _SEQUENCES = {
     collections.abc.Collection,
     collections.abc.Set,
 }
-
-
-_SLOT_CALL = re.compile(r"""\{\{-?\s*slot\(\s*(?:"([^"]*)"|'([^']*)')\s*\)\s*-?\}\}""")
 
 
 @attrs.frozen
@@ -71,9 +73,10 @@ def jinja_fragment(
     field = "jinja" if f.jinja is not None else "jinja_source"
     where = f"{key}.{field}"
     file = directory / f.jinja if f.jinja is not None else None
-    search = (directory,) if file is None or file.parent == directory else (directory, file.parent)
     try:
-        compiled = JinjaTemplate.compile(environment(*search), file=file, source=f.jinja_source)
+        compiled = JinjaTemplate.compile(
+            environment(*_search(directory, file)), file=file, source=f.jinja_source
+        )
     except JinjaError as error:
         report.problem(str(error), node=node, key=where)
         return None
@@ -85,21 +88,8 @@ def jinja_fragment(
             node=node,
             key=where,
         )
-    for use in compiled.slot_uses:
-        if use.name is None:
-            report.problem(
-                f"{use.file}:{use.line}: slot() takes the slot's name as a literal string",
-                node=node,
-                key=where,
-            )
-        elif use.inside is not None:
-            report.problem(
-                f"{use.file}:{use.line}: slot {use.name!r} is inside {use.inside}: a slot must"
-                " appear exactly once in the rendered HTML, so it cannot be repeated, left out"
-                " or rendered by a macro; move it out (its own fragment can loop or decide)",
-                node=node,
-                key=where,
-            )
+    for message in _slot_problems(compiled):
+        report.problem(message, node=node, key=where)
     if f.slots and set(f.slots) != set(compiled.slots):
         report.problem(
             f"'slots' {list(f.slots)} disagree with the template's slots {list(compiled.slots)}",
@@ -109,8 +99,106 @@ def jinja_fragment(
     declared = {q.name: q.result for q in used if q is not None}
     for message in attribute_problems(compiled.trees[0][1], declared, compiled.label):
         report.problem(message, node=node, key=where)
-    markup = _SLOT_CALL.sub(lambda m: slot_marker(m[1] or m[2]), compiled.source)
-    return JinjaFragment(compiled.render, compiled.slots, markup)
+    return JinjaFragment(compiled.render, compiled.slots, with_markers(compiled.source))
+
+
+def check_jinja_shell(
+    flat: Flat, report: Report, index: Mapping[str, int], queries: list[QueryNode | None]
+) -> tuple[JinjaShell | None, str]:
+    """Check each layer's Jinja2 shell in its own file, then compile the folded shell.
+
+    Returns the shell (``None`` if it cannot be built) and the plain HTML after ``</body>``.
+    """
+    names = flat.page.shell.queries
+    known = [queries[index[n]] for n in names if n in index]
+    types_ = {q.name: q.result for q in known if q is not None}
+    allowed = {*names, NONCE_PLACEHOLDER}
+    broken = False
+    for i, layer in enumerate(flat.layers):
+        texts = (layer.shell.head,) if layer.jinja_key else (layer.text, layer.shell.head)
+        for text in texts:
+            unknown = sorted(Template.parse(text).roots - allowed)
+            if unknown:
+                report.problem(
+                    f"shell refers to {', '.join(unknown)}, not among the shell queries",
+                    key="$.shell.head" if text is layer.shell.head else "$.shell.html",
+                    layer=i,
+                )
+        if layer.jinja_key is None:
+            continue
+        file = layer.jinja_file
+        search = _search(layer.directory, file)
+        try:
+            compiled = JinjaTemplate.compile(
+                environment(*search), file=file, source=layer.shell.jinja_source
+            )
+        except JinjaError as error:
+            report.problem(str(error), key=layer.jinja_key, layer=i)
+            broken = True
+            continue
+        unknown = sorted(compiled.undeclared() - allowed)
+        if unknown:
+            report.problem(
+                f"shell template reads {', '.join(unknown)}, not among the shell queries",
+                key=layer.jinja_key,
+                layer=i,
+            )
+        for message in _slot_problems(compiled):
+            report.problem(message, key=layer.jinja_key, layer=i)
+        for message in attribute_problems(compiled.trees[0][1], types_, compiled.label):
+            report.problem(message, key=layer.jinja_key, layer=i)
+    source = flat.jinja_source or ""
+    ends = list(_BODY_END.finditer(source))
+    root_key = flat.layers[0].jinja_key or "$.shell.html"
+    if not ends:
+        report.problem(
+            "a Jinja2 shell writes the document's </body> in its own text (not through"
+            " extends or include): what follows it goes out after the last fragment",
+            key=root_key,
+            layer=0,
+        )
+        return None, ""
+    body, tail = source[: ends[-1].start()], source[ends[-1].start() :]
+    if "{{" in tail or "{%" in tail:
+        report.problem(
+            "after </body> a Jinja2 shell must be plain HTML: it goes out after the last"
+            " fragment, when the shell queries' values are long gone",
+            key=root_key,
+            layer=0,
+        )
+    folded = [d for layer in flat.layers for d in _search(layer.directory, layer.jinja_file)]
+    try:
+        compiled = JinjaTemplate.compile(
+            environment(*dict.fromkeys(folded)), file=None, source=body
+        )
+    except JinjaError as error:
+        if not broken:  # a layer's own error already says it with its file and line
+            report.problem(f"the folded shell: {error}", key=root_key, layer=0)
+        return None, tail
+    return JinjaShell(compiled), tail
+
+
+def _search(directory: Path, file: Path | None) -> tuple[Path, ...]:
+    """Where a template's includes resolve: its declaring file's directory, then its own."""
+    if file is None or file.parent == directory:
+        return (directory,)
+    return (directory, file.parent)
+
+
+def _slot_problems(compiled: JinjaTemplate) -> list[str]:
+    problems = []
+    for use in compiled.slot_uses:
+        if use.name is None:
+            problems.append(
+                f"{use.file}:{use.line}: slot() takes the slot's name as a literal string"
+            )
+        elif use.inside is not None:
+            problems.append(
+                f"{use.file}:{use.line}: slot {use.name!r} is inside {use.inside}: a slot must"
+                " appear exactly once in the rendered HTML, so it cannot be repeated, left out"
+                " or rendered by a macro; move it out (its own fragment can loop or decide)"
+            )
+    return problems
 
 
 def attribute_problems(tree: nodes.Template, types_: Mapping[str, Any], label: str) -> list[str]:

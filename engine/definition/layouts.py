@@ -18,6 +18,7 @@ import msgspec
 from schemas import Fragment, Layout, Page, Query, Shell
 
 from .._errors import PageError, Problem
+from ..markup.jinja import SLOT_CALL, with_markers
 from ..markup.templates import MARKER, Template, slot_names
 from .load import read_file
 
@@ -43,6 +44,15 @@ class Layer:
     fragments: tuple[Fragment, ...]
     content: str | None
     """The slot its child fills; ``None`` for the page."""
+    text: str = ""
+    """Its shell's text: HTML, or Jinja2 source (read from its file) when ``jinja_key`` is set."""
+    jinja_key: str | None = None
+    """``$.shell.jinja`` or ``$.shell.jinja_source`` for a Jinja2 shell."""
+
+    @property
+    def jinja_file(self) -> Path | None:
+        jinja = self.shell.jinja
+        return self.directory / jinja if jinja is not None else None
 
     def where(self) -> str:
         return self.file or (self.label if self.prefix == "$" else f"{self.label} ({self.prefix})")
@@ -63,6 +73,9 @@ class Flat:
     """The layer whose shell declares each shell slot (its first, if several)."""
     shell_roots: Mapping[str, int]
     """The layer whose shell first reads each ``{{ name }}``."""
+    jinja_source: str | None = None
+    """The folded shell's Jinja2 source, when a layer's shell is Jinja2 (the folded page's
+    ``shell.html`` then has the same text with ``slot()`` calls written as markers)."""
 
     def locate(self, key: str | None, layer: int | None = None) -> tuple[str | None, str | None]:
         """The file and key, in its own layer, of a key of the flat page."""
@@ -119,6 +132,8 @@ def flatten(page: Page, source: str | None, problems: Problems) -> Flat:
     problems.chain_broken = bool(chain_problems or problems.located)
     for message, child, key in chain_problems:
         problems.add(message, next(i for i, la in enumerate(layers) if la is child), key)
+    layers = [_with_text(i, layer, problems) for i, layer in enumerate(layers)]
+    jinja = any(layer.jinja_key for layer in layers)
     queries = _merge(layers, "queries", lambda q: q.name, "query", problems)
     fragments = _merge(layers, "fragments", lambda f: f.target, "fragment for slot", problems)
     shell_queries: list[tuple[int, int]] = []
@@ -128,11 +143,12 @@ def flatten(page: Page, source: str | None, problems: Problems) -> Flat:
             if name not in shell_names:
                 shell_names.append(name)
                 shell_queries.append((i, j))
-    html = _fold_shells(layers, problems)
+    folded = _fold_shells(layers, problems)
+    html = with_markers(folded) if jinja else folded
     shell_slots: dict[str, int] = {}
     shell_roots: dict[str, int] = {}
     for i, layer in enumerate(layers):
-        for text in (layer.shell.html, layer.shell.head):
+        for text in (with_markers(layer.text), layer.shell.head):
             for slot in slot_names(text):
                 if slot != layer.content:
                     shell_slots.setdefault(slot, i)
@@ -153,7 +169,32 @@ def flatten(page: Page, source: str | None, problems: Problems) -> Flat:
         shell_queries=tuple(shell_queries),
         shell_slots=shell_slots,
         shell_roots=shell_roots,
+        jinja_source=folded if jinja else None,
     )
+
+
+def _with_text(i: int, layer: Layer, problems: Problems) -> Layer:
+    """``layer`` with its shell's text, read from its Jinja2 file if it has one."""
+    shell = layer.shell
+    chosen = [k for k in ("html", "jinja", "jinja_source") if getattr(shell, k)]
+    if len(chosen) > 1:
+        problems.add(
+            f"set one of 'html', 'jinja' and 'jinja_source' (found {', '.join(chosen)})",
+            i,
+            "$.shell",
+        )
+    if shell.jinja_source is not None:
+        return attrs.evolve(layer, text=shell.jinja_source, jinja_key="$.shell.jinja_source")
+    file = layer.jinja_file
+    if file is None:
+        return attrs.evolve(layer, text=shell.html)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+        problems.add(f"cannot read template {file}: {reason or exc}", i, "$.shell.jinja")
+        text = ""
+    return attrs.evolve(layer, text=text, jinja_key="$.shell.jinja")
 
 
 def _chain(
@@ -235,16 +276,22 @@ def _fold_shells(layers: Sequence[Layer], problems: Problems) -> str:
     """The document: each layer's shell HTML in its parent's content slot, heads in <head>."""
     html = ""
     for i in reversed(range(len(layers))):
-        layer, own = layers[i], layers[i].shell.html
+        layer, own = layers[i], layers[i].text
         if layer.content is not None:
-            markers = [m for m in MARKER.finditer(own) if (m[1] or m[2]) == layer.content]
+            patterns = (MARKER, SLOT_CALL) if layer.jinja_key else (MARKER,)
+            markers = [
+                m
+                for pattern in patterns
+                for m in pattern.finditer(own)
+                if (m[1] if m[1] is not None else m[2]) == layer.content
+            ]
             if len(markers) != 1:
                 problems.add(
                     f"the shell of {layer.label} must hold its content slot"
                     f' <?marker name="{layer.content}"> exactly once, for the page to fill;'
                     f" found {len(markers)}",
                     i,
-                    "$.shell.html",
+                    layer.jinja_key or "$.shell.html",
                 )
             if markers:
                 own = own[: markers[0].start()] + html + own[markers[0].end() :]

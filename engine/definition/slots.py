@@ -13,8 +13,10 @@ import attrs
 import msgspec
 
 from ..markup.context import Context, slot_contexts, stray_text
+from ..markup.jinja import JinjaShell
 from ..markup.templates import Template
 from ..wire.format import NONCE_PLACEHOLDER
+from .jinja_checks import check_jinja_shell
 from .layouts import Flat
 from .nodes import FragmentNode, QueryNode, Report
 from .signatures import type_name
@@ -35,7 +37,7 @@ class SlotTree:
 
     def shell(
         self, index: Mapping[str, int], queries: list[QueryNode | None]
-    ) -> tuple[Template, str, tuple[int, ...]]:
+    ) -> tuple[Template | JinjaShell, str, tuple[int, ...]]:
         shell = self.page.shell
         html = shell.html
         if not _CHARSET.search(html[:1024]):
@@ -57,8 +59,18 @@ class SlotTree:
                 "slot markers after </body> cannot be filled", key="$.shell.html", layer=0
             )
         template = Template.parse(body)
+        shell_queries = self.shell_queries(index, queries)
+        if self.flat.jinja_source is None:
+            self.check_roots(template)
+            return template, tail, shell_queries
+        jinja, tail = check_jinja_shell(self.flat, self.report, index, queries)
+        return (jinja if jinja is not None else template), tail, shell_queries
+
+    def shell_queries(
+        self, index: Mapping[str, int], queries: list[QueryNode | None]
+    ) -> tuple[int, ...]:
         shell_queries: list[int] = []
-        for j, name in enumerate(shell.queries):
+        for j, name in enumerate(self.page.shell.queries):
             if name not in index:
                 self.report.problem(f"unknown shell query {name!r}", key=f"$.shell.queries[{j}]")
                 continue
@@ -68,7 +80,11 @@ class SlotTree:
                     f"shell query {name!r} yields batches", key=f"$.shell.queries[{j}]"
                 )
             shell_queries.append(index[name])
-        unknown = sorted(template.roots - set(shell.queries) - {NONCE_PLACEHOLDER})
+        return tuple(shell_queries)
+
+    def check_roots(self, template: Template) -> None:
+        """Every ``{{ name }}`` of the shell is a shell query (or the CSP nonce)."""
+        unknown = sorted(template.roots - set(self.page.shell.queries) - {NONCE_PLACEHOLDER})
         by_layer: dict[int, list[str]] = {}
         for name in unknown:
             by_layer.setdefault(self.flat.shell_roots.get(name, -1), []).append(name)
@@ -78,11 +94,14 @@ class SlotTree:
                 key="$.shell.html",
                 layer=layer if layer >= 0 else None,
             )
-        return template, tail, tuple(shell_queries)
+
+    def shell_key(self, layer: int | None) -> str:
+        """The key of a layer's shell text: ``html``, or its Jinja2 template."""
+        return self.flat.layers[-1 if layer is None else layer].jinja_key or "$.shell.html"
 
     def link_slots(
         self,
-        shell: Template,
+        shell: Template | JinjaShell,
         fragments: list[FragmentNode | None],
         index: Mapping[str, int],
     ) -> tuple[int, ...]:
@@ -92,7 +111,9 @@ class SlotTree:
             layer = self.flat.shell_slots.get(slot)
             if slot in where:
                 self.report.problem(
-                    f"slot {slot!r} appears twice in the shell", key="$.shell.html", layer=layer
+                    f"slot {slot!r} appears twice in the shell",
+                    key=self.shell_key(layer),
+                    layer=layer,
                 )
             where[slot] = (
                 "the shell" if len(layers) == 1 else f"the shell of {layers[layer or 0].label}"
@@ -113,7 +134,7 @@ class SlotTree:
                 self.report.problem(
                     f"slot {slot!r} in {place} is filled by no fragment",
                     node=slot,
-                    key="$.shell.html" if layer is not None else None,
+                    key=self.shell_key(layer) if layer is not None else None,
                     layer=layer,
                 )
         for i, declared in enumerate(self.page.fragments):

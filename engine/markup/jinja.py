@@ -11,6 +11,7 @@ because a slot must appear exactly once in the rendered HTML.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,17 @@ import jinja2.meta
 from jinja2 import nodes
 from markupsafe import Markup
 
-from .templates import MARKER, embed_json
+from .templates import MARKER, Slot, embed_json, split_slots
 
-__all__ = ["JinjaError", "JinjaTemplate", "SlotUse", "environment", "slot_marker"]
+__all__ = [
+    "JinjaError",
+    "JinjaShell",
+    "JinjaTemplate",
+    "SlotUse",
+    "environment",
+    "slot_marker",
+    "with_markers",
+]
 
 
 class JinjaError(Exception):
@@ -33,6 +42,15 @@ class JinjaError(Exception):
 def slot_marker(name: str) -> Markup:
     """``{{ slot("reviews") }}``: the slot marker, as markup."""
     return Markup('<?marker name="{}">').format(name)
+
+
+SLOT_CALL = re.compile(r"""\{\{-?\s*slot\(\s*(?:"([^"]*)"|'([^']*)')\s*\)\s*-?\}\}""")
+"""``{{ slot("x") }}`` written literally."""
+
+
+def with_markers(text: str) -> str:
+    """``text`` with every literal ``{{ slot("x") }}`` written as its marker."""
+    return SLOT_CALL.sub(lambda m: slot_marker(m[1] if m[1] is not None else m[2]), text)
 
 
 def _json(value: Any) -> Markup:
@@ -239,3 +257,17 @@ def _slot_uses(
             break
     for child in node.iter_child_nodes():
         yield from _slot_uses(env, child, label, inside, including)
+
+
+@attrs.frozen
+class JinjaShell:
+    """A shell rendered by Jinja2 once its shell queries are known, then split at its slots."""
+
+    template: JinjaTemplate
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        return self.template.slots
+
+    def expand(self, values: Mapping[str, Any]) -> list[str | Slot]:
+        return split_slots(self.template.render(values))

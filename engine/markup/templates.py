@@ -96,6 +96,13 @@ class Template:
     def slots(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.parts if isinstance(p, Slot))
 
+    def expand(self, values: Mapping[str, Any]) -> list[str | Slot]:
+        """Interpolate ``values``, keeping the slots (the shell, per request)."""
+        return [
+            str(escape(part.evaluate(values))) if isinstance(part, Expr) else part
+            for part in self.parts
+        ]
+
     def render(self, values: Mapping[str, Any]) -> str:
         """Interpolate ``values``, keeping slot markers as written."""
         out: list[str] = []

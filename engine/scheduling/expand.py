@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Mapping
 from typing import Any
 
-from markupsafe import escape
-
-from ..definition.graph import FragmentNode, Graph
-from ..markup.templates import Expr, Slot, Template
+from ..definition.graph import FragmentNode, Graph, ShellTemplate
+from ..markup.templates import Slot
 from ..wire import format as w
 from .content import Content
 from .state import State
@@ -82,18 +80,16 @@ class Expander:
 
     def template(
         self,
-        template: Template,
+        template: ShellTemplate,
         values: Mapping[str, Any],
         place: Callable[[int, list[str]], None],
         out: list[str],
     ) -> None:
         """Expand a template (the shell): ``place(child, out)`` fills each slot."""
         index = self.graph.fragment_index
-        for part in template.parts:
+        for part in template.expand(values):
             if isinstance(part, str):
                 out.append(part)
-            elif isinstance(part, Expr):
-                out.append(str(escape(part.evaluate(values))))
             else:
                 place(index[part.name], out)
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Generator, Mapping
 from typing import Any
 
-from markupsafe import escape
-
 from ..definition.graph import Graph
-from ..markup.templates import Expr, Slot
+from ..markup.templates import Slot
 from ..wire import format as w
 from .expand import Chunk, Expander
 from .state import State
@@ -67,11 +65,9 @@ class InOrder:
 
     def _document(self, shell_values: Mapping[str, Any]) -> Walk:
         expander, graph = self.expander, self.graph
-        for part in graph.shell.parts:
+        for part in graph.shell.expand(shell_values):
             if isinstance(part, Slot):
                 yield from self._slot(graph.fragment_index[part.name])
-            elif isinstance(part, Expr):
-                self.out.append(str(escape(part.evaluate(shell_values))))
             else:
                 self.out.append(part)
         exposed = [q.index for q in graph.queries if q.expose and not q.batched]
