@@ -15,7 +15,8 @@ from engine.testing import assert_contract, render_timeline
 
 from .app import app
 
-PRODUCT = engine.load(str(Path(__file__).parent / "pages" / "product.toml"))
+SOURCE = str(Path(__file__).parent / "pages" / "product.toml")
+PRODUCT = engine.Graph.build(engine.load(SOURCE), source=SOURCE)  # templates are found from it
 
 
 @pytest.mark.trio
