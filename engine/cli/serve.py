@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,11 +84,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def worker_class_for(app: Any) -> str:
-    """asyncio for an engine app with asyncio queries (trio then runs as its guest), else trio.
+    """asyncio when an engine app with asyncio queries is served, alone or mounted in a
+    Starlette or FastAPI app (trio then runs as the loop's guest); trio otherwise.
 
-    Any other ASGI app is opaque: it gets trio unless ``--worker-class asyncio`` says otherwise.
+    Other ASGI apps are opaque: they get trio unless ``--worker-class asyncio`` says otherwise.
     """
-    return "asyncio" if isinstance(app, App) and app.asyncio_queries else "trio"
+    return "asyncio" if any(a.asyncio_queries for a in _engine_apps(app)) else "trio"
+
+
+def _engine_apps(app: Any, depth: int = 0) -> Iterator[App]:
+    """The engine apps that ``app`` is or mounts (``routes`` of Starlette and FastAPI apps)."""
+    if isinstance(app, App):
+        yield app
+    elif depth < 8:  # mounts nest a few levels at most; a cycle must not recurse forever
+        for route in getattr(app, "routes", None) or ():
+            yield from _engine_apps(getattr(route, "app", None), depth + 1)
 
 
 def served_app() -> Any:

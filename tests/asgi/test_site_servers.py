@@ -7,10 +7,16 @@ import re
 import sys
 from collections.abc import Iterator
 
+import asyncio_pages
 import httpx
 import pytest
 from servers import ServerProcess, fetch, free_port, hypercorn_argv, start_server, uvicorn_argv
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
 
+from engine import Page, Shell
+from engine.asgi import App
+from engine.cli.serve import worker_class_for
 from examples.site.app import app
 from tests.test_readme import readme_run_command
 
@@ -82,6 +88,18 @@ async def test_cross_site_form_posts_are_refused(client) -> None:
         )
         assert response.status_code == 403
     assert "acme_session" not in client.cookies
+
+
+def test_engine_serve_finds_asyncio_queries_in_mounted_engine_apps() -> None:
+    """A Starlette app is opaque to ``engine serve`` except for the engine apps it mounts."""
+    on_asyncio = App({"/": asyncio_pages.shop})
+    on_trio = App({"/": Page(name="p", shell=Shell(html='<meta charset="utf-8"><p>p'))})
+    assert worker_class_for(on_asyncio) == "asyncio"
+    assert worker_class_for(Starlette(routes=[Mount("/", on_asyncio)])) == "asyncio"
+    nested = Starlette(routes=[Mount("/a", Starlette(routes=[Mount("/b", on_asyncio)]))])
+    assert worker_class_for(nested) == "asyncio"
+    assert worker_class_for(Starlette(routes=[Mount("/", on_trio)])) == "trio"
+    assert worker_class_for(Starlette(routes=[Route("/", lambda request: None)])) == "trio"
 
 
 def _serve(kind: str, log_dir) -> ServerProcess:
