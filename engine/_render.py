@@ -87,13 +87,16 @@ async def render_fragment(
 ) -> None:
     """Render one fragment (and what it needs) as ``<template for="target">``, in one write.
 
-    This is what the browser runtime's ``$E.refresh(target)`` fetches and morphs in.
+    This is what the browser runtime's ``$E.refresh(target)`` fetches and morphs in. The
+    page's shell queries run first, exactly as for the whole page: they are its guards (a
+    shell query raising :class:`NotFound` hides every fragment too), so this raises what
+    :func:`render` raises before its first byte.
     """
     graph = as_graph(page)
     if target not in graph.fragment_index:
         raise NotFound(f"page has no fragment {target!r}", page=graph.name)
     index = graph.fragment_index[target]
-    values = convert_params(graph, params or {}, only=_closure(graph, index))
+    values = convert_params(graph, params or {}, only=_fragment_closure(graph, index))
     if graph.asyncio_queries:
         require_asyncio_host(graph.name, graph.asyncio_queries)
     writer = _Writer(graph, "buffered", Wire(nonce), sink, tracer, on_error)
@@ -174,13 +177,7 @@ class _Writer:
             resolution.limit_batches(BATCH_WINDOW)
         resolution.start(self._deadline())
         written = [0] * len(graph.queries)
-        while not all(state.settled[q] for q in graph.shell_queries):
-            self._apply(await self.inbox.take())
-        for q in graph.shell_queries:
-            error = state.errors[q]
-            if error is not None:
-                raise _shell_failure(graph, graph.queries[q].name, error)
-        self._apply(self.inbox.take_nowait())
+        await self._pass_shell()
         scheduler = OutOfOrder if self.mode == "out-of-order" else InOrder
         schedule = scheduler(graph, state, self.wire)
         shell_values = {graph.queries[q].name: state.values[q] for q in graph.shell_queries}
@@ -202,10 +199,22 @@ class _Writer:
         held.append((graph.shell_tail, [("close", "")]))
         await self._write(*_joined(held))
 
+    async def _pass_shell(self) -> None:
+        """Wait for the shell queries; raise the first one's failure (its 404 or 500)."""
+        graph, state = self.graph, self.state
+        while not all(state.settled[q] for q in graph.shell_queries):
+            self._apply(await self.inbox.take())
+        for q in graph.shell_queries:
+            error = state.errors[q]
+            if error is not None:
+                raise _shell_failure(graph, graph.queries[q].name, error)
+        self._apply(self.inbox.take_nowait())
+
     async def fragment(self, f: int, nursery: trio.Nursery, values: Mapping[str, object]) -> None:
         graph = self.graph
-        needed = _closure(graph, f)
+        needed = _fragment_closure(graph, f)
         self._resolution(nursery, values).start(self._deadline(), only=needed)
+        await self._pass_shell()
         walk = InOrder(graph, self.state, self.wire)
         walk.start_fragment(f)
         text, chunks = walk.advance()
@@ -269,19 +278,21 @@ def _joined(held: list[tuple[str, list[Chunk]]]) -> tuple[str, list[Chunk]]:
     return "".join(t for t, _ in held), [c for _, cs in held for c in cs]
 
 
-def _closure(graph: Graph, f: int) -> frozenset[int]:
-    """The queries needed to render fragment ``f`` and the fragments inside it."""
+def _fragment_closure(graph: Graph, f: int) -> frozenset[int]:
+    """The queries a partial render of fragment ``f`` runs: the shell's (the page's guards),
+    those of ``f`` and of the fragments inside it, and everything they depend on."""
     needed: set[int] = set()
+    stack = list(graph.shell_queries)
     fragments = [f]
     while fragments:
         node = graph.fragments[fragments.pop()]
         fragments.extend(node.children)
-        stack = list(node.uses)
-        while stack:
-            q = stack.pop()
-            if q not in needed:
-                needed.add(q)
-                stack.extend(graph.queries[q].depends_on)
+        stack.extend(node.uses)
+    while stack:
+        q = stack.pop()
+        if q not in needed:
+            needed.add(q)
+            stack.extend(graph.queries[q].depends_on)
     return frozenset(needed)
 
 

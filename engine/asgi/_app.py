@@ -6,7 +6,6 @@ any asyncio server or mounted in Starlette/FastAPI (see ``_guest``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 from urllib.parse import parse_qsl
@@ -21,13 +20,11 @@ from .._render import render, render_fragment
 from ..definition.graph import Graph
 from ..resolution.bridge import require_asyncio_host
 from ._guest import Receive, Scope, Send, TrioASGI
+from ._log import log, log_access, printable
 from ._options import Options
 from ._response import HeadComplete, Response
 from ._routes import PageLike, Route, build_routes, match
 from ._timing import STAMP_HEADER, ShellTimer
-
-access_log = logging.getLogger("engine.access")
-log = logging.getLogger("engine.asgi")
 
 FRAGMENT_PARAM = "fragment"
 """``?fragment=slot`` renders that one fragment (what the runtime's ``$E.refresh`` fetches)."""
@@ -160,7 +157,14 @@ class App:
             else:
                 outcome = await _stream(plan, response, receive, nonce, timer)
         finally:
-            _log_access(request, response, plan.mode, outcome, trio.current_time() - began)
+            log_access(
+                request.method,
+                request.target,
+                response,
+                plan.mode,
+                outcome,
+                trio.current_time() - began,
+            )
 
 
 async def _stream(
@@ -197,7 +201,8 @@ async def _stream(
                 producer.cancel()
             except RenderError as exc:
                 if exc.status_code == 500:
-                    log.error("page %r: %s", plan.graph.name, exc.reason, exc_info=exc.__cause__)
+                    reason = printable(exc.reason)
+                    log.error("page %r: %s", plan.graph.name, reason, exc_info=exc.__cause__)
                 await response.fail(exc.status_code, None if exc.status_code == 500 else exc.reason)
                 nursery.cancel_scope.cancel()
                 return "ok"
@@ -229,23 +234,3 @@ async def _lifespan(
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
-
-
-def _log_access(
-    request: Request, response: Response, mode: str, outcome: str, total: float
-) -> None:
-    """One line per request: status, time to first byte, total time, body bytes."""
-    if not access_log.isEnabledFor(logging.INFO):
-        return
-    first = "-" if response.first_byte is None else f"{response.first_byte * 1000:.1f}ms"
-    access_log.info(
-        "%s %s %s first-byte=%s total=%.1fms bytes=%d mode=%s%s",
-        request.method,
-        request.target,
-        response.status or "-",
-        first,
-        total * 1000,
-        response.bytes,
-        mode,
-        "" if outcome == "ok" else f" ({outcome})",
-    )

@@ -2,8 +2,10 @@
 
 ``/item/{item}`` has a shell query (``missing`` → 404, ``boom`` → 500), a fast fragment, a
 slow one (``?delay=`` seconds, default 1.5) and slots in a table, a list, a select and an
-SVG. ``/form`` has a section that ``$E.refresh("form")`` re-renders. ``/stats`` reports how
-many queries are running, so a test can prove that aborted requests cancelled theirs.
+SVG. ``/form`` has a section that ``$E.refresh("form")`` re-renders. ``/doc/{doc}?user=``
+is guarded by a shell query: only ``alice`` may read it, anyone else gets a 404. ``/stats``
+reports how many queries are running, so a test can prove that aborted requests cancelled
+theirs.
 """
 
 from __future__ import annotations
@@ -187,7 +189,44 @@ stats = engine.Page(
     queries=(engine.Query(name="running", call=running, result=int),),
 )
 
-PAGES = {"/item/{item}": item, "/form": form, "/stats": stats}
+
+async def reader(doc: int, user: str) -> str:
+    """The guard: only alice may read, and to anyone else the document does not exist."""
+    await trio.lowlevel.checkpoint()
+    if user != "alice":
+        raise engine.NotFound(f"no document {doc}")
+    return user
+
+
+async def doc_text(doc: int) -> str:
+    await trio.sleep(0.05)
+    return f"{GUARDED} {doc}"
+
+
+GUARDED = "guarded-text-of-document"
+
+doc = engine.Page(
+    name="doc",
+    shell=engine.Shell(
+        html='<!doctype html><html><head><meta charset="utf-8"><title>doc</title></head>'
+        '<body><p id="reader">{{ reader }}</p><?marker name="body"></body></html>',
+        queries=("reader",),
+    ),
+    queries=(
+        engine.Query(name="reader", call=reader, result=str, params=("doc", "user")),
+        engine.Query(name="text", call=doc_text, result=str, params=("doc",)),
+    ),
+    fragments=(
+        engine.Fragment(
+            target="body",
+            uses=("text",),
+            render=lambda text: engine.html('<p id="text">{{ t }}</p>', t=text),
+            fallback="<p>loading…</p>",
+        ),
+    ),
+)
+
+PAGES = {"/item/{item}": item, "/form": form, "/stats": stats, "/doc/{doc}": doc}
 
 # Server subprocesses pick options from the environment (tests/asgi/servers.py passes it).
 app = App(

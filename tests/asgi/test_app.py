@@ -338,6 +338,19 @@ async def test_one_access_log_line_per_request(autojump_clock, caplog) -> None:
     assert lines[1].startswith("GET /item/missing?delay=1 404 first-byte=")
 
 
+async def test_request_data_cannot_forge_log_lines(autojump_clock, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="engine.access")
+    forged = "/x\r\n12:00:00 GET /admin 200 first-byte=0.1ms\x1b[2J\u2028\u202e \\"
+    await call(APP, forged, "q=\x00\x7f")
+    [line] = [r.getMessage() for r in caplog.records]
+    escaped = (
+        r"/x\x0d\x0a12:00:00\x20GET\x20/admin\x20200\x20first-byte=0.1ms\x1b[2J\u2028\u202e"
+        r"\x20\\?q=\x00\x7f"
+    )
+    assert line.startswith(f"GET {escaped} 404 first-byte="), line
+    assert line.isprintable() and line.count(" 404 ") == 1
+
+
 async def test_lifespan_and_unsupported_scopes(autojump_clock) -> None:
     sent: list[dict] = []
     incoming = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])

@@ -1,0 +1,57 @@
+"""What the app writes to its logs: one access line per request, errors naming the page.
+
+Request data (the path, the query string, a parameter value quoted in an error) reaches the
+log only through :func:`printable`, so a client cannot forge or split log lines.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._response import Response
+
+access_log = logging.getLogger("engine.access")
+log = logging.getLogger("engine.asgi")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control, format or separator character (CR, LF, ESC, NUL, the
+    bidi overrides, U+2028, spaces) and the backslash written as a backslash escape.
+
+    The result is one unambiguous token: fields of an access line cannot be faked
+    ("/a 200 first-byte=..."), lines cannot be split, terminals cannot be recoloured.
+    """
+    if text.isprintable() and " " not in text and "\\" not in text:
+        return text
+    return "".join(_escape(c) if not c.isprintable() or c in " \\" else c for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if char == "\\":
+        return "\\\\"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def log_access(
+    method: str, target: str, response: Response, mode: str, outcome: str, total: float
+) -> None:
+    """One line per request: status, time to first byte, total time, body bytes, outcome."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    first = "-" if response.first_byte is None else f"{response.first_byte * 1000:.1f}ms"
+    access_log.info(
+        "%s %s %s first-byte=%s total=%.1fms bytes=%d mode=%s%s",
+        printable(method),
+        printable(target),
+        response.status or "-",
+        first,
+        total * 1000,
+        response.bytes,
+        mode,
+        "" if outcome == "ok" else f" ({outcome})",
+    )
