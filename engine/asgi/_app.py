@@ -6,6 +6,8 @@ any asyncio server or mounted in Starlette/FastAPI (see ``_guest``).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 from urllib.parse import parse_qsl
@@ -22,7 +24,7 @@ from ..resolution.bridge import require_asyncio_host
 from ._guest import Receive, Scope, Send, TrioASGI
 from ._log import log, log_access, printable
 from ._options import Options
-from ._response import HeadComplete, Response
+from ._response import HeadComplete, Response, WriteTimeout
 from ._routes import PageLike, Route, build_routes, match
 from ._timing import STAMP_HEADER, ShellTimer
 
@@ -39,6 +41,7 @@ class Request:
     """As requested, for the access log."""
     query: dict[str, str]
     headers: dict[bytes, bytes]
+    scope: Scope = attrs.field(eq=False, repr=False)
 
     @classmethod
     def parse(cls, scope: Scope) -> Request:
@@ -49,6 +52,7 @@ class Request:
             target=path + (f"?{qs}" if qs else ""),
             query=dict(parse_qsl(qs, keep_blank_values=True)),
             headers={k.lower(): v for k, v in scope.get("headers", ())},
+            scope=scope,
         )
 
 
@@ -141,6 +145,7 @@ class App:
         if isinstance(plan, Plan) and plan.fragment is None and plan.graph.shell_queries:
             timer = ShellTimer(plan.graph)  # Server-Timing covers the shell queries only
         response = Response(
+            request.scope,
             send,
             opts.headers(nonce),
             head=request.method == "HEAD",
@@ -149,13 +154,19 @@ class App:
             write_timeout=opts.write_timeout,
             stamps=opts.flush_stamps and request.headers.get(STAMP_HEADER) == b"1",
         )
+        client = _Client()
         outcome = "aborted"
         try:
-            if isinstance(plan, Refusal):
-                await response.fail(plan.status, plan.detail, plan.headers)
-                outcome = "ok"
-            else:
-                outcome = await _stream(plan, response, receive, nonce, timer)
+            async with trio.open_nursery() as watchers:
+                watchers.start_soon(client.watch, receive)
+                watchers.start_soon(response.watch_writes)
+                outcome = await _respond(plan, response, client, nonce, timer)
+                if response.connection_reset:
+                    # The connection was reset: let the server see it go before returning,
+                    # or an asyncio server logs "returned without completing response".
+                    with trio.move_on_after(_SETTLE):
+                        await client.gone.wait()
+                watchers.cancel_scope.cancel()
         finally:
             log_access(
                 request.method,
@@ -167,56 +178,106 @@ class App:
             )
 
 
-async def _stream(
-    plan: Plan, response: Response, receive: Receive, nonce: str | None, timer: ShellTimer | None
-) -> str:
-    """Render under a disconnect watcher; return "ok" or "client gone".
+_SETTLE = 1.0
+"""Seconds to wait for the server to notice a connection the app reset."""
 
-    The watcher cancels the render (and so every query still running), never a final send:
-    it is stopped before ``finish`` runs, and ``finish`` is shielded anyway. Failures before
-    the first byte become error pages; after it, the engine reports them in-band, and
-    anything else escaping (a write timeout, a bug) aborts the connection without its final
-    chunk, so no proxy or cache mistakes the truncated page for a complete one.
+
+class _Client:
+    """The other end of the connection: gone or not, and what to cancel when it leaves."""
+
+    def __init__(self) -> None:
+        self.gone = trio.Event()
+        self.on_leave: trio.CancelScope | None = None
+
+    async def watch(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self.gone.set()
+        if self.on_leave is not None:
+            self.on_leave.cancel()
+
+
+async def _respond(
+    plan: Plan | Refusal,
+    response: Response,
+    client: _Client,
+    nonce: str | None,
+    timer: ShellTimer | None,
+) -> str:
+    """Answer the request; return the outcome for the access log, never raise (but Cancelled).
+
+    Whatever goes wrong ends here as one log line: a client that left or stopped reading is
+    an outcome, and an unexpected exception before the first byte is the engine's 500 page,
+    after it an aborted connection (no final chunk, so no proxy or cache keeps a truncated
+    page as complete), never a server traceback.
+    """
+    try:
+        if isinstance(plan, Refusal):
+            await response.fail(plan.status, plan.detail, plan.headers)
+            outcome = "ok"
+        else:
+            outcome = await _stream(plan, response, client, nonce, timer)
+    except (WriteTimeout, OSError):  # uvicorn >= 0.27 reports a gone client from send()
+        outcome = "client gone"
+    except Exception as exc:  # a bug, or a failure the render did not turn into an error
+        name = plan.graph.name if isinstance(plan, Plan) else "-"
+        reason = f"{type(exc).__name__}: {exc}"
+        debug = log.isEnabledFor(logging.DEBUG)
+        log.error(
+            "page %r: unexpected %s", name, printable(reason), exc_info=exc if debug else None
+        )
+        if not response.started:
+            with contextlib.suppress(WriteTimeout, OSError):
+                await response.fail(500, None)
+            return "ok"
+        response.abort()
+        return "error"
+    if response.timed_out:  # the client may be seen leaving first, once its connection is reset
+        return "write timeout" if response.connection_reset else "write timeout; send cancelled"
+    return outcome
+
+
+async def _stream(
+    plan: Plan, response: Response, client: _Client, nonce: str | None, timer: ShellTimer | None
+) -> str:
+    """Render until done or until the client leaves; return "ok" or "client gone".
+
+    The client leaving cancels the render (and so every query still running), never a final
+    send: ``finish`` runs after the render's scope and is shielded anyway. Failures before the
+    first byte become error pages; after it, the engine reports them in-band.
     """
     with trio.CancelScope() as producer:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_watch_disconnect, receive, producer)
-            try:
-                if plan.fragment is not None:
-                    await render_fragment(
-                        plan.graph, plan.fragment, response.write, params=plan.params, nonce=nonce
-                    )
-                else:
-                    await render(
-                        plan.graph,
-                        response.write,
-                        params=plan.params,
-                        mode=cast("Mode", plan.mode),
-                        nonce=nonce,
-                        tracer=timer,
-                    )
-            except HeadComplete:
-                pass
-            except OSError:  # uvicorn >= 0.27 reports a gone client from send()
-                producer.cancel()
-            except RenderError as exc:
-                if exc.status_code == 500:
-                    reason = printable(exc.reason)
-                    log.error("page %r: %s", plan.graph.name, reason, exc_info=exc.__cause__)
-                await response.fail(exc.status_code, None if exc.status_code == 500 else exc.reason)
-                nursery.cancel_scope.cancel()
-                return "ok"
-            nursery.cancel_scope.cancel()
+        client.on_leave = producer
+        if client.gone.is_set():
+            producer.cancel()
+        try:
+            if plan.fragment is not None:
+                await render_fragment(
+                    plan.graph, plan.fragment, response.write, params=plan.params, nonce=nonce
+                )
+            else:
+                await render(
+                    plan.graph,
+                    response.write,
+                    params=plan.params,
+                    mode=cast("Mode", plan.mode),
+                    nonce=nonce,
+                    tracer=timer,
+                )
+        except HeadComplete:
+            pass
+        except RenderError as exc:
+            if exc.status_code == 500:
+                reason = printable(exc.reason)
+                log.error("page %r: %s", plan.graph.name, reason, exc_info=exc.__cause__)
+            await response.fail(exc.status_code, None if exc.status_code == 500 else exc.reason)
+            return "ok"
+        finally:
+            client.on_leave = None
     if producer.cancelled_caught:
         return "client gone"
     await response.finish()
     return "ok"
-
-
-async def _watch_disconnect(receive: Receive, producer: trio.CancelScope) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-    producer.cancel()
 
 
 async def _lifespan(

@@ -6,6 +6,10 @@ may produce the next: the adapter never queues, so a client that reads slowly sl
 first write, when the shell queries are known to have succeeded. The final message is sent
 shielded from cancellation: under Hypercorn's trio worker a final send cancelled half-way left
 the connection open forever (../shared/STREAMING.md §2.6).
+
+A client that stops reading blocks a send; ``write_timeout`` bounds each send. Cancelling the
+send is not enough: Hypercorn's trio worker shields its socket send, so :meth:`watch_writes`
+resets the connection itself (``_connection``), which ends the send on every server.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from collections.abc import Sequence
 import trio
 from markupsafe import escape
 
-from ._guest import Send
+from ._connection import reset_connection
+from ._guest import Scope, Send
 from ._timing import ShellTimer, stamp
 
 _REASONS = {
@@ -28,6 +33,11 @@ _REASONS = {
 
 class HeadComplete(Exception):
     """Raised by the sink of a HEAD request once the headers are out: nothing more to do."""
+
+
+class WriteTimeout(Exception):
+    """A send waited ``write_timeout`` seconds for a client that does not read; the connection
+    has been reset (or, if it could not be found, the send cancelled)."""
 
 
 def error_page(status: int, detail: str | None) -> bytes:
@@ -44,6 +54,7 @@ class Response:
 
     def __init__(
         self,
+        scope: Scope,
         send: Send,
         headers: list[tuple[bytes, bytes]],
         *,
@@ -53,6 +64,7 @@ class Response:
         timer: ShellTimer | None,
         write_timeout: float | None,
     ) -> None:
+        self._scope = scope
         self._send = send
         self._headers = headers
         self._head = head
@@ -61,6 +73,9 @@ class Response:
         self._timer = timer
         self._timeout = write_timeout if write_timeout is not None else float("inf")
         self._held: list[bytes] = []
+        self._sending: tuple[trio.CancelScope, float] | None = None
+        self.timed_out = False
+        self.connection_reset = False
         self._origin = trio.current_time()
         self.status: int | None = None
         self.writes = 0
@@ -79,16 +94,15 @@ class Response:
         if self._buffered:
             self._held.append(data)
             return
-        with trio.fail_after(self._timeout):
-            if not self.started:
-                await self._start(200, self._first_headers())
-                if self._head:
-                    raise HeadComplete
-            await self._body(data, more=True)
+        if not self.started:
+            await self._start(200, self._first_headers())
+            if self._head:
+                raise HeadComplete
+        await self._body(data, more=True)
 
     async def finish(self) -> None:
         """End the response normally: the buffered document, or the terminating empty body."""
-        with trio.CancelScope(shield=True, deadline=trio.current_time() + self._timeout):
+        with trio.CancelScope(shield=True):
             if self._buffered:
                 body = b"".join(self._held)
                 length = (b"content-length", str(len(body)).encode())
@@ -103,7 +117,7 @@ class Response:
         """A complete error response; only possible while nothing has been sent."""
         body = error_page(status, detail)
         headers = [*self._headers, (b"content-length", str(len(body)).encode()), *extra]
-        with trio.CancelScope(shield=True, deadline=trio.current_time() + self._timeout):
+        with trio.CancelScope(shield=True):
             await self._start(status, headers)
             await self._body(b"" if self._head else body, more=False)
 
@@ -111,12 +125,52 @@ class Response:
         timing = self._timer.header() if self._timer is not None else None
         return [*self._headers, (b"server-timing", timing)] if timing else self._headers
 
+    def abort(self) -> None:
+        """End the response without its final chunk: reset the connection."""
+        self.connection_reset = reset_connection(self._scope)
+
+    async def watch_writes(self) -> None:
+        """Run beside the response: end any send still waiting ``write_timeout`` after it began.
+
+        Wakes at most once per ``write_timeout`` while no send is stuck, and exactly when one
+        runs out; the sends themselves only note when they began.
+        """
+        if self._timeout == float("inf"):
+            return
+        while True:
+            sending = self._sending
+            now = trio.current_time()
+            if sending is None:
+                await trio.sleep_until(now + self._timeout)
+            elif now < sending[1] + self._timeout:
+                await trio.sleep_until(sending[1] + self._timeout)
+            else:
+                break
+        self.timed_out = True
+        self.abort()
+        if not self.connection_reset:
+            sending[0].cancel()  # enough for servers whose send can be cancelled (uvicorn)
+
     async def _start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.status = status
-        await self._send({"type": "http.response.start", "status": status, "headers": headers})
+        await self._guarded({"type": "http.response.start", "status": status, "headers": headers})
 
     async def _body(self, data: bytes, *, more: bool) -> None:
-        await self._send({"type": "http.response.body", "body": data, "more_body": more})
+        await self._guarded({"type": "http.response.body", "body": data, "more_body": more})
         if data and self.first_byte is None:
             self.first_byte = trio.current_time() - self._origin
         self.bytes += len(data)
+
+    async def _guarded(self, message: dict[str, object]) -> None:
+        """Send under the write watch; raise :class:`WriteTimeout` once it has fired."""
+        with trio.CancelScope() as scope:
+            self._sending = (scope, trio.current_time())
+            try:
+                await self._send(message)
+            except OSError:
+                if not self.timed_out:
+                    raise
+            finally:
+                self._sending = None
+        if self.timed_out:
+            raise WriteTimeout

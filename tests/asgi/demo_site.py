@@ -3,15 +3,17 @@
 ``/item/{item}`` has a shell query (``missing`` → 404, ``boom`` → 500), a fast fragment, a
 slow one (``?delay=`` seconds, default 1.5) and slots in a table, a list, a select and an
 SVG. ``/form`` has a section that ``$E.refresh("form")`` re-renders. ``/doc/{doc}?user=``
-is guarded by a shell query: only ``alice`` may read it, anyone else gets a 404. ``/stats``
-reports how many queries are running, so a test can prove that aborted requests cancelled
-theirs.
+is guarded by a shell query: only ``alice`` may read it, anyone else gets a 404. ``/big``
+streams ``?count=`` blocks of 64 KB, more than socket buffers hold. ``/stats`` reports how many
+queries are running, so a test can prove that aborted requests cancelled theirs.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
+from collections.abc import AsyncIterator
 
 import trio
 
@@ -226,11 +228,39 @@ doc = engine.Page(
     ),
 )
 
-PAGES = {"/item/{item}": item, "/form": form, "/stats": stats, "/doc/{doc}": doc}
+FILLER = "<p>" + "x" * 65_000 + "</p>"
+
+
+async def blocks(count: int = 400) -> AsyncIterator[int]:
+    """As many 64 KB blocks as asked for: more than any socket buffer holds."""
+    for block in range(count):
+        await trio.lowlevel.checkpoint()
+        yield block
+
+
+big = engine.Page(
+    name="big",
+    shell=engine.Shell(
+        html='<!doctype html><html><head><meta charset="utf-8"><title>big</title></head>'
+        '<body><h1 id="shell">big</h1><div id="blocks"><?marker name="blocks"></div>'
+        "</body></html>"
+    ),
+    queries=(engine.Query(name="blocks", call=blocks, result=int, params=("count",)),),
+    fragments=(
+        engine.Fragment(
+            target="blocks", uses=("blocks",), mode="append", render=lambda blocks: FILLER
+        ),
+    ),
+)
+
+PAGES = {"/item/{item}": item, "/form": form, "/stats": stats, "/doc/{doc}": doc, "/big": big}
 
 # Server subprocesses pick options from the environment (tests/asgi/servers.py passes it).
+if os.environ.get("DEMO_ACCESS_LOG") == "1" and not logging.getLogger("engine.access").handlers:
+    logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")
 app = App(
     PAGES,
     csp=os.environ.get("DEMO_CSP") or None,
     proxy_buffering=os.environ.get("DEMO_PROXY_BUFFERING") == "1",
+    write_timeout=float(os.environ.get("DEMO_WRITE_TIMEOUT", "30")),
 )
