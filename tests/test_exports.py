@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import inspect
+import json
+import re
 import types
 
 import pytest
@@ -64,7 +68,9 @@ def test_all_is_pinned_and_every_name_resolves(module, expected) -> None:
     assert module.__all__ == expected
     assert len(set(module.__all__)) == len(module.__all__)
     for name in module.__all__:
-        assert getattr(module, name) is not None, name
+        value = getattr(module, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert value.__name__ == name, f"{name} is exported under its own name"
     star: dict[str, object] = {}
     exec(f"from {module.__name__} import *", star)
     assert sorted(k for k in star if k != "__builtins__") == sorted(expected)
@@ -106,14 +112,29 @@ def test_errors_form_one_tree_with_http_statuses() -> None:
         assert issubclass(error, engine.RenderError) and error.status_code == status
 
 
-def test_script_hashes_are_csp_sources() -> None:
-    hashes = engine.SCRIPT_HASHES
-    assert hashes and all(h.startswith("sha256-") and h.endswith("=") for h in hashes)
-    assert len(set(hashes)) == len(hashes)
+async def test_script_hashes_are_the_hashes_of_the_scripts_the_engine_emits() -> None:
+    page = engine.Page(
+        name="hashed",
+        shell=engine.Shell(html='<!doctype html><meta charset="utf-8"><p><?marker name="a"></p>'),
+        queries=(engine.Query(name="q", call=_one, result=int),),
+        fragments=(engine.Fragment(target="a", uses=("q",), template="{{ q }}", fallback="…"),),
+    )
+    html = (await engine.render_to_bytes(page, mode="out-of-order")).decode()
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.DOTALL)
+    assert len(scripts) >= 2, "the runtime and at least one swap script"
+    emitted = {
+        "sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() for s in scripts
+    }
+    assert emitted == set(engine.SCRIPT_HASHES), "one hash per distinct script, no stale one"
 
 
-def test_engine_cli_exports_main() -> None:
+async def _one() -> int:
+    return 1
+
+
+def test_engine_cli_exports_main(capsys) -> None:
     import engine.cli
 
     assert engine.cli.__all__ == ["main"]
-    assert callable(engine.cli.main)
+    assert engine.cli.main(["schema"]) == 0
+    assert json.loads(capsys.readouterr().out)["$ref"] == "#/$defs/Page"

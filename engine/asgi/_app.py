@@ -221,11 +221,7 @@ async def _respond(
         outcome = "client gone"
     except Exception as exc:  # a bug, or a failure the render did not turn into an error
         name = plan.graph.name if isinstance(plan, Plan) else "-"
-        reason = f"{type(exc).__name__}: {exc}"
-        debug = log.isEnabledFor(logging.DEBUG)
-        log.error(
-            "page %r: unexpected %s", name, printable(reason), exc_info=exc if debug else None
-        )
+        _log_error(name, f"unexpected {type(exc).__name__}: {exc}", exc)
         if not response.started:
             with contextlib.suppress(WriteTimeout, OSError):
                 await response.fail(500, None)
@@ -268,8 +264,7 @@ async def _stream(
             pass
         except RenderError as exc:
             if exc.status_code == 500:
-                reason = printable(exc.reason)
-                log.error("page %r: %s", plan.graph.name, reason, exc_info=exc.__cause__)
+                _log_error(plan.graph.name, exc.reason, exc.__cause__)
             await response.fail(exc.status_code, None if exc.status_code == 500 else exc.reason)
             return "ok"
         finally:
@@ -278,6 +273,12 @@ async def _stream(
         return "client gone"
     await response.finish()
     return "ok"
+
+
+def _log_error(page: str, reason: str, cause: BaseException | None) -> None:
+    """One line naming the page; the traceback joins it only when the logger is at DEBUG."""
+    trace = cause if cause is not None and log.isEnabledFor(logging.DEBUG) else None
+    log.error("page %r: %s", page, printable(reason, field=False), exc_info=trace)
 
 
 async def _lifespan(

@@ -6,8 +6,9 @@ so no cancellation reaches it and the connection, its tasks and its descriptor s
 ASGI gives the app no handle on the connection, but the scope names both of its ends, and in
 this process exactly one socket has that address pair. Resetting that socket (``SO_LINGER``
 zero, then ``shutdown``) makes the blocked send fail at once with EPIPE on every server; the
-server then closes the connection its usual way, the client sees a reset (a truncated
-response, never one that looks complete) and the kernel drops the unsent bytes.
+server then closes the connection its usual way, the kernel drops the bytes the client never
+read and answers with a reset. The response ends without its final chunk, so the client
+(and any proxy or cache) sees it truncated, never complete.
 """
 
 from __future__ import annotations
@@ -29,9 +30,14 @@ def reset_connection(scope: dict[str, Any] | Any) -> bool:
         return False  # a Unix socket, or a server that does not say
     for fd in _open_descriptors():
         try:
-            sock = socket.socket(fileno=os.dup(fd))  # our own descriptor: the server's may close
+            own = os.dup(fd)  # our own descriptor: the server may close its own meanwhile
         except OSError:
-            continue  # not a socket, or closed since it was listed
+            continue  # closed since it was listed
+        try:
+            sock = socket.socket(fileno=own)
+        except OSError:
+            os.close(own)  # not a socket
+            continue
         with sock:
             if sock.type != socket.SOCK_STREAM or sock.family not in (
                 socket.AF_INET,

@@ -16,16 +16,20 @@ access_log = logging.getLogger("engine.access")
 log = logging.getLogger("engine.asgi")
 
 
-def printable(text: str) -> str:
+def printable(text: str, *, field: bool = True) -> str:
     """``text`` with every control, format or separator character (CR, LF, ESC, NUL, the
-    bidi overrides, U+2028, spaces) and the backslash written as a backslash escape.
+    bidi overrides, U+2028) and the backslash written as a backslash escape; spaces too when
+    it is a ``field`` of a line.
 
-    The result is one unambiguous token: fields of an access line cannot be faked
-    ("/a 200 first-byte=..."), lines cannot be split, terminals cannot be recoloured.
+    A field cannot be faked ("/a 200 first-byte=..."), lines cannot be split, terminals cannot
+    be recoloured.
     """
-    if text.isprintable() and " " not in text and "\\" not in text:
+    special = " \\" if field else "\\"
+    if text.isprintable() and not any(c in text for c in special):
         return text
-    return "".join(_escape(c) if not c.isprintable() or c in " \\" else c for c in text)
+    return "".join(
+        _escape(c) if (not c.isprintable() and c != " ") or c in special else c for c in text
+    )
 
 
 def _escape(char: str) -> str:

@@ -6,6 +6,9 @@ run on its loop and trio runs as a guest, ``engine.asgi._guest``) or with ``--wo
 APP is a page file, or ``module:attr`` naming a page, an ``engine.asgi.App`` or any ASGI app.
 Hypercorn loads the app in each worker process by calling :func:`served_app`, which reads
 what to serve from the environment, so ``--workers`` and ``--reload`` work for page files too.
+With ``--reload`` each worker rebuilds its app when the page file (or a page file beside it,
+such as a layout) or one of the user's modules changes, and serves the error until a broken
+file is fixed (``_reload``).
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ from ..asgi import App
 from ..definition.graph import Graph
 from ..definition.refs import import_ref
 from ._common import fail, load_graph
+from ._reload import Reloading
 
 _ENV_APP = "ENGINE_SERVE_APP"
 _ENV_ROUTES = "ENGINE_SERVE_ROUTES"
+_ENV_RELOAD = "ENGINE_SERVE_RELOAD"
 _PAGE_FILES = (".toml", ".json", ".yaml", ".yml")
 
 
@@ -45,7 +50,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    parser.add_argument("--reload", action="store_true", help="restart when a module changes")
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="rebuild the app when the page file or one of its modules changes",
+    )
     parser.add_argument(
         "--route",
         action="append",
@@ -66,15 +75,17 @@ def run(args: argparse.Namespace) -> int:
     routes = args.route or ["/"]
     os.environ[_ENV_APP] = args.app
     os.environ[_ENV_ROUTES] = json.dumps(routes)
+    os.environ[_ENV_RELOAD] = "1" if args.reload else ""
     try:
-        app = served_app()  # fail here, once, with a readable error rather than in every worker
+        app = _build_app()  # fail here, once, with a readable error rather than in every worker
     except (EngineError, ValueError) as error:  # RefError is a ValueError
         return fail(error)
     config = Config()
     config.bind = [f"{args.host}:{args.port}"]
     config.worker_class = args.worker_class or worker_class_for(app)
     config.application_path = f"{__name__}:served_app()"
-    config.use_reloader = args.reload
+    # Not Hypercorn's reloader: it misses page files and stops for good on a syntax error
+    # (engine/cli/_reload.py rebuilds inside each worker instead).
     # Always worker processes: with 0, Hypercorn serves in this process and a Ctrl-C lands as
     # KeyboardInterrupt inside whichever request is running, crashing the server; a worker
     # ignores SIGINT and shuts down gracefully when the parent tells it to.
@@ -104,6 +115,20 @@ def _engine_apps(app: Any, depth: int = 0) -> Iterator[App]:
 def served_app() -> Any:
     """The ASGI app named by the environment (``engine serve`` sets it), access log on."""
     _enable_access_log()
+    if not os.environ.get(_ENV_RELOAD):
+        return _build_app()
+    ref = os.environ[_ENV_APP]
+    page_file = Path(ref) if Path(ref).suffix.lower() in _PAGE_FILES else None
+    files = (
+        sorted(p for p in page_file.parent.iterdir() if p.suffix.lower() in _PAGE_FILES)
+        if page_file
+        else []
+    )
+    roots = [Path.cwd(), *([page_file.parent] if page_file else [])]
+    return Reloading(_build_app, files, roots)
+
+
+def _build_app() -> Any:
     ref = os.environ[_ENV_APP]
     routes = json.loads(os.environ.get(_ENV_ROUTES, '["/"]'))
     if Path(ref).suffix.lower() in _PAGE_FILES:

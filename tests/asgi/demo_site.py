@@ -6,6 +6,7 @@ SVG. ``/form`` has a section that ``$E.refresh("form")`` re-renders. ``/doc/{doc
 is guarded by a shell query: only ``alice`` may read it, anyone else gets a 404. ``/big``
 streams ``?count=`` blocks of 64 KB, more than socket buffers hold. ``/stats`` reports how many
 queries are running, so a test can prove that aborted requests cancelled theirs.
+``/broken-shell``'s template names a key its query does not return.
 """
 
 from __future__ import annotations
@@ -253,7 +254,31 @@ big = engine.Page(
     ),
 )
 
-PAGES = {"/item/{item}": item, "/form": form, "/stats": stats, "/doc/{doc}": doc, "/big": big}
+
+async def meta() -> dict:
+    await trio.lowlevel.checkpoint()
+    return {"heading": "no title here"}
+
+
+# An untyped result: no definition check can know that the shell names a missing key.
+broken_shell = engine.Page(
+    name="broken-shell",
+    shell=engine.Shell(
+        html='<!doctype html><html><head><meta charset="utf-8"><title>{{ meta.title }}</title>'
+        "</head><body></body></html>",
+        queries=("meta",),
+    ),
+    queries=(engine.Query(name="meta", call=meta, result=dict),),
+)
+
+PAGES = {
+    "/broken-shell": broken_shell,
+    "/item/{item}": item,
+    "/form": form,
+    "/stats": stats,
+    "/doc/{doc}": doc,
+    "/big": big,
+}
 
 # Server subprocesses pick options from the environment (tests/asgi/servers.py passes it).
 if os.environ.get("DEMO_ACCESS_LOG") == "1" and not logging.getLogger("engine.access").handlers:

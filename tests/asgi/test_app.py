@@ -151,6 +151,32 @@ async def test_head_sends_the_real_headers_and_cancels_the_render(autojump_clock
     assert missing.start["status"] == 404 and missing.body == b""
 
 
+@pytest.mark.parametrize("mode", ["out-of-order", "in-order", "buffered"])
+async def test_head_never_carries_a_body_in_any_mode(autojump_clock, mode: str) -> None:
+    get = await call(APP, "/item/x", f"delay=1&mode={mode}")
+    head = await call(APP, "/item/x", f"delay=1&mode={mode}", method="HEAD")
+    assert head.start["status"] == 200 and head.complete
+    assert [m["body"] for _, m in head.bodies] == [b""], "one empty final body"
+    assert head.headers.get(b"content-length") == get.headers.get(b"content-length")
+    for path, query in (("/item/missing", "delay=1"), ("/nowhere", ""), ("/item/x", "delay=x")):
+        refused = await call(APP, path, query, method="HEAD")
+        assert refused.start["status"] in (400, 404) and refused.body == b"", path
+        assert int(refused.headers[b"content-length"]) > 0, "the length the GET would have"
+
+
+async def test_a_buffered_response_has_its_exact_content_length(autojump_clock) -> None:
+    client = await call(APP, "/item/x", "delay=1&mode=buffered")
+    assert [bool(m["body"]) for _, m in client.bodies] == [True], "one complete body"
+    assert int(client.headers[b"content-length"]) == len(client.body)
+    assert client.body.endswith(b"</html>")
+
+
+async def test_a_path_capture_wins_over_the_same_name_in_the_query_string(autojump_clock) -> None:
+    client = await call(APP, "/item/x", "item=missing&delay=0.1")
+    assert client.start["status"] == 200, "the capture 'x', not the query's 'missing'"
+    assert b'<h1 id="shell">Item x</h1>' in client.body
+
+
 async def test_other_methods_get_405(autojump_clock) -> None:
     client = await call(APP, "/item/x", method="POST")
     assert client.start["status"] == 405 and client.headers[b"allow"] == b"GET, HEAD"
