@@ -15,7 +15,7 @@ from servers import fetch
 from test_app import call
 
 from engine.asgi import App
-from examples.shop import data as shop_data
+from examples.site import db as site_db
 
 # (query-string suffix, extra headers): one row per response path.
 PATHS = [
@@ -47,10 +47,11 @@ def test_a_missing_guard_parameter_is_a_400_for_the_fragment_too(site) -> None:
     assert fetch(site.port, "/doc/7?fragment=body").status == 400
 
 
-async def test_shop_fragment_of_a_missing_product_is_a_404(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(shop_data, "DB_PATH", tmp_path / "shop.db")
-    app = App({"/product/{product_id}": str(Path(shop_data.__file__).with_name("page.toml"))})
-    for query in ("", "fragment=reviews", "fragment=grid", "mode=buffered"):
+async def test_the_site_fragment_of_a_missing_product_is_a_404(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(site_db, "DB_PATH", tmp_path / "acme.db")
+    product = Path(site_db.__file__).with_name("pages") / "product.toml"
+    app = App({"/product/{product_id}": str(product)})
+    for query in ("", "fragment=reviews", "fragment=related", "mode=buffered"):
         missing = await call(app, "/product/999", query)
         assert missing.start["status"] == 404, query
         assert b"no product 999" in missing.body
