@@ -50,10 +50,29 @@ async def fast() -> dict:
     return {"colour": "blue", "sizes": [1, 2, 3], "internal": SECRET}
 
 
-async def slow(delay: float = 1.5) -> str:
+GATES: dict[str, trio.Event] = {}
+"""``?gate=NAME`` holds the slow part until ``/open?gate=NAME`` (or ``delay`` at the latest):
+a browser test then looks at the page while the slow part is certainly still missing."""
+
+
+def _gate(name: str) -> trio.Event:
+    return GATES.setdefault(name, trio.Event())
+
+
+async def slow(delay: float = 1.5, gate: str = "") -> str:
     with _Counted():
-        await trio.sleep(delay)
+        if gate:
+            with trio.move_on_after(delay):
+                await _gate(gate).wait()
+        else:
+            await trio.sleep(delay)
     return "slow part"
+
+
+async def open_gate(gate: str) -> str:
+    await trio.lowlevel.checkpoint()
+    _gate(gate).set()
+    return gate
 
 
 def fast_html(fast: dict) -> str:
@@ -105,7 +124,7 @@ item = engine.Page(
         engine.Query(name="title", call=title, result=str, params=("item",)),
         engine.Query(name="fast", call=fast, result=dict),
         engine.Query(name="exposed", call=exposed, result=dict, depends_on=("fast",), expose=True),
-        engine.Query(name="slow", call=slow, result=str, params=("delay",)),
+        engine.Query(name="slow", call=slow, result=str, params=("delay", "gate")),
     ),
     fragments=(
         engine.Fragment(
@@ -271,7 +290,18 @@ broken_shell = engine.Page(
     queries=(engine.Query(name="meta", call=meta, result=dict),),
 )
 
+opener = engine.Page(
+    name="open",
+    shell=engine.Shell(
+        html='<!doctype html><html><head><meta charset="utf-8"><title>open</title></head>'
+        '<body><p id="opened">{{ open_gate }}</p></body></html>',
+        queries=("open_gate",),
+    ),
+    queries=(engine.Query(name="open_gate", call=open_gate, result=str, params=("gate",)),),
+)
+
 PAGES = {
+    "/open": opener,
     "/broken-shell": broken_shell,
     "/item/{item}": item,
     "/form": form,

@@ -7,7 +7,7 @@ nginx buffers proxied responses by default and gzip makes it hold them; the app'
 from __future__ import annotations
 
 import pytest
-from test_streaming import COMPLETE, SLOW, STATE, first_contentful_paint
+from test_streaming import COMPLETE, FIRST_PAINT, STATE, first_contentful_paint, open_gate
 
 from engine.cli.diagnose import fetch
 
@@ -18,12 +18,16 @@ pytestmark = pytest.mark.proxy
 def test_browser_through_gzip_proxy_paints_progressively(hypercorn_site, nginx, new_page) -> None:
     proxy = nginx(hypercorn_site.port, gzip=True)
     page = new_page()
-    response = page.goto(f"{proxy.url}/item/p?delay={SLOW}", wait_until="commit")
-    page.wait_for_selector("#slow-box .fallback", state="attached", timeout=5000)
+    gate = "through-gzip-proxy"
+    response = page.goto(f"{proxy.url}/item/p?delay=30&gate={gate}", wait_until="commit")
+    page.wait_for_selector("#slow-box .fallback", state="attached", timeout=10_000)
     assert page.evaluate(STATE)["slow"] is None
+    page.wait_for_function(FIRST_PAINT, timeout=10_000)
+    opened_at = page.evaluate("() => performance.now()")
+    open_gate(hypercorn_site, gate)
     page.wait_for_load_state("load", timeout=10_000)
     assert response.headers.get("content-encoding") == "gzip"
-    assert first_contentful_paint(page) < SLOW * 1000 - 500
+    assert first_contentful_paint(page) < opened_at, "painted through gzip, before the end"
     final = page.evaluate(STATE)
     assert {k: final[k] for k in COMPLETE} == COMPLETE
 
