@@ -16,14 +16,14 @@ from __future__ import annotations
 import os
 import socket
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 _FD_DIRS = ("/proc/self/fd", "/dev/fd")
 _LINGER_ZERO = struct.pack("ii", 1, 0)
 
 
-def reset_connection(scope: dict[str, Any] | Any) -> bool:
+def reset_connection(scope: Mapping[str, Any]) -> bool:
     """Reset the TCP connection ``scope`` arrived on; False if it cannot be found."""
     client, server = scope.get("client"), scope.get("server")
     if not client or not server:
