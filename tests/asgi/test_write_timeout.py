@@ -40,13 +40,13 @@ def server_argv(kind: str, port: int) -> list[str]:
     return [sys.executable, "-c", SERVE, "serve", "demo_site:app", "--port", str(port)]
 
 
-@pytest.fixture(params=SERVERS)
-def server(request, tmp_path: Path) -> Iterator[ServerProcess]:
+@pytest.fixture(scope="module", params=SERVERS)
+def server(request, tmp_path_factory) -> Iterator[ServerProcess]:
     port = free_port()
     process = start_server(
         server_argv(request.param, port),
         port=port,
-        log=tmp_path / "server.log",
+        log=tmp_path_factory.mktemp("server") / "server.log",
         ready_path="/stats",
         name=request.param,
         env={"DEMO_WRITE_TIMEOUT": str(WRITE_TIMEOUT), "DEMO_ACCESS_LOG": "1"},
@@ -100,7 +100,7 @@ def drain(sock: socket.socket, timeout: float = 10.0) -> tuple[bytes, str]:
 
 
 def aborted_lines(server: ServerProcess) -> list[str]:
-    return [line for line in server.output().splitlines() if "GET /big" in line]
+    return [line for line in server.output().splitlines() if "GET /big?count=100000" in line]
 
 
 def test_clients_that_stop_reading_are_reset_after_write_timeout(server: ServerProcess) -> None:
