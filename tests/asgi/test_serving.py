@@ -172,6 +172,8 @@ def test_engine_serve_a_page_file(tmp_path, workers: int) -> None:
         response = fetch(port, "/form/a")
         assert response.status == 200 and b'<form id="form">' in response.body
         assert fetch(port, "/").status == 404
+        # The server percent-decodes the path: CR, LF and ESC reach the app, not the log.
+        assert fetch(port, "/form/x%0D%0A00:00:00%20GET%20admin%20200%1B[2J").status == 200
     finally:
         code = server.stop(signal.SIGINT, timeout=10)
     log = server.output()
@@ -182,6 +184,8 @@ def test_engine_serve_a_page_file(tmp_path, workers: int) -> None:
         log,
     ), log
     assert "Traceback" not in log
+    assert r"GET /form/x\x0d\x0a00:00:00\x20GET\x20admin\x20200\x1b[2J 200 first-byte=" in log
+    assert "\n00:00:00 GET admin" not in log and "\x1b" not in log
 
 
 def test_engine_serve_rejects_a_bad_app(capsys) -> None:
