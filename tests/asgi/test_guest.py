@@ -136,8 +136,10 @@ def test_cancelling_the_host_never_interrupts_a_shielded_final_send() -> None:
 
 def test_a_cancelled_bridged_send_settles_on_the_host_before_trio_moves_on() -> None:
     events: list[str] = []
+    sending = asyncio.Event()
 
     async def stuck_send(message: dict) -> None:
+        sending.set()
         try:
             await asyncio.sleep(30)  # a peer that never drains
         finally:
@@ -152,7 +154,7 @@ def test_a_cancelled_bridged_send_settles_on_the_host_before_trio_moves_on() -> 
 
     async def main() -> None:
         task = asyncio.create_task(TrioASGI(app)(dict(HTTP_SCOPE), Recorder().receive, stuck_send))
-        await asyncio.sleep(0.02)
+        await sending.wait()  # the bridged send is on the host, however busy the machine is
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
