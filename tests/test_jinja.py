@@ -382,3 +382,21 @@ def test_mistakes_in_a_jinja_layout_name_its_template_and_file(tmp_path) -> None
         " macro; move it out (its own fragment can loop or decide)",
         "slot 'ads' in the shell of layout 'site' is filled by no fragment",
     ]
+
+
+async def test_a_loaded_page_finds_its_templates_from_any_directory(tmp_path, monkeypatch) -> None:
+    (tmp_path / "site" / "parts").mkdir(parents=True)
+    (tmp_path / "site" / "parts" / "x.html").write_text(
+        "{% for r in reviews %}{{ r.author }},{% endfor %}"
+    )
+    (tmp_path / "site" / "p.toml").write_text(
+        'name = "p"\n[shell]\nhtml = \'<meta charset="utf-8"><?marker name="x">\'\n'
+        '[[queries]]\nname = "reviews"\ncall = "tests.pages.fixtures:reviews"\n'
+        'result = "list[tests.pages.fixtures:Review]"\n'
+        '[[fragments]]\ntarget = "x"\nuses = ["reviews"]\njinja = "parts/x.html"\nfallback = "…"\n'
+    )
+    loaded = engine.load(tmp_path / "site" / "p.toml")
+    assert loaded.fragments[0].jinja == str(tmp_path / "site" / "parts" / "x.html")
+    monkeypatch.chdir(tmp_path)
+    html = await rendered(loaded)
+    assert '<?start name="x">ann,&lt;bob&gt;,<?end>' in html

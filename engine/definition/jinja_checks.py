@@ -80,7 +80,7 @@ def jinja_fragment(
     except JinjaError as error:
         report.problem(str(error), node=node, key=where)
         return None
-    unknown = sorted(compiled.undeclared() - set(f.uses))
+    unknown = sorted(compiled.undeclared - set(f.uses))
     if unknown:
         report.problem(
             f"template reads {', '.join(unknown)}, not in 'uses' (add the query to 'uses',"
@@ -136,7 +136,7 @@ def check_jinja_shell(
             report.problem(str(error), key=layer.jinja_key, layer=i)
             broken = True
             continue
-        unknown = sorted(compiled.undeclared() - allowed)
+        unknown = sorted(compiled.undeclared - allowed)
         if unknown:
             report.problem(
                 f"shell template reads {', '.join(unknown)}, not among the shell queries",

@@ -66,10 +66,27 @@ def _load_file(path: Path) -> Page:
     page = read_file(path, Page, page=path.stem)
     for directory in (Path.cwd(), path.resolve().parent):
         _ensure_on_path(directory)
-    if isinstance(page.layout, str):  # a loaded page is self-contained, wherever it is rendered
-        layout = str((path.resolve().parent / page.layout).resolve())
-        page = msgspec.structs.replace(page, layout=layout)
-    return page
+    return _absolute_paths(page, path.resolve().parent)
+
+
+def _absolute_paths(page: Page, directory: Path) -> Page:
+    """The page with the file paths it names (layout, Jinja2 templates) made absolute, so a
+    loaded page renders from anywhere."""
+
+    def absolute(ref: str | None) -> str | None:
+        return None if ref is None else str((directory / ref).resolve())
+
+    changes: dict[str, Any] = {}
+    if isinstance(page.layout, str):
+        changes["layout"] = absolute(page.layout)
+    if page.shell.jinja is not None:
+        changes["shell"] = msgspec.structs.replace(page.shell, jinja=absolute(page.shell.jinja))
+    if any(f.jinja is not None for f in page.fragments):
+        changes["fragments"] = tuple(
+            msgspec.structs.replace(f, jinja=absolute(f.jinja)) if f.jinja else f
+            for f in page.fragments
+        )
+    return msgspec.structs.replace(page, **changes) if changes else page
 
 
 def read_file(path: Path, type: type[T], *, page: str) -> T:

@@ -100,12 +100,24 @@ class JinjaTemplate:
     trees: tuple[tuple[str, nodes.Template], ...]
     """The syntax tree of the template and of every template it includes by name."""
     slot_uses: tuple[SlotUse, ...]
+    undeclared: frozenset[str]
+    """Names the template (and what it includes) reads from its context."""
 
     @classmethod
     def compile(
         cls, env: jinja2.Environment, *, file: Path | None, source: str | None
     ) -> JinjaTemplate:
-        """Compile and analyse; raise :class:`JinjaError` naming the file and line."""
+        """Compile and analyse, once per process; raise :class:`JinjaError` naming file and line.
+
+        Like the environment's own template cache (``auto_reload`` is off), a template file
+        is read once: ``engine serve --reload`` restarts the process when files change.
+        """
+        return _compile(env, file, source)
+
+    @classmethod
+    def _compile(
+        cls, env: jinja2.Environment, file: Path | None, source: str | None
+    ) -> JinjaTemplate:
         label = str(file) if file is not None else "inline template"
         try:
             if file is not None:
@@ -126,24 +138,32 @@ class JinjaTemplate:
         except jinja2.TemplateSyntaxError as exc:  # pragma: no cover - parse found it already
             raise JinjaError(_syntax(exc, label)) from None
         slots = tuple(_slot_uses(env, trees[0][1], label, None, set()))
-        return cls(template=template, source=text, label=label, trees=trees, slot_uses=slots)
+        names: set[str] = set()
+        for _, tree in trees:
+            names |= jinja2.meta.find_undeclared_variables(tree)
+        return cls(
+            template=template,
+            source=text,
+            label=label,
+            trees=trees,
+            slot_uses=slots,
+            undeclared=frozenset(names - set(env.globals)),
+        )
 
     @property
     def slots(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.slot_uses if s.name is not None)
-
-    def undeclared(self) -> set[str]:
-        """Names the template (and what it includes) reads from its context."""
-        names: set[str] = set()
-        for _, tree in self.trees:
-            names |= jinja2.meta.find_undeclared_variables(tree)
-        return names - set(self.template.environment.globals)
 
     def render(self, values: Mapping[str, Any]) -> str:
         try:
             return self.template.render(values)
         except jinja2.TemplateError as exc:
             raise JinjaError(f"{self.label}{_line_of(exc, self.template)}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=512)
+def _compile(env: jinja2.Environment, file: Path | None, source: str | None) -> JinjaTemplate:
+    return JinjaTemplate._compile(env, file, source)
 
 
 @functools.lru_cache(maxsize=512)
