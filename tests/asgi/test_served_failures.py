@@ -38,6 +38,7 @@ def test_a_shell_template_naming_a_missing_field_is_the_engines_500(server: Serv
     assert fetch(server.port, "/item/x?delay=0").status == 200, "the server serves on"
     log = server.output()
     errors = [line for line in log.splitlines() if "broken-shell" in line and "GET" not in line]
-    assert errors == ["page 'broken-shell': unexpected KeyError: 'title'"] * 3, log
+    assert len(errors) == 3, log  # one line per request
+    assert all(e.startswith("page 'broken-shell': ") and "title" in e for e in errors), errors
     for noise in SERVER_NOISE:
         assert noise not in log, log
