@@ -6,7 +6,18 @@ Starlette or FastAPI app (docs/serving.md).
 """
 
 from ._app import FRAGMENT_PARAM, App
-from ._guest import TrioASGI, in_trio
+from ._guest import TrioASGI, in_trio, run_as_asyncio_guest
 from ._options import CRAWLERS, MODES, Options
+from ._static import StaticFiles
 
-__all__ = ["CRAWLERS", "FRAGMENT_PARAM", "MODES", "App", "Options", "TrioASGI", "in_trio"]
+__all__ = [
+    "CRAWLERS",
+    "FRAGMENT_PARAM",
+    "MODES",
+    "App",
+    "Options",
+    "StaticFiles",
+    "TrioASGI",
+    "in_trio",
+    "run_as_asyncio_guest",
+]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qsl
 
@@ -26,6 +27,7 @@ from ._log import log, log_access, printable
 from ._options import Options
 from ._response import HeadComplete, Response, WriteTimeout
 from ._routes import PageLike, Route, build_routes, match
+from ._static import StaticFiles
 from ._timing import STAMP_HEADER, ShellTimer
 
 FRAGMENT_PARAM = "fragment"
@@ -80,13 +82,25 @@ class App:
     """Serve pages over ASGI: ``App({"/product/{product_id}": page}, **options)``.
 
     Path captures and query-string parameters become the render's request parameters (path
-    captures win). Pages are checked here, at startup: a broken page raises ``PageError`` now,
-    not on the first request. ``options`` are the fields of :class:`Options`.
+    captures win). ``static="static/"`` serves that folder under ``static_path`` (``/static``):
+    see :class:`StaticFiles`. Pages are checked here, at startup: a broken page raises
+    ``PageError`` now, not on the first request. ``options`` are the fields of :class:`Options`.
     """
 
-    def __init__(self, pages: Mapping[str, PageLike], **options: Any) -> None:
+    def __init__(
+        self,
+        pages: Mapping[str, PageLike],
+        *,
+        static: str | Path | None = None,
+        static_path: str = "/static",
+        **options: Any,
+    ) -> None:
         self.routes: tuple[Route, ...] = build_routes(pages)
         self.options = Options(**options)
+        self.static = None if static is None else StaticFiles(static)
+        if not static_path.startswith("/") or static_path.endswith("/"):
+            raise ValueError(f"static_path {static_path!r} must start with '/' and not end with it")
+        self.static_prefix = static_path + "/"
         self._entry = TrioASGI(self._asgi)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -137,6 +151,9 @@ class App:
         return Plan(route.graph, None, mode, params)
 
     async def _http(self, request: Request, receive: Receive, send: Send) -> None:
+        if self.static is not None and request.path.startswith(self.static_prefix):
+            await self._static(self.static, request, send)
+            return
         began = trio.current_time()
         opts = self.options
         nonce = opts.new_nonce()
@@ -231,6 +248,16 @@ async def _respond(
     if response.timed_out:  # the client may be seen leaving first, once its connection is reset
         return "write timeout" if response.connection_reset else "write timeout; send cancelled"
     return outcome
+
+    async def _static(self, static: StaticFiles, request: Request, send: Send) -> None:
+        began = trio.current_time()
+        relative = request.path.removeprefix(self.static_prefix)
+        status = await static.serve(relative, request.method, request.headers, send)
+        if access_log.isEnabledFor(logging.INFO):
+            total = (trio.current_time() - began) * 1000
+            access_log.info(
+                "%s %s %s total=%.1fms static", request.method, request.target, status, total
+            )
 
 
 async def _stream(

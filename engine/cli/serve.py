@@ -37,6 +37,7 @@ from ._reload import Reloading
 _ENV_APP = "ENGINE_SERVE_APP"
 _ENV_ROUTES = "ENGINE_SERVE_ROUTES"
 _ENV_RELOAD = "ENGINE_SERVE_RELOAD"
+_ENV_STATIC = "ENGINE_SERVE_STATIC"
 _PAGE_FILES = (".toml", ".json", ".yaml", ".yml")
 
 
@@ -63,6 +64,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         " default '/'); path captures become request parameters",
     )
     parser.add_argument(
+        "--static",
+        metavar="DIR",
+        help="serve this folder's files under --static-path (ETag, 304s, a year of caching for"
+        " fingerprinted names such as app.3f2a9c1b.css)",
+    )
+    parser.add_argument("--static-path", default="/static", help="default: /static")
+    parser.add_argument(
         "--worker-class",
         choices=("trio", "asyncio"),
         help="Hypercorn's worker (default: asyncio when a page has asyncio queries, which then"
@@ -76,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     os.environ[_ENV_APP] = args.app
     os.environ[_ENV_ROUTES] = json.dumps(routes)
     os.environ[_ENV_RELOAD] = "1" if args.reload else ""
+    static = [str(Path(args.static).resolve()), args.static_path] if args.static else None
+    os.environ[_ENV_STATIC] = json.dumps(static)
     try:
         app = _build_app()  # fail here, once, with a readable error rather than in every worker
     except (EngineError, ValueError) as error:  # RefError is a ValueError
@@ -131,15 +141,22 @@ def served_app() -> Any:
 def _build_app() -> Any:
     ref = os.environ[_ENV_APP]
     routes = json.loads(os.environ.get(_ENV_ROUTES, '["/"]'))
+    static = json.loads(os.environ.get(_ENV_STATIC, "null"))
+    folder = {"static": static[0], "static_path": static[1]} if static else {}
     if Path(ref).suffix.lower() in _PAGE_FILES:
-        return App(dict.fromkeys(routes, load_graph(ref)))
+        return App(dict.fromkeys(routes, load_graph(ref)), **folder)
     if str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
     target = import_ref(ref)
     if isinstance(target, Page):
-        return App(dict.fromkeys(routes, Graph.build(target)))
+        return App(dict.fromkeys(routes, Graph.build(target)), **folder)
     if not callable(target):
         raise ValueError(f"{ref!r} is a {type(target).__name__}: expected a page or an ASGI app")
+    if static:
+        raise ValueError(
+            f"--static serves a folder next to a page; {ref!r} is an app already:"
+            " give it the folder itself (engine.asgi.App(pages, static=...))"
+        )
     return target
 
 
