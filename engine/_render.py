@@ -178,8 +178,11 @@ class _Writer:
         resolution.start(self._deadline())
         written = [0] * len(graph.queries)
         await self._pass_shell()
-        scheduler = OutOfOrder if self.mode == "out-of-order" else InOrder
-        schedule = scheduler(graph, state, self.wire)
+        schedule = (
+            OutOfOrder(graph, state, self.wire)
+            if self.mode == "out-of-order"
+            else InOrder(graph, state, self.wire, one_write=self.mode == "buffered")
+        )
         shell_values = {graph.queries[q].name: state.values[q] for q in graph.shell_queries}
         shell_values[NONCE_PLACEHOLDER] = self.wire.nonce or ""
         held: list[tuple[str, list[Chunk]]] = [schedule.start(shell_values)]

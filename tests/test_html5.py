@@ -21,6 +21,7 @@ import trio
 
 from engine import Fragment, Page, Query, Shell
 from engine.testing import Timeline, assert_contract, render_timeline
+from engine.wire.format import RUNTIME_JS, SWAP_JS
 
 MARKER_ERROR = "expected-tag-name-but-got-question-mark"
 EOF_ERRORS = ("expected-closing-tag-but-got-eof", "eof-in-table")
@@ -123,8 +124,15 @@ def only(tree: ET.Element, tag: str) -> ET.Element:
 
 
 def shape(element: ET.Element) -> list[str]:
-    """The children of ``element``: tags, and markers (comments) by their text."""
-    return [c.text if c.tag is ET.Comment else c.tag for c in element]
+    """The children of ``element``: tags, and markers (comments) by their text.
+
+    Swap scripts are left out: each removes itself as it runs.
+    """
+    return [
+        c.text if c.tag is ET.Comment else c.tag
+        for c in element
+        if not (c.tag == "script" and c.text == SWAP_JS)
+    ]
 
 
 def text(element: ET.Element) -> str:
@@ -188,7 +196,14 @@ async def test_complete_documents_parse_with_everything_in_place(autojump_clock,
     assert_in_place(tree)
     assert_data(tree)
     assert "<template" not in timeline.html
-    assert [s.get("type") for s in tree.iter("script")] == ["application/json"]
+    # The page exposes data, so $E comes too: the runtime once, before the first slot, then
+    # a swap script announcing what landed (after each write in order, once when buffered).
+    scripts = [s.text if s.get("type") is None else s.get("type") for s in tree.iter("script")]
+    swaps = scripts.count(SWAP_JS)
+    assert scripts[0] == RUNTIME_JS and scripts[-1] == SWAP_JS, scripts
+    assert scripts.count(RUNTIME_JS) == 1 and scripts.count("application/json") == 1
+    assert swaps == (1 if mode == "buffered" else len(timeline.writes) - 1), (swaps, scripts)
+    assert timeline.html.rstrip().endswith("<script>$E()</script></body></html>")
 
 
 async def test_in_order_every_prefix_parses_with_what_arrived_in_place(autojump_clock) -> None:
@@ -202,7 +217,8 @@ async def test_in_order_every_prefix_parses_with_what_arrived_in_place(autojump_
     # A browser shows each prefix as it arrives: each parses cleanly, content in place.
     shell, outer, inner, *_ = (parse(text, prefix=True) for text in sent[1:])
     parse(sent[-1])  # the whole stream: no end-of-file error either
-    assert len(elements(shell, "body")) == 1 and shape(only(shell, "main")) == []
+    assert len(elements(shell, "body")) == 1
+    assert [script.text for script in only(shell, "main")] == [RUNTIME_JS]  # before the slot
     assert text(only(only(outer, "main"), "h2")) == "Ann <admin>"
     assert_data(outer)
     assert shape(only(inner, "div")) == ['?start name="inner"', "b", "?end"]

@@ -23,11 +23,21 @@ Walk = Generator[None, None, None]
 
 
 class InOrder:
-    def __init__(self, graph: Graph, state: State, wire: w.Wire) -> None:
+    def __init__(
+        self, graph: Graph, state: State, wire: w.Wire, *, one_write: bool = False
+    ) -> None:
         self.graph = graph
         self.state = state
         # In order, batches follow each other directly: no point marker between them.
         self.expander = Expander(graph, state, wire, points=False)
+        self.wire = wire
+        # Where exposed data is sent, so is $E (data and events): the runtime goes before
+        # the first slot, and a constant swap script ends each write that brought content.
+        self.with_runtime = any(q.expose for q in graph.queries)
+        self.runtime_sent = False
+        self.one_write = one_write
+        """Buffered: the writes are joined into one, which needs one swap script, at its end."""
+        self.news = False
         self.out: list[str] = []
         self.finished = False
         self.walk: Walk | None = None
@@ -36,6 +46,11 @@ class InOrder:
         self.walk = self._document(shell_values)
         text, chunks = self.advance()
         return text, [("shell", ""), *chunks]
+
+    def _runtime(self) -> None:
+        if self.with_runtime and not self.runtime_sent:
+            self.runtime_sent = True
+            self.out.append(self.wire.runtime())
 
     def start_fragment(self, f: int) -> None:
         """Walk one fragment alone, as the ``<template for>`` of a partial response."""
@@ -50,6 +65,11 @@ class InOrder:
                 self.finished = True
         text = "".join(self.out)
         self.out.clear()
+        if self.runtime_sent:
+            self.news = self.news or w.end() in text or w.DATA_ISLAND in text
+            if self.news and (self.finished or not self.one_write):
+                text += self.wire.swap()  # a slot completed, or data came: announce it
+                self.news = False
         return text, self.expander.take()
 
     def _doomed(self, f: int) -> bool:
@@ -67,12 +87,14 @@ class InOrder:
         expander, graph = self.expander, self.graph
         for part in graph.shell.expand(shell_values):
             if isinstance(part, Slot):
+                self._runtime()
                 yield from self._slot(graph.fragment_index[part.name])
             else:
                 self.out.append(part)
         exposed = [q.index for q in graph.queries if q.expose and not q.batched]
         while not all(self.state.settled[q] for q in exposed):
             yield
+        self._runtime()
         for q in exposed:
             if self.state.errors[q] is None:
                 expander.data(q, None, self.out)

@@ -21,6 +21,7 @@ from markupsafe import escape
 from ..markup.templates import embed_json
 
 __all__ = [
+    "DATA_ISLAND",
     "FAILED",
     "RUNTIME_JS",
     "SCRIPT_HASHES",
@@ -62,6 +63,10 @@ _NONCE = re.compile(r"^[A-Za-z0-9+/_=-]{8,256}$")
 
 def start(name: str) -> str:
     return f'<?start name="{name}">'
+
+
+DATA_ISLAND = '<script type="application/json" data-query="'
+"""How every data island starts (``Wire.data``)."""
 
 
 def end() -> str:
@@ -115,7 +120,7 @@ class Wire:
     def data(self, name: str, value: Any, batch: int | None = None) -> str:
         batch_attr = f' data-batch="{batch}"' if batch is not None else ""
         json = embed_json(value).decode()
-        return f'<script type="application/json" data-query="{name}"{batch_attr}>{json}</script>'
+        return f'{DATA_ISLAND}{name}"{batch_attr}>{json}</script>'
 
     def stylesheet(self, href: str) -> str:
         return f'<link rel="stylesheet" href="{escape(href)}">'

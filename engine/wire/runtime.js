@@ -84,17 +84,47 @@
     }
     old.forEach(function (n) { n.remove(); });
   }
-  // Where the browser applies <template for> itself, the swap script has nothing to do.
+  function fire(node, type, detail) {
+    node.dispatchEvent(new CustomEvent("engine:" + type, { bubbles: true, detail: detail }));
+  }
+  // Announce what landed since the last call: each new complete slot range (by node
+  // identity: applying a template, natively or not, brings new markers) and each new
+  // data island. Slots already there when the runtime starts are not news, nor are the
+  // slots inside a range announced now (a child's fallback, or a child that came along).
+  var seen = new WeakSet();
+  function announce(quiet) {
+    var w = d.createTreeWalker(d, 192), n, k, e, i, end, inside;
+    while ((n = w.nextNode())) {
+      if (n == inside) inside = null;
+      k = mark(n);
+      if (!k || k[0] != "start" || seen.has(n)) continue;
+      end = range(n)[1];
+      if (!end && !quiet && !inside) continue;
+      seen.add(n);
+      if (quiet || inside) continue;
+      fire(n.parentNode, "fragment", { target: k[1] });
+      inside = end;
+    }
+    e = d.querySelectorAll('script[type="application/json"][data-query]');
+    for (i = 0; i < e.length; i++) {
+      if (seen.has(e[i])) continue;
+      seen.add(e[i]);
+      fire(e[i], "data", { query: e[i].getAttribute("data-query") });
+    }
+  }
+  // Where the browser applies <template for> itself, the swap script only announces.
   var native = "htmlFor" in HTMLTemplateElement.prototype;
   function $E() {
     var c = d.currentScript, ts, i;
     if (c) c.remove();
-    if (native) return;
-    ts = d.querySelectorAll("template[for]");
-    for (i = 0; i < ts.length; i++) {
-      place(ts[i].content, ts[i].getAttribute("for"));
-      ts[i].remove();
+    if (!native) {
+      ts = d.querySelectorAll("template[for]");
+      for (i = 0; i < ts.length; i++) {
+        place(ts[i].content, ts[i].getAttribute("for"));
+        ts[i].remove();
+      }
     }
+    announce();
   }
   function islands(name) {
     return d.querySelectorAll('script[type="application/json"][data-query="' + name + '"]');
@@ -125,7 +155,10 @@
         }
         t = box.content.querySelector('template[for="' + name + '"]');
         if (t) place(t.content, name, true);
+        announce();
+        if (t && (t = find(name))) fire(t.parentNode, "fragment", { target: name });
       });
   };
   window.$E = $E;
+  announce(1);
 })();
