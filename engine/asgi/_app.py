@@ -23,7 +23,7 @@ from .._render import render, render_fragment
 from ..definition.graph import Graph
 from ..resolution.bridge import require_asyncio_host
 from ._guest import Receive, Scope, Send, TrioASGI
-from ._log import log, log_access, printable
+from ._log import access_log, log, log_access, printable
 from ._options import Options
 from ._response import HeadComplete, Response, WriteTimeout
 from ._routes import PageLike, Route, build_routes, match
@@ -150,6 +150,20 @@ class App:
             return Refusal(400, exc.reason)
         return Plan(route.graph, None, mode, params)
 
+    async def _static(self, static: StaticFiles, request: Request, send: Send) -> None:
+        began = trio.current_time()
+        relative = request.path.removeprefix(self.static_prefix)
+        status = await static.serve(relative, request.method, request.headers, send)
+        if access_log.isEnabledFor(logging.INFO):
+            total = (trio.current_time() - began) * 1000
+            access_log.info(
+                "%s %s %s total=%.1fms static",
+                printable(request.method),
+                printable(request.target),
+                status,
+                total,
+            )
+
     async def _http(self, request: Request, receive: Receive, send: Send) -> None:
         if self.static is not None and request.path.startswith(self.static_prefix):
             await self._static(self.static, request, send)
@@ -248,16 +262,6 @@ async def _respond(
     if response.timed_out:  # the client may be seen leaving first, once its connection is reset
         return "write timeout" if response.connection_reset else "write timeout; send cancelled"
     return outcome
-
-    async def _static(self, static: StaticFiles, request: Request, send: Send) -> None:
-        began = trio.current_time()
-        relative = request.path.removeprefix(self.static_prefix)
-        status = await static.serve(relative, request.method, request.headers, send)
-        if access_log.isEnabledFor(logging.INFO):
-            total = (trio.current_time() - began) * 1000
-            access_log.info(
-                "%s %s %s total=%.1fms static", request.method, request.target, status, total
-            )
 
 
 async def _stream(
