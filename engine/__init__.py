@@ -21,6 +21,7 @@ from ._errors import (
     RenderError,
     ResultTypeError,
     ShellError,
+    SourceExhausted,
 )
 from ._render import Sink, render, render_fragment, render_to_bytes
 from .definition.graph import Graph
@@ -28,6 +29,7 @@ from .definition.load import load
 from .definition.nodes import on_asyncio
 from .markup.templates import html
 from .resolution.resolve import ErrorHook, Tracer
+from .resolution.sources import Sources, SourceStatistics
 from .wire.format import SCRIPT_HASHES
 
 __all__ = [
@@ -54,6 +56,9 @@ __all__ = [
     "Shell",
     "ShellError",
     "Sink",
+    "SourceExhausted",
+    "SourceStatistics",
+    "Sources",
     "Tracer",
     "html",
     "load",

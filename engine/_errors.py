@@ -11,6 +11,7 @@
     │   └── NoAsyncioHost                asyncio queries, but no asyncio loop hosts trio: 500
     ├── QueryError                     a query failed; in-band after the first byte
     │   ├── QueryTimeout                 its timeout or the page deadline passed
+    │   │   └── SourceExhausted            ... while it waited for a place in its data source
     │   ├── ResultTypeError (TypeError)  its value does not match the declared type
     │   └── DependencyFailed             a query it depends on failed
     └── FragmentError                  a renderer raised or returned unusable HTML; in-band
@@ -40,6 +41,7 @@ __all__ = [
     "RenderError",
     "ResultTypeError",
     "ShellError",
+    "SourceExhausted",
 ]
 
 
@@ -125,6 +127,14 @@ class QueryError(EngineError):
 
 class QueryTimeout(QueryError):
     """The query's own timeout or the page deadline passed before it finished."""
+
+
+class SourceExhausted(QueryTimeout):
+    """The query gave up while waiting for a place in its data source (``engine.Sources``).
+
+    Every place was taken, typically by calls that hang; the message names the source
+    and its limit.
+    """
 
 
 class ResultTypeError(QueryError, TypeError):

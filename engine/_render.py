@@ -19,7 +19,15 @@ from schemas import Mode, Page
 from ._errors import NotFound, QueryError, ShellError
 from .definition.graph import Graph
 from .resolution.bridge import require_asyncio_host
-from .resolution.resolve import ErrorHook, Event, Resolution, Tracer, convert_params
+from .resolution.resolve import (
+    DEFAULT_SOURCES,
+    ErrorHook,
+    Event,
+    Resolution,
+    Tracer,
+    convert_params,
+)
+from .resolution.sources import Sources
 from .scheduling.expand import Chunk
 from .scheduling.inorder import InOrder
 from .scheduling.outoforder import OutOfOrder
@@ -55,6 +63,7 @@ async def render(
     nonce: str | None = None,
     tracer: Tracer | None = None,
     on_error: ErrorHook | None = None,
+    sources: Sources = DEFAULT_SOURCES,
 ) -> None:
     """Stream ``page`` to ``sink``.
 
@@ -62,7 +71,9 @@ async def render(
     :class:`NotFound` (404), :class:`ShellError` (500) and :class:`NoAsyncioHost` (500: the
     page has asyncio queries and no asyncio loop hosts this trio run). After the first byte,
     failures are rendered in their slots and the document still closes. Cancelling
-    the caller, or a sink that raises, cancels every query still running.
+    the caller, or a sink that raises, cancels every query still running. ``sources``
+    limits how many calls of each data source run at once (shared by every render
+    given the same object; see :class:`Sources`).
     """
     graph = as_graph(page)
     chosen = mode or graph.page.mode
@@ -72,7 +83,8 @@ async def render(
     values = convert_params(graph, params or {})
     if graph.asyncio_queries:
         require_asyncio_host(graph.name, graph.asyncio_queries)
-    await _in_nursery(_Writer(graph, chosen, wire, sink, tracer, on_error).page, values)
+    writer = _Writer(graph, chosen, wire, sink, tracer, on_error, sources)
+    await _in_nursery(writer.page, values)
 
 
 async def render_fragment(
@@ -84,6 +96,7 @@ async def render_fragment(
     nonce: str | None = None,
     tracer: Tracer | None = None,
     on_error: ErrorHook | None = None,
+    sources: Sources = DEFAULT_SOURCES,
 ) -> None:
     """Render one fragment (and what it needs) as ``<template for="target">``, in one write.
 
@@ -99,7 +112,7 @@ async def render_fragment(
     values = convert_params(graph, params or {}, only=_fragment_closure(graph, index))
     if graph.asyncio_queries:
         require_asyncio_host(graph.name, graph.asyncio_queries)
-    writer = _Writer(graph, "buffered", Wire(nonce), sink, tracer, on_error)
+    writer = _Writer(graph, "buffered", Wire(nonce), sink, tracer, on_error, sources)
     await _in_nursery(functools.partial(writer.fragment, index), values)
 
 
@@ -109,6 +122,7 @@ async def render_to_bytes(
     params: Mapping[str, str] | None = None,
     mode: Mode | None = None,
     nonce: str | None = None,
+    sources: Sources = DEFAULT_SOURCES,
 ) -> bytes:
     """The whole response as bytes (for snapshots and tests)."""
     parts: list[bytes] = []
@@ -116,7 +130,7 @@ async def render_to_bytes(
     async def collect(data: bytes) -> None:
         parts.append(data)
 
-    await render(page, collect, params=params, mode=mode, nonce=nonce)
+    await render(page, collect, params=params, mode=mode, nonce=nonce, sources=sources)
     return b"".join(parts)
 
 
@@ -146,8 +160,10 @@ class _Writer:
         sink: Sink,
         tracer: Tracer | None,
         on_error: ErrorHook | None,
+        sources: Sources,
     ) -> None:
         self.graph = graph
+        self.sources = sources
         self.mode = mode
         self.wire = wire
         self.sink = sink
@@ -164,6 +180,7 @@ class _Writer:
             self.inbox.put,
             tracer=self.tracer,
             on_error=self.on_error,
+            sources=self.sources,
         )
 
     def _deadline(self) -> float:

@@ -39,6 +39,13 @@ SlotName = Annotated[
         description="A slot name: letters, digits, '_' and '-', starting with a letter.",
     ),
 ]
+SourceName = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="A data source name: its limit is configured with engine.Sources(name=N).",
+    ),
+]
 Seconds = Annotated[float, msgspec.Meta(gt=0, description="A duration in seconds.")]
 
 Priority = Literal["high", "normal", "low"] | int
@@ -106,6 +113,9 @@ class Query(_Node, frozen=True, kw_only=True):
     so it runs as a task on the asyncio loop that hosts the engine (uvicorn, Hypercorn's
     asyncio worker, Starlette, FastAPI). A callable decorated ``@engine.on_asyncio`` needs
     no key."""
+    source: SourceName | None = None
+    """The data source it calls: at most that source's limit of its calls run at once
+    (``engine.Sources``). Sync queries that name none share the source ``default``."""
 
 
 class Fragment(_Node, frozen=True, kw_only=True):

@@ -234,3 +234,43 @@ class Collect:
     @property
     def html(self) -> str:
         return b"".join(self.parts).decode()
+
+
+@pytest.mark.parametrize("how", ["timeout", "caller"])
+async def test_a_batched_query_is_closed_at_once_when_cancelled(autojump_clock, how) -> None:
+    """The generator waits at a ``yield`` (a window ahead of a slow client) when the
+    render stops: the engine closes it then, not the garbage collector some time later."""
+    closed: list[bool] = []
+    returned: list[bool] = []
+
+    async def endless():
+        try:
+            while True:
+                yield [1]
+        finally:
+            closed.append(bool(returned))
+
+    async def slow_client(data: bytes) -> None:
+        await trio.sleep(10)
+
+    p = Page(
+        name="p",
+        shell=Shell(html=SHELL.format('<ul><?marker name="feed"></ul>')),
+        queries=(
+            Query(
+                name="feed",
+                call=endless,
+                result=list[int],
+                timeout=2.5 if how == "timeout" else None,
+            ),
+        ),
+        fragments=(
+            Fragment(
+                target="feed", uses=("feed",), mode="append", template="<li>{{ feed.0 }}</li>"
+            ),
+        ),
+    )
+    with trio.move_on_after(2.5 if how == "caller" else 100):
+        await engine.render(p, slow_client)
+    returned.append(True)
+    assert closed == [False]

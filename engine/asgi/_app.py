@@ -22,6 +22,7 @@ from .._errors import NoAsyncioHost, ParameterError, RenderError
 from .._render import render, render_fragment
 from ..definition.graph import Graph
 from ..resolution.bridge import require_asyncio_host
+from ..resolution.sources import Sources
 from ._guest import Receive, Scope, Send, TrioASGI
 from ._log import access_log, log, log_access, printable
 from ._options import Options
@@ -191,7 +192,7 @@ class App:
             async with trio.open_nursery() as watchers:
                 watchers.start_soon(client.watch, receive)
                 watchers.start_soon(response.watch_writes)
-                outcome = await _respond(plan, response, client, nonce, timer)
+                outcome = await _respond(plan, response, client, nonce, timer, self.options.sources)
                 if response.connection_reset:
                     # The connection was reset: let the server see it go before returning,
                     # or an asyncio server logs "returned without completing response".
@@ -234,6 +235,7 @@ async def _respond(
     client: _Client,
     nonce: str | None,
     timer: ShellTimer | None,
+    sources: Sources,
 ) -> str:
     """Answer the request; return the outcome for the access log, never raise (but Cancelled).
 
@@ -247,7 +249,7 @@ async def _respond(
             await response.fail(plan.status, plan.detail, plan.headers)
             outcome = "ok"
         else:
-            outcome = await _stream(plan, response, client, nonce, timer)
+            outcome = await _stream(plan, response, client, nonce, timer, sources)
     except (WriteTimeout, OSError):  # uvicorn >= 0.27 reports a gone client from send()
         outcome = "client gone"
     except Exception as exc:  # a bug, or a failure the render did not turn into an error
@@ -265,7 +267,12 @@ async def _respond(
 
 
 async def _stream(
-    plan: Plan, response: Response, client: _Client, nonce: str | None, timer: ShellTimer | None
+    plan: Plan,
+    response: Response,
+    client: _Client,
+    nonce: str | None,
+    timer: ShellTimer | None,
+    sources: Sources,
 ) -> str:
     """Render until done or until the client leaves; return "ok" or "client gone".
 
@@ -280,7 +287,12 @@ async def _stream(
         try:
             if plan.fragment is not None:
                 await render_fragment(
-                    plan.graph, plan.fragment, response.write, params=plan.params, nonce=nonce
+                    plan.graph,
+                    plan.fragment,
+                    response.write,
+                    params=plan.params,
+                    nonce=nonce,
+                    sources=sources,
                 )
             else:
                 await render(
@@ -290,6 +302,7 @@ async def _stream(
                     mode=cast("Mode", plan.mode),
                     nonce=nonce,
                     tracer=timer,
+                    sources=sources,
                 )
         except HeadComplete:
             pass

@@ -11,6 +11,8 @@ import attrs
 from schemas import Mode
 
 from .._errors import ParameterError
+from ..resolution.resolve import DEFAULT_SOURCES
+from ..resolution.sources import Sources
 from ..wire.format import SCRIPT_HASHES
 
 MODES: tuple[Mode, ...] = ("out-of-order", "in-order", "buffered")
@@ -41,6 +43,8 @@ class Options:
     - ``flush_stamps``: honour ``X-Engine-Flush-Stamps: 1`` (``engine diagnose``).
     - ``write_timeout``: seconds one send may block on a client that does not read; then the
       response is aborted and its queries cancelled.
+    - ``sources``: the data sources' limits every render of this app shares
+      (``engine.Sources``; docs/pages.md#sources).
     """
 
     cache_control: str = "no-store"
@@ -53,6 +57,7 @@ class Options:
     crawler_mode: Mode = "buffered"
     flush_stamps: bool = True
     write_timeout: float | None = 30.0
+    sources: Sources = DEFAULT_SOURCES
     _crawler_re: re.Pattern[str] | None = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:

@@ -55,6 +55,8 @@ class QueryNode:
     """Where ``call`` runs: trio (the render's own loop) or the asyncio loop hosting it."""
     dependents: tuple[int, ...] = ()
     consumers: tuple[int, ...] = ()
+    source: str | None = None
+    """The data source whose limit it runs under (``engine.Sources``)."""
     convert: Callable[[Any], Any] = attrs.field(
         init=False,
         eq=False,

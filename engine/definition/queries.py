@@ -96,6 +96,7 @@ class _QueryChecks:
             optional_params=defaulted_parameters(call) & frozenset(q.params),
             timeout=q.timeout,
             expose=q.expose,
+            source=q.source,
             batched=is_batched(call),
             is_async=is_async(call),
             loop=loop,

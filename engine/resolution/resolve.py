@@ -11,7 +11,7 @@ import functools
 import logging
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import msgspec
 import trio
@@ -23,15 +23,28 @@ from .._errors import (
     QueryError,
     QueryTimeout,
     ResultTypeError,
+    SourceExhausted,
 )
 from ..definition.convert import CONVERSION_ERRORS
 from ..definition.graph import Graph, QueryNode
 from ..definition.signatures import type_name
 from .bridge import run_on_asyncio
+from .sources import Admission, Sources
 
-__all__ = ["Event", "Resolution", "Tracer", "call_error_hook", "convert_params", "propagates"]
+__all__ = [
+    "DEFAULT_SOURCES",
+    "Event",
+    "Resolution",
+    "Tracer",
+    "call_error_hook",
+    "convert_params",
+    "propagates",
+]
 
 logger = logging.getLogger("engine")
+
+DEFAULT_SOURCES = Sources()
+"""The limits of renders given none: one ``default`` source of 40 places per process."""
 
 ErrorHook = Callable[[str, str, BaseException], None]
 """``on_error(page, node, exception)``: called for every query or fragment failure."""
@@ -107,8 +120,11 @@ class Resolution:
         *,
         tracer: Tracer | None = None,
         on_error: ErrorHook | None = None,
+        sources: Sources = DEFAULT_SOURCES,
     ) -> None:
         self.graph = graph
+        self.sources = sources
+        self.admissions: dict[int, Admission] = {}
         self.params = params
         self.nursery = nursery
         self.report = report
@@ -178,19 +194,35 @@ class Resolution:
         raise self._timeout(q, started)  # reached only when the scope caught its cancellation
 
     async def _call(self, q: QueryNode, kwargs: dict[str, Any]) -> Any:
+        in_thread = not (q.is_async or q.batched or q.loop == "asyncio")
+        if q.source is None and not in_thread:  # the common case: no limit
+            return await self._call_unlimited(q, kwargs)
+        admission = self.admissions[q.index] = self.sources.source(q.source).admission()
+        if in_thread:
+            try:
+                value = await trio.to_thread.run_sync(
+                    functools.partial(q.call, **kwargs),
+                    abandon_on_cancel=True,
+                    # trio documents any object with its two methods; its stubs say less.
+                    limiter=cast("trio.CapacityLimiter", admission),
+                )
+            except trio.Cancelled:
+                admission.abandon()  # its thread runs on, holding its place until it returns
+                raise
+            return self._check(q, value)
+        await admission.acquire_on_behalf_of(admission)
+        try:
+            return await self._call_unlimited(q, kwargs)
+        finally:
+            admission.release_on_behalf_of(admission)
+
+    async def _call_unlimited(self, q: QueryNode, kwargs: dict[str, Any]) -> Any:
         if q.batched:
             await self._run_batches(q, kwargs)
             return None
         if q.loop == "asyncio":
             return self._check(q, await run_on_asyncio(functools.partial(q.call, **kwargs)))
-        if q.is_async:
-            return self._check(q, await q.call(**kwargs))
-        return self._check(
-            q,
-            await trio.to_thread.run_sync(
-                functools.partial(q.call, **kwargs), abandon_on_cancel=True
-            ),
-        )
+        return self._check(q, await q.call(**kwargs))
 
     async def _run_batches(self, q: QueryNode, kwargs: dict[str, Any]) -> None:
         iterator = q.call(**kwargs)
@@ -234,6 +266,10 @@ class Resolution:
             why = f"timed out after {q.timeout:g} s"
         else:
             why = "the page deadline passed"
+        admission = self.admissions.get(q.index)
+        if admission is not None and admission.state == "waiting":
+            why = f"{why} waiting for a place: {admission.source.describe()}"
+            return SourceExhausted(why, page=self.graph.name, query=q.name)
         return QueryTimeout(why, page=self.graph.name, query=q.name)
 
     def _emit(self, event: Event) -> None:
