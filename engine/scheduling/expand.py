@@ -110,7 +110,9 @@ class Expander:
         node = self.graph.fragments[f]
         state = self.state.fragments[f]
         state.emitted = True
-        if state.failure is not None:
+        # An append fragment that failed after some batches shows them, then its failure,
+        # however late its slot is reached: every mode ends with the same content.
+        if state.failure is not None and not (node.append and state.batches):
             self.failure(node, out)
             return
         self.chunks.append(("fragment", node.target))
