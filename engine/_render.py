@@ -9,6 +9,7 @@ sends it as one write. A slow client therefore delays bytes, never queries.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -32,12 +33,15 @@ from .scheduling.expand import Chunk
 from .scheduling.inorder import InOrder
 from .scheduling.outoforder import OutOfOrder
 from .scheduling.state import State
+from .wire.encoding import encode_replacing, surrogate_path
 from .wire.format import NONCE_PLACEHOLDER, Wire
 
 __all__ = ["Sink", "as_graph", "render", "render_fragment", "render_to_bytes"]
 
 Sink = Callable[[bytes], Awaitable[object]]
 """Where the bytes go: called once per write, in order; the first call carries the shell."""
+
+logger = logging.getLogger("engine")
 
 _MODES = ("out-of-order", "in-order", "buffered")
 BATCH_WINDOW = 16
@@ -171,6 +175,7 @@ class _Writer:
         self.state = State(graph, on_error)
         self.on_error = on_error
         self.inbox = _Inbox()
+        self.surrogates_reported: set[int] = set()
 
     def _resolution(self, nursery: trio.Nursery, values: Mapping[str, object]) -> Resolution:
         return Resolution(
@@ -251,11 +256,39 @@ class _Writer:
             self.state.apply(event)
 
     async def _write(self, text: str, chunks: list[Chunk]) -> None:
-        data = text.encode()
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate: rare, so found only now
+            data = self._replace_surrogates(text, chunks)
         if self.tracer is not None:
             self.tracer.wrote(trio.current_time(), data, chunks, self.state.seq)
         if data:
             await self.sink(data)
+
+    def _replace_surrogates(self, text: str, chunks: list[Chunk]) -> bytes:
+        """Write lone surrogates as U+FFFD, and say which query's value held them."""
+        data, first = encode_replacing(text)
+        state, found = self.state, []
+        for q in self.graph.queries:
+            if q.index in self.surrogates_reported:
+                continue
+            values = state.raw_batches[q.index] if q.batched else [state.values[q.index]]
+            for i, value in enumerate(values):
+                path = surrogate_path(value)
+                if path is not None:
+                    batch = f" (batch {i})" if q.batched else ""
+                    found.append(f"query {q.name!r}{batch} at {q.name}{path}")
+                    self.surrogates_reported.add(q.index)
+                    break
+        if not found:  # a renderer made it: name what this write carries
+            found = [f"{kind} {name!r}" for kind, name in chunks if name] or ["the shell"]
+        logger.warning(
+            "page %r: %s: text with a lone surrogate (%s), not valid Unicode; written as U+FFFD",
+            self.graph.name,
+            ", ".join(found),
+            first,
+        )
+        return data
 
 
 class _Inbox:

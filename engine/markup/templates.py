@@ -8,6 +8,7 @@ Everything interpolated is escaped with markupsafe unless it is already markup
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -166,8 +167,16 @@ def template_balance_error(text: str) -> str | None:
 
 
 def embed_json(value: Any) -> bytes:
-    """JSON that is safe inside ``<script type="application/json">``."""
-    data = msgspec.json.encode(value)
+    """JSON that is safe inside ``<script type="application/json">``.
+
+    A string holding a lone surrogate (which UTF-8 cannot carry) is written with
+    ``\\udXXX`` escapes, so ``JSON.parse`` gives back exactly the string Python had.
+    """
+    try:
+        data = msgspec.json.encode(value)
+    except UnicodeEncodeError:
+        builtins = msgspec.to_builtins(value, str_keys=True)
+        data = json.dumps(builtins, ensure_ascii=True, separators=(",", ":")).encode()
     for raw, escaped in _JSON_ESCAPES:
         if raw in data:
             data = data.replace(raw, escaped)
