@@ -29,6 +29,7 @@ from .resolution.resolve import (
     convert_params,
 )
 from .resolution.sources import Sources
+from .scheduling.content import expand_shell
 from .scheduling.expand import Chunk
 from .scheduling.inorder import InOrder
 from .scheduling.outoforder import OutOfOrder
@@ -207,7 +208,8 @@ class _Writer:
         )
         shell_values = {graph.queries[q].name: state.values[q] for q in graph.shell_queries}
         shell_values[NONCE_PLACEHOLDER] = self.wire.nonce or ""
-        held: list[tuple[str, list[Chunk]]] = [schedule.start(shell_values)]
+        shell = expand_shell(graph, shell_values)
+        held: list[tuple[str, list[Chunk]]] = [schedule.start(shell)]
         buffered = self.mode == "buffered"
         while not schedule.finished:
             if not buffered and held:

@@ -6,18 +6,80 @@ slots its own way without parsing the HTML again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._errors import FragmentError
+from markupsafe import escape
+
+from .._errors import FragmentError, ShellError
 from ..definition.graph import FragmentNode, Graph
-from ..markup.templates import Slot, split_slots, template_balance_error
+from ..markup.jinja import JinjaError
+from ..markup.templates import Expr, Slot, Template, split_slots, template_balance_error
 from ..resolution.resolve import propagates
 
-__all__ = ["Content", "render_content"]
+__all__ = ["Content", "ShellParts", "expand_shell", "render_content"]
 
 Content = tuple[str | Slot, ...]
 """Rendered HTML, split at its slot markers."""
+
+ShellParts = Sequence[str | Slot]
+"""The shell of one response: its HTML with every value in place, split at its slots."""
+
+
+def expand_shell(graph: Graph, values: Mapping[str, Any]) -> ShellParts:
+    """The shell with the shell queries' values in place, before the first byte.
+
+    A placeholder that cannot be evaluated (``{{ team.nam }}``, or a field of a shell
+    query that returned None) fails the whole document, so it is a
+    :class:`ShellError` (500) naming the page and the placeholder, raised while the
+    caller can still choose the status.
+    """
+    try:
+        return graph.shell.expand(values)
+    except Exception as exc:
+        shell = graph.shell
+        failed = _failing_placeholder(shell, values) if isinstance(shell, Template) else None
+        if failed is None:  # a Jinja2 shell: its error names the template and line
+            own = isinstance(exc, JinjaError)
+            why, node = f"shell template: {exc if own else f'{type(exc).__name__}: {exc}'}", None
+        else:
+            expr, reason = failed
+            why, node = f"shell placeholder {{{{ {_path(expr)} }}}}: {reason}", expr.root
+        raise ShellError(why, page=graph.name, node=node) from exc
+
+
+def _failing_placeholder(shell: Template, values: Mapping[str, Any]) -> tuple[Expr, str] | None:
+    for part in shell.parts:
+        if isinstance(part, Expr):
+            try:
+                str(escape(part.evaluate(values)))
+            except Exception as exc:
+                return part, _why(part, values, exc)
+    return None
+
+
+def _path(expr: Expr) -> str:
+    return ".".join((expr.root, *expr.path))
+
+
+def _why(expr: Expr, values: Mapping[str, Any], exc: Exception) -> str:
+    """Which step of the path failed, in the page's own words."""
+    for depth in range(len(expr.path)):
+        prefix = Expr(expr.root, expr.path[:depth])
+        try:
+            value = prefix.evaluate(values)
+        except Exception:
+            break
+        if value is None:
+            return (
+                f"{_path(prefix)} is None, so it has no {expr.path[depth]!r}"
+                " (guard it, or raise engine.NotFound in the query)"
+            )
+        try:
+            Expr(expr.root, expr.path[: depth + 1]).evaluate(values)
+        except Exception:
+            return f"{_path(prefix)} ({type(value).__name__}) has no {expr.path[depth]!r}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def render_content(graph: Graph, f: FragmentNode, values: Mapping[str, Any]) -> Content:

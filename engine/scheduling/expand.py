@@ -8,13 +8,12 @@ that needs them, and never twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Mapping
-from typing import Any
+from collections.abc import Callable, Container
 
-from ..definition.graph import FragmentNode, Graph, ShellTemplate
+from ..definition.graph import FragmentNode, Graph
 from ..markup.templates import Slot
 from ..wire import format as w
-from .content import Content
+from .content import Content, ShellParts
 from .state import State
 
 __all__ = ["Chunk", "Expander"]
@@ -78,16 +77,12 @@ class Expander:
 
     # -- content ------------------------------------------------------------------
 
-    def template(
-        self,
-        template: ShellTemplate,
-        values: Mapping[str, Any],
-        place: Callable[[int, list[str]], None],
-        out: list[str],
+    def shell(
+        self, parts: ShellParts, place: Callable[[int, list[str]], None], out: list[str]
     ) -> None:
-        """Expand a template (the shell): ``place(child, out)`` fills each slot."""
+        """The expanded shell: its HTML, and ``place(child, out)`` in each slot."""
         index = self.graph.fragment_index
-        for part in template.expand(values):
+        for part in parts:
             if isinstance(part, str):
                 out.append(part)
             else:

@@ -8,12 +8,12 @@ whenever the fragment at the cursor is not ready yet, so resuming it later is ju
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
-from typing import Any
+from collections.abc import Generator
 
 from ..definition.graph import Graph
 from ..markup.templates import Slot
 from ..wire import format as w
+from .content import ShellParts
 from .expand import Chunk, Expander
 from .state import State
 
@@ -42,8 +42,8 @@ class InOrder:
         self.finished = False
         self.walk: Walk | None = None
 
-    def start(self, shell_values: Mapping[str, Any]) -> tuple[str, list[Chunk]]:
-        self.walk = self._document(shell_values)
+    def start(self, shell: ShellParts) -> tuple[str, list[Chunk]]:
+        self.walk = self._document(shell)
         text, chunks = self.advance()
         return text, [("shell", ""), *chunks]
 
@@ -83,9 +83,9 @@ class InOrder:
 
     # -- the walk --------------------------------------------------------------
 
-    def _document(self, shell_values: Mapping[str, Any]) -> Walk:
+    def _document(self, shell: ShellParts) -> Walk:
         expander, graph = self.expander, self.graph
-        for part in graph.shell.expand(shell_values):
+        for part in shell:
             if isinstance(part, Slot):
                 self._runtime()
                 yield from self._slot(graph.fragment_index[part.name])

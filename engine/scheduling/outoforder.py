@@ -13,11 +13,9 @@ Each turn it releases every chunk the ordering contract allows, by construction:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from ..definition.graph import Graph
 from ..wire import format as w
+from .content import ShellParts
 from .expand import Chunk, Expander
 from .state import State
 
@@ -59,7 +57,7 @@ class OutOfOrder:
             )
         )
 
-    def start(self, shell_values: Mapping[str, Any]) -> tuple[str, list[Chunk]]:
+    def start(self, shell: ShellParts) -> tuple[str, list[Chunk]]:
         """The shell: ready fragments in place, fallbacks elsewhere, then the runtime."""
         inline = self._placeable()
         out: list[str] = []
@@ -71,7 +69,7 @@ class OutOfOrder:
             else:
                 expander.placeholder(f, out)
 
-        expander.template(self.graph.shell, shell_values, place, out)
+        expander.shell(shell, place, out)
         for q in self.graph.shell_queries:
             if self.graph.queries[q].expose:
                 expander.data(q, None, out)
