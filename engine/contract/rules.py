@@ -46,10 +46,16 @@ def _exposed(x: Facts, slack: float) -> list[Violation]:
             continue
         if len(sent) != 1:
             out.append(Violation(1, f"data of query {q.name!r} was sent {len(sent)} times"))
+        # Byte by byte, not only write by write: a script in the fragment may read the data.
+        data_at = x.t.html.find(f'<script type="application/json" data-query="{q.name}">')
         for f in q.consumers:
             target = x.g.fragments[f].target
             rendered = target in x.first and x.events[x.first[target]].kind == "fragment"
-            if rendered and (not sent or sent[0] > x.first[target]):
+            if rendered and (
+                not sent
+                or sent[0] > x.first[target]
+                or not 0 <= data_at < _content_offset(x.t.html, target)
+            ):
                 out.append(
                     Violation(1, f"fragment {target!r} went out before the data of {q.name!r}")
                 )

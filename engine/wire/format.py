@@ -58,7 +58,7 @@ SCRIPT_HASHES = (_hash(RUNTIME_JS), _hash(SWAP_JS))
 NONCE_PLACEHOLDER = "csp_nonce"
 """``{{ csp_nonce }}`` in the shell: the response's CSP nonce, for the page's own scripts."""
 
-_NONCE = re.compile(r"^[A-Za-z0-9+/_=-]{8,256}$")
+_NONCE = re.compile(r"[A-Za-z0-9+/_=-]{8,256}")  # the whole nonce (fullmatch: no "\n" at the end)
 
 
 def start(name: str) -> str:
@@ -106,7 +106,7 @@ class Wire:
     """Per-response formatting: scripts carry the CSP nonce when one is given."""
 
     def __init__(self, nonce: str | None = None) -> None:
-        if nonce is not None and not _NONCE.match(nonce):
+        if nonce is not None and not _NONCE.fullmatch(nonce):
             raise ValueError("a CSP nonce is 8-256 characters of base64 or base64url")
         self.nonce = nonce
         self.script_open = f'<script nonce="{nonce}">' if nonce else "<script>"
