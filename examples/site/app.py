@@ -1,9 +1,9 @@
 """The whole site as one ASGI app: ``engine serve examples.site.app:app`` (or uvicorn).
 
 The engine serves the pages (GET and HEAD). What a page does not do is composed around it with
-Starlette, as a real site would: a signed session cookie (``SessionMiddleware``), the two form
-posts that sign in and out (each answers 303 See Other, so a reload never posts twice), and the
-static stylesheet.
+Starlette, as a real site would: a signed session cookie (``SessionMiddleware``) and the two form
+posts that sign in and out (each answers 303 See Other, so a reload never posts twice). The
+engine's app also serves the static stylesheet.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from engine.asgi import App
 
@@ -31,7 +30,8 @@ pages = App(
         "/": HERE / "pages" / "home.toml",
         "/product/{product_id}": HERE / "pages" / "product.toml",
         "/signin": HERE / "pages" / "signin.toml",
-    }
+    },
+    static=HERE / "static",  # /static/site.css, with ETag, Last-Modified and 304s
 )
 
 
@@ -68,7 +68,6 @@ app = Starlette(
     routes=[
         Route("/signin", sign_in, methods=["POST"]),
         Route("/signout", sign_out, methods=["POST"]),
-        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         Mount("/", pages),
     ],
     middleware=[
