@@ -141,6 +141,17 @@ async def test_rule_1_data_after_the_fragment_that_uses_it(autojump_clock) -> No
     assert timeline.writes[1].chunks == EXPECTED_CHUNKS[1]  # the original is untouched
 
 
+async def test_rule_1_exposed_data_never_sent(autojump_clock) -> None:
+    timeline = await timeline_of()
+    forged = with_chunks(timeline, {1: (("fragment", "outer"), ("fragment", "inner"))})
+    assert check_contract(forged) == [
+        Violation(1, "data of query 'a' was sent 0 times"),
+        Violation(1, "fragment 'outer' went out before the data of 'a'"),
+        Violation(1, "fragment 'inner' went out before the data of 'a'"),
+    ]
+    assert_reported(forged, 1, "data of query 'a' was sent 0 times")
+
+
 async def test_rule_1_data_sent_twice(autojump_clock) -> None:
     timeline = await timeline_of()
     forged = with_chunks(timeline, {2: (("query", "a"), *EXPECTED_CHUNKS[2])})
@@ -162,6 +173,51 @@ async def test_rule_1_non_exposed_data_in_the_bytes_alone(autojump_clock) -> Non
 
 
 # -- rule 2: ready chunks by priority, then declaration order --------------------------
+
+
+async def test_rule_2_equal_priorities_out_of_declaration_order(autojump_clock) -> None:
+    timeline = await timeline_of()
+    forged = with_chunks(timeline, {3: (("fragment", "gb"), ("fragment", "ga"), ("close", ""))})
+    assert_reported(forged, 2, "'gb' (priority 0) went before 'ga' (priority 0")
+
+
+def _tied(target: str, **options: object) -> Fragment:
+    return _fragment(target, "v", **options)
+
+
+# Five fragments ready at once: two plain ones of equal priority, and a reveal group whose
+# most urgent member ties with a plain high-priority fragment declared before it.
+TIES = Page(
+    name="contract",
+    shell=Shell(html=SHELL.format("".join(f'<?marker name="{s}">' for s in "xypqr"))),
+    queries=(Query(name="v", call=sleeper(1, 0.1), result=int),),
+    fragments=(
+        _tied("x"),
+        _tied("y"),
+        _tied("p", reveal="g"),
+        _tied("q", priority="high"),
+        _tied("r", priority="high", reveal="g"),
+    ),
+)
+TIED_WRITE = (
+    ("fragment", "q"),  # priority 1, declared before the group's most urgent member r
+    ("fragment", "r"),
+    ("fragment", "p"),
+    ("fragment", "x"),  # priority 0, declared before y
+    ("fragment", "y"),
+    ("close", ""),
+)
+
+
+async def test_rule_2_ties_go_by_declaration_order(autojump_clock) -> None:
+    timeline = await render_timeline(TIES)
+    assert [w.chunks for w in timeline.writes] == [(("shell", ""),), TIED_WRITE]
+    assert check_contract(timeline) == []
+    q, r, p, x, y, close = TIED_WRITE
+    plain_swapped = with_chunks(timeline, {1: (q, r, p, y, x, close)})
+    assert_reported(plain_swapped, 2, "'y' (priority 0) went before 'x' (priority 0")
+    group_first = with_chunks(timeline, {1: (r, p, q, x, y, close)})
+    assert_reported(group_first, 2, "'r' (priority 1) went before 'q' (priority 1")
 
 
 async def test_rule_2_low_priority_before_high_in_one_write(autojump_clock) -> None:
@@ -203,6 +259,24 @@ async def test_rule_3_in_order_held_back(autojump_clock) -> None:
     assert_reported(forged, 3, "'lo' was ready (with all before it) for write #2")
 
 
+async def test_rule_3_a_fragment_before_its_data_was_ready(autojump_clock) -> None:
+    timeline = await timeline_of()
+    forged = with_chunks(
+        timeline, {1: (*EXPECTED_CHUNKS[1], ("fragment", "lo")), 2: (("fragment", "hi"),)}
+    )
+    assert_reported(forged, 3, "'lo' could go in write #2 (t=0.2) but went in write #1 (t=0.1)")
+
+
+async def test_rule_3_in_order_a_fragment_before_its_data_was_ready(autojump_clock) -> None:
+    timeline = await timeline_of("in-order")
+    forged = with_chunks(timeline, {1: EXPECTED_CHUNKS[1] + EXPECTED_CHUNKS[2], 2: ()})
+    found = assert_reported(forged, 3, "'hi' went out in write #1, before it")
+    assert [v.message for v in found] == [
+        f"{name!r} went out in write #1, before it (with all before it) was ready for write #2"
+        for name in ("hi", "lo")
+    ]
+
+
 # -- rule 4: a nested fragment never before its parent ----------------------------------
 
 
@@ -220,6 +294,16 @@ async def test_rule_4_in_order_is_also_out_of_document_order(autojump_clock) -> 
         timeline, {1: (("query", "a"), ("fragment", "inner"), ("fragment", "outer"))}
     )
     assert rules(forged) == [2, 4]
+
+
+@pytest.mark.parametrize("mode", ["out-of-order", "in-order"])
+async def test_rule_4_a_child_placed_while_its_parent_never_was(autojump_clock, mode) -> None:
+    timeline = await timeline_of(mode)
+    forged = with_chunks(timeline, {1: (("query", "a"), ("fragment", "inner"))})
+    assert check_contract(forged) == [
+        Violation(4, "'inner' went out before its parent 'outer'"),
+        Violation(5, "slot 'outer' was never filled nor marked failed"),
+    ]
 
 
 # -- rule 5: every slot filled once, in order, or marked failed ------------------------
@@ -374,11 +458,14 @@ async def test_rule_8_a_reveal_group_split_across_writes(autojump_clock) -> None
 
 async def test_rule_8_in_order_a_member_before_the_rest_is_ready(autojump_clock) -> None:
     timeline = await timeline_of("in-order")
-    forged = with_chunks(
-        timeline,
-        {
-            2: (("fragment", "hi"), ("fragment", "lo"), ("fragment", "ga")),
-            3: (("fragment", "gb"), ("close", "")),
-        },
+    # A write at t=0.3, when ga's data arrived and gb's had not: ga alone breaks rule 8 there.
+    last = timeline.writes[3]
+    alone = attrs.evolve(
+        last, time=0.3, seq=timeline.queries["c"].seq, chunks=(("fragment", "ga"),)
     )
+    rest = attrs.evolve(last, chunks=(("fragment", "gb"), ("close", "")))
+    forged = forge(timeline, [*timeline.writes[:3], alone, rest])
     assert_reported(forged, 8, "reveal group 'g': ['ga'] went out before the rest")
+    # In the write before, ga would also precede its own data: rule 3 says that part.
+    early = with_chunks(timeline, {2: (*EXPECTED_CHUNKS[2], ("fragment", "ga")), 3: rest.chunks})
+    assert rules(early) == [3, 8]

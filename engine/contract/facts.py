@@ -73,7 +73,11 @@ class Facts:
             return max(
                 self._dropped_at(m) if m.target in self.dropped else self.ready(m) for m in members
             )
-        return max(min(self.ready(m), self._doomed_at(m)) for m in members)
+        return max(self.ready_or_doomed(m) for m in members)
+
+    def ready_or_doomed(self, f: FragmentNode) -> int:
+        """In order: when ``f`` itself could go out, ready or sure to go down with an ancestor."""
+        return min(self.ready(f), self._doomed_at(f))
 
     def _doomed_at(self, f: FragmentNode) -> int:
         """When an ancestor of ``f`` was known to fail (so ``f`` can never be placed)."""

@@ -167,14 +167,25 @@ def _work_conserving(x: Facts, slack: float) -> list[Violation]:
         for f in x.document_order():
             if f.target not in x.first:
                 continue
+            # Never before its own inputs and all before it (a group held back is rule 8).
+            earliest = x.first_write_at(max(waiting, x.ready_or_doomed(f)))
             waiting = max(waiting, x.group_ready(f))
             expected = x.first_write_at(waiting)
-            if expected is not None and x.write_of(f.target) > expected:
+            actual = x.write_of(f.target)
+            if expected is not None and actual > expected:
                 out.append(
                     Violation(
                         3,
                         f"{f.target!r} was ready (with all before it) for write #{expected}"
-                        f" but went out in write #{x.write_of(f.target)}",
+                        f" but went out in write #{actual}",
+                    )
+                )
+            elif earliest is not None and actual < earliest:
+                out.append(
+                    Violation(
+                        3,
+                        f"{f.target!r} went out in write #{actual}, before it (with all before"
+                        f" it) was ready for write #{earliest}",
                     )
                 )
             waiting = max(waiting, x.complete(f))
@@ -189,7 +200,11 @@ def _work_conserving(x: Facts, slack: float) -> list[Violation]:
             if m.target in x.dropped:
                 candidates.append(x.write_of(m.target) if m.target in x.first else None)
                 continue
-            parent_write = x.write_of(x.g.fragments[m.parent].target) if m.parent is not None else 0
+            parent = x.g.fragments[m.parent].target if m.parent is not None else None
+            if parent is not None and parent not in x.first:
+                candidates.append(None)  # its slot never reached the page: rule 4 says so
+                continue
+            parent_write = x.write_of(parent) if parent is not None else 0
             candidates.append(x.first_write_at(x.ready(m), parent_write))
         if None in candidates:
             continue
