@@ -152,8 +152,21 @@ def _distinct_timeout(draw: st.DrawFn) -> float | None:
     return draw(st.integers(0, 40)) * TICK + TICK / 2
 
 
+PRIORITIES = st.integers(-2, 2)
+REVEALS = st.sampled_from([None, None, None, "g1", "g2"])
+
+
 @st.composite
-def cases(draw: st.DrawFn, max_queries: int = 15, max_fragments: int = 15) -> Case:
+def cases(
+    draw: st.DrawFn,
+    max_queries: int = 15,
+    max_fragments: int = 15,
+    max_ticks: int = 20,
+    priorities: st.SearchStrategy[int] = PRIORITIES,
+    reveals: st.SearchStrategy[str | None] = REVEALS,
+) -> Case:
+    """A random page; the defaults spread everything, narrower arguments force collisions
+    (``tied_cases``)."""
     n = draw(st.integers(1, max_queries))
     queries: list[QuerySpec] = []
     for i in range(n):
@@ -164,7 +177,7 @@ def cases(draw: st.DrawFn, max_queries: int = 15, max_fragments: int = 15) -> Ca
             QuerySpec(
                 name=f"q{i}",
                 deps=deps,
-                latency=draw(st.integers(0, 20)) * TICK,
+                latency=draw(st.integers(0, max_ticks)) * TICK,
                 fails=draw(st.integers(0, 9)) == 0,
                 timeout=_distinct_timeout(draw),
                 batches=batches,
@@ -190,9 +203,9 @@ def cases(draw: st.DrawFn, max_queries: int = 15, max_fragments: int = 15) -> Ca
         fragment = FragmentSpec(
             target=f"f{k}",
             uses=uses,
-            priority=draw(st.integers(-2, 2)),
+            priority=draw(priorities),
             parent=parent,
-            reveal=draw(st.sampled_from([None, None, None, "g1", "g2"])),
+            reveal=draw(reveals),
             stylesheets=tuple(draw(st.sets(st.sampled_from(["/a.css", "/b.css"]), max_size=2))),
             raises=draw(st.integers(0, 14)) == 0,
             append=append,
@@ -202,3 +215,16 @@ def cases(draw: st.DrawFn, max_queries: int = 15, max_fragments: int = 15) -> Ca
             fragments[parent].children.append(k)
     deadline = draw(st.sampled_from([None, None, None, 0.155, 0.305]))
     return Case(queries, fragments, deadline)
+
+
+def tied_cases() -> st.SearchStrategy[Case]:
+    """Small pages where the tiebreaks decide: latencies of 0-2 ticks (many fragments ready in
+    one write), two priorities (many equal ones) and most fragments in one of two reveal groups
+    (units of several roots, whose most urgent member ties with other roots)."""
+    return cases(
+        max_queries=4,
+        max_fragments=8,
+        max_ticks=2,
+        priorities=st.integers(0, 1),
+        reveals=st.sampled_from([None, "g1", "g2"]),
+    )

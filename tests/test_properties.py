@@ -11,11 +11,11 @@ import math
 import pytest
 import trio
 import trio.testing
-from hypothesis import given
+from hypothesis import assume, given, settings
 
 from engine import NotFound, ShellError
 from engine.testing import check_contract, render_timeline
-from tests.strategies import Case, cases
+from tests.strategies import Case, cases, tied_cases
 
 MODES = ("out-of-order", "in-order", "buffered")
 
@@ -141,3 +141,14 @@ def test_random_graphs_keep_the_contract_at_the_earliest_times(case: Case) -> No
                     time,
                     timeline.format(),
                 )
+
+
+@settings(max_examples=300)
+@given(tied_cases())
+def test_ties_go_by_declaration_order_inside_and_between_reveal_groups(case: Case) -> None:
+    """Out of order, where priority ties and reveal groups are the rule rather than the
+    exception: the scheduler's declaration-order tiebreaks, checked on every write."""
+    settle = case.settle_times()
+    assume(all(settle[i][1] for i, q in enumerate(case.queries) if q.shell))
+    timeline = _run(case, "out-of-order")
+    assert check_contract(timeline) == [], timeline.format()

@@ -167,8 +167,8 @@ def _work_conserving(x: Facts, slack: float) -> list[Violation]:
         for f in x.document_order():
             if f.target not in x.first:
                 continue
-            # Never before its own inputs and all before it (a group held back is rule 8).
-            earliest = x.first_write_at(max(waiting, x.ready_or_doomed(f)))
+            # Never before its own inputs (what comes before it is rule 2, its group rule 8).
+            earliest = x.first_write_at(x.ready_or_doomed(f))
             waiting = max(waiting, x.group_ready(f))
             expected = x.first_write_at(waiting)
             actual = x.write_of(f.target)
@@ -184,8 +184,8 @@ def _work_conserving(x: Facts, slack: float) -> list[Violation]:
                 out.append(
                     Violation(
                         3,
-                        f"{f.target!r} went out in write #{actual}, before it (with all before"
-                        f" it) was ready for write #{earliest}",
+                        f"{f.target!r} went out in write #{actual}, before it was ready"
+                        f" for write #{earliest}",
                     )
                 )
             waiting = max(waiting, x.complete(f))
