@@ -12,6 +12,14 @@ settings.register_profile(
     "default", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("thorough", parent=settings.get_profile("default"), max_examples=2000)
+# python -m tools.mutation: a mutant's verdict must not depend on luck, and there are thousands.
+settings.register_profile(
+    "mutation",
+    parent=settings.get_profile("default"),
+    max_examples=40,
+    derandomize=True,
+    database=None,
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 # The example site keeps its database in the user's cache folder unless SITE_DB says otherwise:

@@ -152,21 +152,8 @@ def _distinct_timeout(draw: st.DrawFn) -> float | None:
     return draw(st.integers(0, 40)) * TICK + TICK / 2
 
 
-PRIORITIES = st.integers(-2, 2)
-REVEALS = st.sampled_from([None, None, None, "g1", "g2"])
-
-
 @st.composite
-def cases(
-    draw: st.DrawFn,
-    max_queries: int = 15,
-    max_fragments: int = 15,
-    max_ticks: int = 20,
-    priorities: st.SearchStrategy[int] = PRIORITIES,
-    reveals: st.SearchStrategy[str | None] = REVEALS,
-) -> Case:
-    """A random page; the defaults spread everything, narrower arguments force collisions
-    (``tied_cases``)."""
+def cases(draw: st.DrawFn, max_queries: int = 15, max_fragments: int = 15) -> Case:
     n = draw(st.integers(1, max_queries))
     queries: list[QuerySpec] = []
     for i in range(n):
@@ -177,7 +164,7 @@ def cases(
             QuerySpec(
                 name=f"q{i}",
                 deps=deps,
-                latency=draw(st.integers(0, max_ticks)) * TICK,
+                latency=draw(st.integers(0, 20)) * TICK,
                 fails=draw(st.integers(0, 9)) == 0,
                 timeout=_distinct_timeout(draw),
                 batches=batches,
@@ -203,9 +190,9 @@ def cases(
         fragment = FragmentSpec(
             target=f"f{k}",
             uses=uses,
-            priority=draw(priorities),
+            priority=draw(st.integers(-2, 2)),
             parent=parent,
-            reveal=draw(reveals),
+            reveal=draw(st.sampled_from([None, None, None, "g1", "g2"])),
             stylesheets=tuple(draw(st.sets(st.sampled_from(["/a.css", "/b.css"]), max_size=2))),
             raises=draw(st.integers(0, 14)) == 0,
             append=append,
@@ -217,14 +204,34 @@ def cases(
     return Case(queries, fragments, deadline)
 
 
-def tied_cases() -> st.SearchStrategy[Case]:
-    """Small pages where the tiebreaks decide: latencies of 0-2 ticks (many fragments ready in
-    one write), two priorities (many equal ones) and most fragments in one of two reveal groups
-    (units of several roots, whose most urgent member ties with other roots)."""
-    return cases(
-        max_queries=4,
-        max_fragments=8,
-        max_ticks=2,
-        priorities=st.integers(0, 1),
-        reveals=st.sampled_from([None, "g1", "g2"]),
-    )
+@st.composite
+def tied_cases(draw: st.DrawFn) -> Case:
+    """Pages where the out-of-order tiebreaks decide: 6-12 fragments, mostly roots, ready
+    together (one or two queries of 1-2 ticks, nothing in the shell), two priorities (many
+    equal) and two reveal groups whose members mix priorities, so units tie with other roots.
+    A planted tiebreak fault shows in about one example in eight (``cases`` rarely has one)."""
+    queries = [
+        QuerySpec(
+            name=f"q{i}",
+            deps=[],
+            latency=draw(st.integers(1, 2)) * TICK,
+            expose=draw(st.booleans()),
+        )
+        for i in range(draw(st.integers(1, 2)))
+    ]
+    fragments: list[FragmentSpec] = []
+    for k in range(draw(st.integers(6, 12))):
+        nested = k > 0 and draw(st.integers(0, 3)) == 0
+        parent = draw(st.sampled_from(range(k))) if nested else None
+        fragments.append(
+            FragmentSpec(
+                target=f"f{k}",
+                uses=sorted(draw(st.sets(st.integers(0, len(queries) - 1), min_size=1))),
+                priority=draw(st.integers(0, 1)),
+                parent=parent,
+                reveal=draw(st.sampled_from([None, "g1", "g2"])),
+            )
+        )
+        if parent is not None:
+            fragments[parent].children.append(k)
+    return Case(queries, fragments, deadline=None)

@@ -1,0 +1,1 @@
+"""Maintenance tools run on demand (not part of the package)."""

@@ -1,0 +1,221 @@
+"""Mutation testing of the core modules, one module at a time (on demand, never in CI).
+
+    pip install -e '.[test,mutation]'
+    python -m tools.mutation                 # every core module, one after the other
+    python -m tools.mutation wire markup     # some of them
+    python -m tools.mutation --report        # only print the table of the last runs
+
+Each module runs in its own copy of the repository under ``.mutation/<module>/`` with
+``[tool.mutmut]`` narrowed to that module's files and to the tests that exercise it, so a
+module's mutants run only those tests (mutmut then keeps, per mutant, only the tests that
+reach the mutated function). Hypothesis runs its ``mutation`` profile there: fewer
+examples, derandomized, so a verdict does not depend on luck. Results stay in the copy:
+``cd .mutation/wire && mutmut results`` lists survivors, ``mutmut show NAME`` shows one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".mutation"
+COPIED = ("engine", "schemas", "tests", "examples", "pyproject.toml", "README.md", ".ci")
+
+# Per module: the files mutated and the in-process tests that exercise them.
+MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "scheduling": (
+        "engine/scheduling/*",
+        (
+            "tests/test_render.py",
+            "tests/test_failures.py",
+            "tests/test_contract.py",
+            "tests/test_testing.py",
+            "tests/test_html5.py",
+            "tests/test_properties.py",
+        ),
+    ),
+    "resolution": (
+        "engine/resolution/*",
+        (
+            "tests/test_render.py",
+            "tests/test_failures.py",
+            "tests/test_testing.py",
+            "tests/test_properties.py",
+        ),
+    ),
+    "wire": (
+        "engine/wire/*",
+        (
+            "tests/test_render.py",
+            "tests/test_failures.py",
+            "tests/test_html5.py",
+            "tests/test_exports.py",
+            "tests/test_contract.py",
+        ),
+    ),
+    "markup": (
+        "engine/markup/*",
+        (
+            "tests/test_markup.py",
+            "tests/test_graph.py",
+            "tests/test_render.py",
+            "tests/test_html5.py",
+        ),
+    ),
+    "contract": (
+        "engine/contract/*",
+        (
+            "tests/test_contract.py",
+            "tests/test_testing.py",
+            "tests/test_trace.py",
+            "tests/test_properties.py",
+        ),
+    ),
+    "definition": (
+        "engine/definition/*",
+        (
+            "tests/test_graph.py",
+            "tests/test_refs.py",
+            "tests/test_schemas.py",
+            "tests/test_cli.py",
+            "tests/test_examples.py",
+            "tests/test_readme.py",
+            "tests/test_render.py",
+        ),
+    ),
+}
+
+# mutmut's exit codes of a mutant's test run (mutmut.stats.status_by_exit_code).
+KILLED = {1, 3}
+TIMEOUT = {36, -24, 24, 152, 255}
+SURVIVED = {0}
+NO_TESTS = {5, 33}
+
+
+@dataclass
+class Score:
+    module: str
+    killed: int = 0
+    timeout: int = 0
+    survived: int = 0
+    no_tests: int = 0
+    other: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.killed + self.timeout + self.survived + self.no_tests + self.other
+
+    @property
+    def rate(self) -> float:
+        """Killed (a timeout counts: the mutant hung the tests) over every mutant checked;
+        a mutant no test reaches counts as a survivor."""
+        return (self.killed + self.timeout) / self.total if self.total else 0.0
+
+    def row(self) -> str:
+        return (
+            f"| {self.module} | {self.total} | {self.killed} | {self.timeout} | {self.survived}"
+            f" | {self.no_tests} | {self.other} | {self.rate:.1%} |"
+        )
+
+
+def prepare(module: str) -> Path:
+    """A fresh copy of the repository whose mutmut config covers only ``module``."""
+    pattern, tests = MODULES[module]
+    copy = WORK / module
+    shutil.rmtree(copy, ignore_errors=True)
+    copy.mkdir(parents=True)
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, copy / name)
+    pyproject = copy / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    text = _replace_list(text, "only_mutate", [pattern])
+    text = _replace_list(text, "pytest_add_cli_args_test_selection", list(tests))
+    pyproject.write_text(text, encoding="utf-8")
+    return copy
+
+
+def _replace_list(text: str, key: str, values: list[str]) -> str:
+    block = re.compile(rf"^{key} = \[.*?^\]$", re.MULTILINE | re.DOTALL)
+    if not block.search(text):
+        raise SystemExit(f"pyproject.toml: [tool.mutmut] has no multi-line {key} list")
+    return block.sub(f"{key} = {json.dumps(values)}", text, count=1)
+
+
+def run(module: str, max_children: int) -> Score:
+    copy = prepare(module)
+    env = {**os.environ, "HYPOTHESIS_PROFILE": "mutation"}
+    env.pop("PYTHONPATH", None)  # mutmut puts its mutated copy first on the path itself
+    started = time.monotonic()
+    with open(copy / "mutmut.log", "w", encoding="utf-8") as log:
+        subprocess.run(
+            [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)],
+            cwd=copy,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    score = score_of(module)
+    minutes = (time.monotonic() - started) / 60
+    print(f"{score.row()}  ({minutes:.0f} min)", flush=True)
+    return score
+
+
+def score_of(module: str) -> Score:
+    score = Score(module)
+    for meta in (WORK / module / "mutants").rglob("*.py.meta"):
+        codes = json.loads(meta.read_text(encoding="utf-8")).get("exit_code_by_key", {})
+        for code in codes.values():
+            if code in KILLED:
+                score.killed += 1
+            elif code in TIMEOUT:
+                score.timeout += 1
+            elif code in SURVIVED:
+                score.survived += 1
+            elif code in NO_TESTS:
+                score.no_tests += 1
+            else:
+                score.other += 1
+    return score
+
+
+HEADER = (
+    "| module | mutants | killed | timeout | survived | no tests | other | kill rate |\n"
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.mutation", description=__doc__)
+    parser.add_argument("modules", nargs="*", metavar="MODULE", help=", ".join(MODULES))
+    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--report", action="store_true", help="only print the last results")
+    args = parser.parse_args(argv)
+    modules = args.modules or list(MODULES)
+    unknown = sorted(set(modules) - set(MODULES))
+    if unknown:
+        parser.error(f"unknown module(s) {', '.join(unknown)}: choose from {', '.join(MODULES)}")
+    print(HEADER, flush=True)
+    for module in modules:
+        if args.report:
+            print(score_of(module).row())
+        else:
+            run(module, args.max_children)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
