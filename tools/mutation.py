@@ -55,6 +55,7 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     "wire": (
         "engine/wire/*",
         (
+            "tests/test_wire.py",
             "tests/test_render.py",
             "tests/test_failures.py",
             "tests/test_html5.py",
