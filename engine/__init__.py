@@ -28,11 +28,13 @@ from .definition.graph import Graph
 from .definition.load import load
 from .definition.nodes import on_asyncio
 from .markup.templates import html
+from .markup.urls import BLOCKED_URL, safe_url
 from .resolution.resolve import ErrorHook, Tracer
 from .resolution.sources import Sources, SourceStatistics
 from .wire.format import SCRIPT_HASHES
 
 __all__ = [
+    "BLOCKED_URL",
     "SCRIPT_HASHES",
     "DependencyFailed",
     "EngineError",
@@ -66,4 +68,5 @@ __all__ = [
     "render",
     "render_fragment",
     "render_to_bytes",
+    "safe_url",
 ]

@@ -16,6 +16,7 @@ import engine.testing
 import schemas
 
 ENGINE_ALL = [
+    "BLOCKED_URL",
     "SCRIPT_HASHES",
     "DependencyFailed",
     "EngineError",
@@ -49,6 +50,7 @@ ENGINE_ALL = [
     "render",
     "render_fragment",
     "render_to_bytes",
+    "safe_url",
 ]
 
 TESTING_ALL = [

@@ -9,6 +9,7 @@ import pytest
 
 import engine
 from engine import Fragment, Graph, Page, Query, Shell
+from engine.definition.signatures import compatible
 
 PAGES = Path(__file__).parent / "pages"
 SHELL = '<!doctype html><html><head><meta charset="utf-8"></head><body>{}</body></html>'
@@ -120,7 +121,7 @@ def test_async_renderers_and_bad_names_are_rejected() -> None:
     page = _page(fragments=(Fragment(target="a", uses=("n",), render=render, fallback="…"),))
     assert "is async: fetch data in queries" in messages(page)
     page = _page(queries=(Query(name="bad-name", call=_n, result=int),))
-    assert "must be a Python identifier" in messages(page)
+    assert "'bad-name' is not a query name: a Python identifier" in messages(page)
 
 
 def test_dependency_annotations_must_match_declared_results() -> None:
@@ -160,7 +161,24 @@ def test_compatible_annotations_pass() -> None:
         queries=queries,
         fragments=(Fragment(target="a", uses=("n", "items"), render=render, fallback="…"),),
     )
-    Graph.build(page)
+    graph = Graph.build(page)
+    assert [q.result for q in graph.queries] == [Child, list[int]]
+    assert graph.warnings == ()
+    # and the same check refuses what does not fit, so passing above means something
+    assert compatible(Base | None, Child) and compatible(list, list[int])
+    assert not compatible(Child, Base) and not compatible(list[str], list[int])
+    assert not compatible(Base, Base | None)
+
+    def narrow(n: Child, items: list[str]) -> str:
+        return ""
+
+    narrowed = _page(
+        queries=queries,
+        fragments=(Fragment(target="a", uses=("n", "items"), render=narrow, fallback="…"),),
+    )
+    text = messages(narrowed)
+    assert "renderer parameter 'n' is annotated Child but query 'n' declares Child" not in text
+    assert "renderer parameter 'items' is annotated list[str] but query 'items' declares" in text
 
 
 def test_warnings_do_not_fail_the_build() -> None:
@@ -204,3 +222,114 @@ def test_slot_contexts_are_known_statically() -> None:
     fragments = tuple(Fragment(target=t, template="x", fallback="") for t in "tsof")
     graph = Graph.build(Page(name="c", shell=Shell(html=html), fragments=fragments))
     assert [f.context for f in graph.fragments] == ["table", "svg", "select", "flow"]
+
+
+# -- checks the suite once let through (issue 8's weak-test list) ---------------------------
+
+
+def test_a_query_may_not_depend_on_a_batched_query() -> None:
+    async def batches():
+        yield [1]
+
+    async def total(b: list[int]) -> int:
+        return 0
+
+    queries = (
+        Query(name="n", call=_n, result=int),
+        Query(name="b", call=batches, result=list[int]),
+        Query(name="t", call=total, result=int, depends_on=("b",)),
+    )
+    page = _page(
+        queries=queries,
+        fragments=(Fragment(target="a", uses=("t",), template="{{ t }}", fallback="…"),),
+    )
+    assert messages(page) == (
+        "error: page 'p' [t]: depends on 'b', which yields batches: batched queries feed append"
+        " fragments only"
+    )
+
+
+def test_a_name_may_not_be_both_a_dependency_and_a_parameter() -> None:
+    async def both(n: int) -> int:
+        return n
+
+    queries = (
+        Query(name="n", call=_n, result=int),
+        Query(name="m", call=both, result=int, depends_on=("n",), params=("n",)),
+    )
+    page = _page(
+        queries=queries,
+        fragments=(Fragment(target="a", uses=("m",), template="{{ m }}", fallback="…"),),
+    )
+    assert messages(page) == (
+        "$.queries[1].params: error: page 'p' [m]: n named both as dependency and as parameter"
+    )
+
+
+@pytest.mark.parametrize("field", ["fallback", "error"])
+def test_slot_markers_in_fallback_or_error_html_are_rejected(field: str) -> None:
+    html = '<p><?marker name="inner"></p>'
+    fields = {"fallback": "…", field: html}
+    fragment = Fragment(target="a", template="x", **fields)
+    inner = Fragment(target="inner", template="y", fallback="…")
+    page = _page(fragments=(fragment, inner))
+    assert f"$.fragments[0].{field}: error: page 'p' [a]: {field} HTML must not contain slot" in (
+        messages(page)
+    )
+
+
+def test_declared_slots_must_agree_with_the_template() -> None:
+    inner = Fragment(target="inner", template="1", fallback="…")
+    disagreeing = Fragment(
+        target="a", template='<?marker name="inner">', slots=("other",), fallback="…"
+    )
+    assert (
+        "$.fragments[0].slots: error: page 'p' [a]: 'slots' ['other'] disagree with the"
+        " template's markers ['inner']"
+    ) in messages(_page(fragments=(disagreeing, inner)))
+    agreeing = Fragment(
+        target="a", template='<?marker name="inner">', slots=("inner",), fallback="…"
+    )
+    assert Graph.build(_page(fragments=(agreeing, inner))).fragments[1].parent == 0
+
+
+def test_the_charset_must_be_in_the_first_1024_bytes() -> None:
+    def page(padding: int) -> Page:
+        html = f"<!doctype html><html><head><!--{'x' * padding}--><meta charset=utf-8></head>"
+        return Page(name="c", shell=Shell(html=html + "<body></body></html>"))
+
+    prefix = len("<!doctype html><html><head><!----><meta charset")
+    within = Graph.build(page(1024 - prefix))
+    beyond = Graph.build(page(1024 - prefix + 1))
+    assert within.warnings == ()
+    assert [w.message for w in beyond.warnings] == [
+        "the shell has no <meta charset> in its first 1024 bytes; browsers may re-parse or"
+        " mis-decode a streamed page"
+    ]
+
+
+def test_slot_markers_after_the_body_are_rejected() -> None:
+    page = Page(
+        name="p",
+        shell=Shell(html='<meta charset="utf-8"><body></body><?marker name="late"></html>'),
+        fragments=(Fragment(target="late", template="x", fallback="…"),),
+    )
+    assert "$.shell.html: error: page 'p': slot markers after </body> cannot be filled" in (
+        messages(page)
+    )
+
+
+def test_the_shell_is_split_at_its_last_closing_body() -> None:
+    html = (
+        '<!doctype html><html><head><meta charset="utf-8"></head><body>'
+        '<script>document.write("</body>")</script><?marker name="a">'
+        "</body></html>"
+    )
+    page = Page(
+        name="p",
+        shell=Shell(html=html),
+        fragments=(Fragment(target="a", template="x", fallback="…"),),
+    )
+    graph = Graph.build(page)
+    assert graph.shell_tail == "</body></html>"
+    assert graph.shell_children == (0,)

@@ -167,7 +167,7 @@ def test_names_declared_by_a_layout_and_its_page_collide(tmp_path) -> None:
     # site.toml here has no shell: a decode error in the layout file, named by the file.
     [problem] = file_problems(page)
     assert problem.file == str(tmp_path / "site.toml")
-    assert "missing required field `shell`" in problem.message
+    assert (problem.key, problem.message) == ("$.shell", "missing required key 'shell'")
     (tmp_path / "site.toml").unlink()
     text = page.read_text().replace('layout = "site.toml"', f'layout = "{SITE}"')
     page.write_text(text)

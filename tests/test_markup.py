@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from markupsafe import Markup
 
 import engine
-from engine.markup.templates import Template, embed_json, template_balance_error
+from engine.markup.templates import (
+    Template,
+    TemplateSyntaxError,
+    embed_json,
+    template_balance_error,
+)
+from engine.markup.urls import unsafe_url_placeholders
 
 
 def test_html_escapes_every_placeholder_but_markup() -> None:
@@ -43,3 +50,78 @@ def test_template_balance() -> None:
     assert template_balance_error("<template><p></p></template>") is None
     assert "closes a <template>" in template_balance_error("</template><script>x</script>")
     assert "unclosed" in template_balance_error("<template>")
+
+
+# -- URLs from data (issue 8, item 3) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        " \x01javascript:alert(1)",
+        "java\tscr\nipt:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox",
+        "blob:https://x/1",
+        Markup("javascript:alert(1)"),
+    ],
+)
+def test_safe_url_blocks_schemes_that_run_code(url: str) -> None:
+    assert engine.safe_url(url) == engine.BLOCKED_URL == "about:blank#blocked"
+    assert engine.html('<a href="{{ u | url }}">', u=url) == '<a href="about:blank#blocked">'
+
+
+@pytest.mark.parametrize(
+    ("url", "written"),
+    [
+        ("https://example.com/?a=1&b=2", "https://example.com/?a=1&amp;b=2"),
+        ("HTTP://example.com", "HTTP://example.com"),
+        ("mailto:ann@example.com", "mailto:ann@example.com"),
+        ("/products/1", "/products/1"),
+        ("//cdn.example.com/x.png", "//cdn.example.com/x.png"),
+        ("?page=2#top", "?page=2#top"),
+        ('"><script>', "&#34;&gt;&lt;script&gt;"),
+        ("java\x01script:x", "java\x01script:x"),  # no scheme to a browser: a relative path
+        (Markup("&#106;avascript:x"), "&amp;#106;avascript:x"),  # not decoded into a scheme
+        (42, "42"),
+    ],
+)
+def test_safe_url_keeps_http_mailto_and_relative_urls_escaped(url: object, written: str) -> None:
+    assert engine.safe_url(url) == written
+    assert Template.parse("{{ u | url }}").render({"u": url}) == written
+
+
+def test_a_template_with_jinja_syntax_or_an_unknown_filter_is_rejected() -> None:
+    for text, message in (
+        ("{% for r in reviews %}{{ r }}{% endfor %}", "'{% for r in reviews %}' is Jinja syntax"),
+        ("{# note #}", "'{# note #}' is Jinja syntax"),
+        ("{{ name | upper }}", "unknown filter 'upper' in '{{ name | upper }}'"),
+        ("{{ items[0] }}", "cannot read '{{ items[0] }}': a placeholder is a path"),
+        ("{{ a.b() }}", "cannot read '{{ a.b() }}'"),
+    ):
+        with pytest.raises(TemplateSyntaxError) as caught:
+            Template.parse(text)
+        assert message in str(caught.value)
+        assert "use a Jinja2 template (jinja = ...) or a render function" in str(caught.value)
+
+
+def test_placeholders_that_decide_a_url_scheme_are_found() -> None:
+    found = unsafe_url_placeholders(
+        '<a href="{{ a }}">'  # the whole URL
+        "<img alt=x src='{{ b.c }}'>"
+        "<form action=java{{ d }}>"  # still the scheme
+        '<button formaction="{{ e }}/x">'
+        '<a href="{{ ok | url }}" title="{{ t }}" data-x="{{ t }}">'
+        '<a href="/p/{{ id }}?q={{ q }}#{{ f }}">'  # a fixed path: no scheme to change
+        '<a href="https://{{ host }}">'
+        '<!-- <a href="{{ commented }}"> --><script>"<a href={{ js }}>"</script>'
+    )
+    assert [(u.attribute, u.placeholder) for u in found] == [
+        ("href", "{{ a }}"),
+        ("src", "{{ b.c }}"),
+        ("action", "{{ d }}"),
+        ("formaction", "{{ e }}"),
+    ]
+    assert "write {{ a | url }}" in str(found[0])

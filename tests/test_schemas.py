@@ -28,8 +28,9 @@ def test_unknown_keys_are_rejected_naming_file_and_key() -> None:
         engine.load(PAGES / "unknown_field.toml")
     (problem,) = caught.value.problems
     assert problem.file == str(PAGES / "unknown_field.toml")
-    assert problem.key == "$.queries[0]"
-    assert "unknown field `timout`" in problem.message
+    assert problem.key == "$.queries[0].timout"
+    assert problem.node == "q"
+    assert problem.message == "unknown key 'timout' (did you mean 'timeout'?)"
 
 
 def test_a_bad_value_names_its_key() -> None:

@@ -8,10 +8,13 @@ from typing import Any
 
 from schemas import Fragment, Page
 
-from ..markup.templates import Template
+from ..markup.templates import Template, TemplateSyntaxError, slot_names
+from ..markup.urls import unsafe_url_placeholders
 from .jinja_checks import jinja_fragment
-from .nodes import PRIORITIES, SLOT_NAME, FragmentNode, QueryNode, Report, is_async
+from .nodes import PRIORITIES, FragmentNode, QueryNode, Report, is_async
+from .paths import path_problem
 from .signatures import annotations_of, compatible, describe, keyword_problems, type_name
+from .suggest import did_you_mean
 
 __all__ = ["check_fragments"]
 
@@ -44,14 +47,6 @@ class _FragmentChecks:
     def index_fragments(self) -> dict[str, int]:
         index: dict[str, int] = {}
         for i, f in enumerate(self.page.fragments):
-            for field, name in (("target", f.target), ("reveal", f.reveal or "g")):
-                if not SLOT_NAME.match(name):
-                    self.report.problem(
-                        f"{field} {name!r} is not a valid name (letters, digits, '_' and '-',"
-                        " starting with a letter)",
-                        node=f.target,
-                        key=f"$.fragments[{i}].{field}",
-                    )
             if f.target in index:
                 self.report.problem(
                     f"two fragments fill slot {f.target!r}",
@@ -75,7 +70,9 @@ class _FragmentChecks:
         for j, name in enumerate(f.uses):
             if name not in index:
                 self.report.problem(
-                    f"uses unknown query {name!r}", node=node, key=f"{key}.uses[{j}]"
+                    f"uses unknown query {name!r}{did_you_mean(name, index)}",
+                    node=node,
+                    key=f"{key}.uses[{j}]",
                 )
             else:
                 uses.append(index[name])
@@ -99,14 +96,16 @@ class _FragmentChecks:
                 key=f"{key}.mode",
             )
         for field, text in (("fallback", f.fallback), ("error", f.error or "")):
-            if Template.parse(text).slots:
+            if slot_names(text):
                 self.report.problem(
-                    f"{field} HTML must not contain slot markers", node=node, key=key
+                    f"{field} HTML must not contain slot markers: they would never be filled",
+                    node=node,
+                    key=f"{key}.{field}",
                 )
         renderer: Callable[[Mapping[str, Any]], Any] | None
         markup = f.template
         if f.jinja is None and f.jinja_source is None:
-            renderer, slots = self.renderer(f, key, used)
+            renderer, slots = self.renderer(f, key, used, known=len(uses) == len(f.uses))
         elif not self.exactly_one_renderer(f, key):
             return None
         else:
@@ -144,17 +143,30 @@ class _FragmentChecks:
         return False
 
     def renderer(
-        self, f: Fragment, key: str, used: list[QueryNode | None]
+        self, f: Fragment, key: str, used: list[QueryNode | None], *, known: bool
     ) -> tuple[Callable[[Mapping[str, Any]], Any] | None, tuple[str, ...]]:
         node = f.target
         if not self.exactly_one_renderer(f, key):
             return None, ()
         if f.template is not None:
-            template = Template.parse(f.template)
+            try:
+                template = Template.parse(f.template)
+            except TemplateSyntaxError as error:
+                self.report.problem(str(error), node=node, key=f"{key}.template")
+                return None, ()
+            for unsafe in unsafe_url_placeholders(f.template):
+                self.report.warn(str(unsafe), node=node, key=f"{key}.template")
+            declared = {q.name: q.result for q in used if q is not None}
+            for expr in template.exprs:
+                if expr.root in declared:
+                    problem = path_problem(expr, declared[expr.root], "fragment")
+                    if problem is not None:
+                        self.report.problem(problem, node=node, key=f"{key}.template")
             unknown = sorted(template.roots - set(f.uses))
             if unknown:
+                hint = did_you_mean(unknown[0], f.uses) if len(unknown) == 1 else ""
                 self.report.problem(
-                    f"template refers to {', '.join(unknown)}, not in 'uses'",
+                    f"template refers to {', '.join(unknown)}, not in 'uses'{hint}",
                     node=node,
                     key=f"{key}.template",
                 )
@@ -175,7 +187,9 @@ class _FragmentChecks:
                 node=node,
                 key=f"{key}.render",
             )
-        for message in keyword_problems(fn, f.uses):
+        # With a misspelled name in 'uses', the renderer's signature would report the same
+        # mistake twice more (an unknown keyword, a missing one): one mistake, one error.
+        for message in keyword_problems(fn, f.uses) if known else ():
             self.report.problem(
                 f"renderer {describe(fn)} {message}", node=node, key=f"{key}.render"
             )

@@ -23,6 +23,7 @@ from .layouts import Problems, flatten
 from .nodes import FragmentNode, QueryNode, Report, is_async, loop_of
 from .queries import check_queries
 from .slots import SlotTree
+from .validate import python_page_data, structure_problems
 
 __all__ = ["FragmentNode", "Graph", "QueryNode", "ShellTemplate"]
 
@@ -102,6 +103,13 @@ class Graph:
 
 
 def _build(page: Page, source: str | None) -> Graph:
+    # A page built in Python was never decoded: check its structure as a file's would be.
+    name = page.name if isinstance(page.name, str) else repr(page.name)
+    problems = structure_problems(
+        python_page_data(page), page=name, file=source, python=source is None
+    )
+    if problems:
+        raise PageError(problems)
     folding = Problems()
     flat = flatten(page, source, folding)
     report = Report(page.name, source, flat.locate)

@@ -29,7 +29,7 @@ from jinja2 import nodes
 from schemas import Fragment
 
 from ..markup.jinja import JinjaError, JinjaShell, JinjaTemplate, environment, with_markers
-from ..markup.templates import Template
+from ..markup.templates import Template, TemplateSyntaxError
 from ..wire.format import NONCE_PLACEHOLDER
 from .layouts import Flat
 from .nodes import QueryNode, Report
@@ -117,11 +117,16 @@ def check_jinja_shell(
     for i, layer in enumerate(flat.layers):
         texts = (layer.shell.head,) if layer.jinja_key else (layer.text, layer.shell.head)
         for text in texts:
-            unknown = sorted(Template.parse(text).roots - allowed)
+            key = "$.shell.head" if text is layer.shell.head else "$.shell.html"
+            try:
+                unknown = sorted(Template.parse(text).roots - allowed)
+            except TemplateSyntaxError as error:
+                report.problem(str(error), key=key, layer=i)
+                continue
             if unknown:
                 report.problem(
                     f"shell refers to {', '.join(unknown)}, not among the shell queries",
-                    key="$.shell.head" if text is layer.shell.head else "$.shell.html",
+                    key=key,
                     layer=i,
                 )
         if layer.jinja_key is None:

@@ -19,7 +19,7 @@ from schemas import Fragment, Layout, Page, Query, Shell
 
 from .._errors import PageError, Problem
 from ..markup.jinja import SLOT_CALL, with_markers
-from ..markup.templates import MARKER, Template, slot_names
+from ..markup.templates import MARKER, Template, TemplateSyntaxError, slot_names
 from .load import read_file
 
 __all__ = ["Flat", "Layer", "flatten"]
@@ -152,7 +152,11 @@ def flatten(page: Page, source: str | None, problems: Problems) -> Flat:
             for slot in slot_names(text):
                 if slot != layer.content:
                     shell_slots.setdefault(slot, i)
-            for name in Template.parse(text).roots:
+            try:
+                roots = Template.parse(text).roots
+            except TemplateSyntaxError:
+                continue  # the shell check reports it, in this layer
+            for name in roots:
                 shell_roots.setdefault(name, i)
     flat = msgspec.structs.replace(
         page,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import inspect
-import re
 import typing
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import attrs
@@ -28,10 +28,6 @@ __all__ = [
 
 Loop = Literal["trio", "asyncio"]
 
-# The same patterns as the schema's: pages built in Python are never decoded, so the
-# graph checks names itself (they end up in HTML attributes).
-QUERY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SLOT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 PRIORITIES = {"high": 1, "normal": 0, "low": -1}
 _ASYNC_ITER_ORIGINS = {typing.AsyncIterator, typing.AsyncIterable, typing.AsyncGenerator}
 
@@ -164,6 +160,9 @@ class Report:
         self.locate = locate
         self.errors: list[Problem] = []
         self.warnings: list[Problem] = []
+        self._missing_modules: dict[str, tuple[int, int]] = {}
+        """A module that cannot be found -> (its error's position in ``errors``, how many
+        more references needed it)."""
 
     def problem(
         self,
@@ -205,7 +204,7 @@ class Report:
             try:
                 ref = import_ref(ref)
             except RefError as exc:
-                self.problem(str(exc), node=node, key=key)
+                self._ref_problem(exc, node=node, key=key)
                 return None
         if not callable(ref):
             self.problem(f"{ref!r} is not callable", node=node, key=key)
@@ -217,6 +216,43 @@ class Report:
             try:
                 return parse_type(ref)
             except RefError as exc:
-                self.problem(str(exc), node=node, key=key)
+                self._ref_problem(exc, node=node, key=key)
                 return None
         return ref
+
+    def _ref_problem(self, error: RefError, *, node: str, key: str) -> None:
+        """One error per missing module, however many references need it: a page run from
+        the wrong directory has one mistake, not one per query."""
+        missing = error.missing_module
+        if missing is None:
+            self.problem(str(error), node=node, key=key)
+            return
+        if missing in self._missing_modules:
+            position, others = self._missing_modules[missing]
+            others += 1
+            self._missing_modules[missing] = (position, others)
+            first = self.errors[position]
+            message = first.message.partition(" (and ")[0]
+            self.errors[position] = attrs.evolve(
+                first, message=f"{message} (and {others} more reference(s) under {missing!r})"
+            )
+            return
+        self._missing_modules[missing] = (len(self.errors), 0)
+        self.problem(f"{error}{self._search_hint(missing)}", node=node, key=key)
+
+    def _search_hint(self, module: str) -> str:
+        top = module.partition(".")[0]
+        searched = [Path.cwd()]
+        if self.source is not None:
+            searched.append(Path(self.source).resolve().parent)
+        hint = (
+            "; modules resolve from the current directory and the page file's directory"
+            if self.source is not None
+            else "; modules resolve from the current directory and PYTHONPATH"
+        )
+        for directory in Path(self.source or Path.cwd()).resolve().parents:
+            if (directory / top).is_dir() or (directory / f"{top}.py").is_file():
+                if directory not in searched:
+                    return f"{hint}: {top!r} is in {str(directory)!r}, run the command from there"
+                break
+        return hint

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from schemas import Page, Query
 
-from .nodes import QUERY_NAME, QueryNode, Report, is_async, is_batched, loop_of
+from .nodes import QueryNode, Report, is_async, is_batched, loop_of
 from .signatures import (
     annotations_of,
     compatible,
@@ -15,6 +15,7 @@ from .signatures import (
     keyword_problems,
     type_name,
 )
+from .suggest import did_you_mean
 
 __all__ = ["check_queries"]
 
@@ -37,12 +38,6 @@ class _QueryChecks:
     def index_queries(self) -> dict[str, int]:
         index: dict[str, int] = {}
         for i, q in enumerate(self.page.queries):
-            if not QUERY_NAME.match(q.name):
-                self.report.problem(
-                    "a query name must be a Python identifier",
-                    node=q.name,
-                    key=f"$.queries[{i}].name",
-                )
             if q.name in index:
                 self.report.problem("duplicate query name", node=q.name, key=f"$.queries[{i}].name")
             else:
@@ -59,7 +54,9 @@ class _QueryChecks:
                 self.report.problem("depends on itself", node=q.name, key=f"{key}.depends_on[{j}]")
             elif dep not in index:
                 self.report.problem(
-                    f"depends on unknown query {dep!r}", node=q.name, key=f"{key}.depends_on[{j}]"
+                    f"depends on unknown query {dep!r}{did_you_mean(dep, index)}",
+                    node=q.name,
+                    key=f"{key}.depends_on[{j}]",
                 )
             else:
                 depends_on.append(index[dep])
@@ -72,7 +69,9 @@ class _QueryChecks:
             )
         if call is None or result is None:
             return None
-        for message in keyword_problems(call, (*q.depends_on, *q.params)):
+        # A misspelled dependency is reported above; the signature would report it twice more.
+        known = len(depends_on) == len(q.depends_on)
+        for message in keyword_problems(call, (*q.depends_on, *q.params)) if known else ():
             self.report.problem(
                 f"callable {describe(call)} {message}", node=q.name, key=f"{key}.call"
             )
@@ -105,27 +104,32 @@ class _QueryChecks:
     def check_cycles(self, index: Mapping[str, int]) -> None:
         deps: dict[str, list[str]] = {}
         for q in self.page.queries:  # a duplicate name keeps its first declaration
-            deps.setdefault(q.name, [d for d in q.depends_on if d in index])
+            # a query depending on itself is reported as such, not again as a cycle
+            deps.setdefault(q.name, [d for d in q.depends_on if d in index and d != q.name])
         state: dict[str, int] = {}  # 1: on the current path, 2: done
         reported: set[frozenset[str]] = set()
-
-        def visit(name: str, path: list[str]) -> None:
-            state[name] = 1
-            path.append(name)
-            for dep in deps.get(name, ()):
-                if state.get(dep) == 1:
+        # Depth-first, with an explicit stack: a chain of thousands of queries declared
+        # dependents-first must not exhaust Python's recursion limit.
+        for root in deps:
+            if root in state:
+                continue
+            path: list[str] = [root]
+            pending = [iter(deps[root])]
+            state[root] = 1
+            while pending:
+                dep = next(pending[-1], None)
+                if dep is None:
+                    pending.pop()
+                    state[path.pop()] = 2
+                elif state.get(dep) == 1:
                     cycle = [*path[path.index(dep) :], dep]
                     if frozenset(cycle) not in reported:
                         reported.add(frozenset(cycle))
                         self.report.problem(f"dependency cycle: {' -> '.join(cycle)}", node=dep)
                 elif dep not in state:
-                    visit(dep, path)
-            path.pop()
-            state[name] = 2
-
-        for name in deps:
-            if name not in state:
-                visit(name, [])
+                    state[dep] = 1
+                    path.append(dep)
+                    pending.append(iter(deps.get(dep, ())))
 
     def check_dependency_types(
         self, queries: list[QueryNode | None], index: Mapping[str, int]

@@ -12,12 +12,24 @@ import importlib
 import re
 from typing import Any
 
+from .suggest import did_you_mean
+
 __all__ = ["RefError", "import_ref", "parse_type"]
 
 
 class RefError(ValueError):
     """A reference string cannot be resolved; the message says why and how to fix it."""
 
+    def __init__(self, message: str, *, missing_module: str | None = None) -> None:
+        super().__init__(message)
+        self.missing_module = missing_module
+        """The module that could not be found, when that is the cause: every reference
+        under it fails for the same reason, and is reported once."""
+
+
+MAX_TYPE_DEPTH = 32
+"""Nesting of ``[ ]`` in a type expression: far beyond any real type, and a clear
+error instead of Python's recursion limit for a hostile or broken file."""
 
 _BUILTIN_TYPES: dict[str, Any] = {
     "str": str,
@@ -47,7 +59,16 @@ def import_ref(ref: str) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
-        raise RefError(f"cannot import module {module_name!r} for {ref!r}: {exc}") from exc
+        missing = getattr(exc, "name", None)
+        raise RefError(
+            f"cannot import module {module_name!r} for {ref!r}: {exc}",
+            missing_module=missing if isinstance(exc, ModuleNotFoundError) else None,
+        ) from exc
+    except SystemExit as exc:  # a module calling sys.exit() must not end `engine check`
+        raise RefError(
+            f"importing module {module_name!r} for {ref!r} called sys.exit({exc.code!r}):"
+            " a module a page uses must not exit when imported"
+        ) from None
     except Exception as exc:  # a module that fails while importing: say which and why
         raise RefError(
             f"importing module {module_name!r} for {ref!r} raised {type(exc).__name__}: {exc}"
@@ -56,7 +77,10 @@ def import_ref(ref: str) -> Any:
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise RefError(f"module {module_name!r} has no attribute {attr_path!r}") from None
+            names = [n for n in dir(obj) if not n.startswith("_")]
+            raise RefError(
+                f"module {module_name!r} has no attribute {attr_path!r}" + did_you_mean(part, names)
+            ) from None
     return obj
 
 
@@ -90,6 +114,7 @@ class _TypeParser:
         self.text = text
         self.tokens = tokens
         self.pos = 0
+        self.depth = 0
 
     def _peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -116,20 +141,24 @@ class _TypeParser:
         base = _BUILTIN_TYPES.get(name)
         if base is None:
             if ":" not in name:
-                known = ", ".join(sorted(k for k in _BUILTIN_TYPES if k != "Any"))
+                known = sorted(k for k in _BUILTIN_TYPES if k != "Any")
                 raise RefError(
-                    f"unknown type {name!r} in {self.text!r}: use one of {known},"
-                    " or 'package.module:Class'"
+                    f"unknown type {name!r} in {self.text!r}{did_you_mean(name, known)}: use"
+                    f" one of {', '.join(known)}, or 'package.module:Class'"
                 )
             base = import_ref(name)
         if self._peek() != "[":
             return base
         self._take("[")
+        self.depth += 1
+        if self.depth > MAX_TYPE_DEPTH:
+            raise RefError(f"type {self.text[:40]!r}… nests deeper than {MAX_TYPE_DEPTH} levels")
         args = [self._argument()]
         while self._peek() == ",":
             self._take(",")
             args.append(self._argument())
         self._take("]")
+        self.depth -= 1
         try:
             return base[tuple(args) if len(args) > 1 else args[0]]
         except TypeError as exc:

@@ -132,8 +132,17 @@ def _union_members(tp: Any) -> tuple[Any, ...]:
 
 
 def type_name(tp: Any) -> str:
-    if isinstance(tp, type) and typing.get_origin(tp) is None:
+    """A type as its author wrote it: ``list[Review]``, ``Product | None``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(type_name(arg) for arg in typing.get_args(tp))
+    if tp is type(None):
+        return "None"
+    if isinstance(tp, type) and origin is None:
         return tp.__qualname__
+    if isinstance(origin, type) and typing.get_args(tp):
+        args = ", ".join("..." if a is ... else type_name(a) for a in typing.get_args(tp))
+        return f"{origin.__qualname__}[{args}]"
     return repr(tp).replace("typing.", "")
 
 

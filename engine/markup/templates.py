@@ -10,25 +10,38 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 import msgspec
 from markupsafe import Markup, escape
 
+from .urls import BLOCKED_URL, safe_url
+
 __all__ = [
+    "BLOCKED_URL",
+    "FILTERS",
+    "INSTEAD_OF_JINJA",
     "Expr",
     "Slot",
     "Template",
+    "TemplateSyntaxError",
     "embed_json",
     "html",
+    "safe_url",
     "slot_names",
     "split_slots",
     "template_balance_error",
 ]
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*|\.\d+)*)\s*\}\}")
+_PLACEHOLDER = re.compile(
+    r"\{\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\.\d+)*)\s*(?:\|\s*([A-Za-z_]\w*)\s*)?\}\}"
+)
+_ANY_PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+_STATEMENT = re.compile(r"\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+INSTEAD_OF_JINJA = "use a Jinja2 template (jinja = ...) or a render function"
+"""Where to go when ``{{ path }}`` is not enough (one place, for every message saying it)."""
 MARKER = re.compile(r"""<\?marker\s+name\s*=\s*(?:"([^"]*)"|'([^']*)')\s*\??>""", re.IGNORECASE)
 _TEMPLATE_TAG = re.compile(r"<(/?)template[\s>/]", re.IGNORECASE)
 
@@ -41,18 +54,31 @@ _JSON_ESCAPES = (
 )
 
 
+class TemplateSyntaxError(ValueError):
+    """Text in ``{{ }}`` or ``{% %}`` that a ``{{ path }}`` template cannot mean."""
+
+
+FILTERS: Mapping[str, Callable[[Any], Markup]] = {"url": safe_url}
+"""What may follow a placeholder's path: ``{{ link | url }}``."""
+
+
 @attrs.frozen
 class Expr:
-    """A ``{{ root.attr.attr }}`` placeholder."""
+    """A ``{{ root.attr.attr }}`` placeholder, or ``{{ root.attr | filter }}``."""
 
     root: str
     path: tuple[str, ...]
+    filter: str | None = None
 
     def evaluate(self, values: Mapping[str, Any]) -> Any:
         value = values[self.root]
         for part in self.path:
             value = value[int(part)] if part.isdigit() else _lookup(value, part)
-        return value
+        return value if self.filter is None else FILTERS[self.filter](value)
+
+    def __str__(self) -> str:
+        path = ".".join((self.root, *self.path))
+        return f"{{{{ {path} | {self.filter} }}}}" if self.filter else f"{{{{ {path} }}}}"
 
 
 @attrs.frozen
@@ -78,13 +104,31 @@ class Template:
             if isinstance(piece, Slot):
                 parts.append(piece)
                 continue
+            statement = _STATEMENT.search(piece)
+            if statement is not None:
+                raise TemplateSyntaxError(
+                    f"{_clip(statement[0])} is Jinja syntax, and {{{{ }}}} templates only"
+                    f" interpolate values: {INSTEAD_OF_JINJA}"
+                )
             pos = 0
-            for match in _PLACEHOLDER.finditer(piece):
-                if match.start() > pos:
-                    parts.append(piece[pos : match.start()])
-                root, *path = match.group(1).split(".")
-                parts.append(Expr(root, tuple(path)))
-                pos = match.end()
+            for found in _ANY_PLACEHOLDER.finditer(piece):
+                match = _PLACEHOLDER.fullmatch(found[0])
+                if match is None:
+                    raise TemplateSyntaxError(
+                        f"cannot read {_clip(found[0])}: a placeholder is a path such as"
+                        f" {{{{ query.field }}}} or {{{{ query.items.0 }}}}, optionally"
+                        f" {{{{ query.link | url }}}}; for more, {INSTEAD_OF_JINJA}"
+                    )
+                if match[2] is not None and match[2] not in FILTERS:
+                    raise TemplateSyntaxError(
+                        f"unknown filter {match[2]!r} in {_clip(found[0])}: the filters are"
+                        f" {', '.join(FILTERS)}; for others, {INSTEAD_OF_JINJA}"
+                    )
+                if found.start() > pos:
+                    parts.append(piece[pos : found.start()])
+                root, *path = match[1].split(".")
+                parts.append(Expr(root, tuple(path), match[2]))
+                pos = found.end()
             if pos < len(piece):
                 parts.append(piece[pos:])
         return cls(tuple(parts))
@@ -92,6 +136,10 @@ class Template:
     @property
     def roots(self) -> frozenset[str]:
         return frozenset(p.root for p in self.parts if isinstance(p, Expr))
+
+    @property
+    def exprs(self) -> tuple[Expr, ...]:
+        return tuple(p for p in self.parts if isinstance(p, Expr))
 
     @property
     def slots(self) -> tuple[str, ...]:
@@ -115,6 +163,10 @@ class Template:
             else:
                 out.append(f'<?marker name="{part.name}">')
         return "".join(out)
+
+
+def _clip(text: str) -> str:
+    return repr(text if len(text) <= 60 else f"{text[:57]}...")
 
 
 def _lookup(value: Any, name: str) -> Any:
