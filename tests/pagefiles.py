@@ -56,6 +56,10 @@ def render_count(count: int) -> str:
 
 async def anything(**values: Any) -> int:
     return 1
+
+
+def render_any(**values: Any) -> str:
+    return "<p>" + ", ".join(map(str, values.values())) + "</p>"
 """
 """The module every generated page refers to, written next to the page as ``{mod}.py``."""
 
