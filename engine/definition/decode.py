@@ -81,11 +81,10 @@ def _text(data: bytes) -> str:
         ) from None
 
 
-def _position(data: bytes | str, offset: int) -> tuple[int, int]:
+def _position(data: bytes, offset: int) -> tuple[int, int]:
+    """Line (from 1) and column (from 0) of a byte offset."""
     before = data[:offset]
-    newline = b"\n" if isinstance(before, bytes) else "\n"
-    line = before.count(newline) + 1  # type: ignore[arg-type]
-    return line, offset - (before.rfind(newline) + 1)  # type: ignore[arg-type]
+    return before.count(b"\n") + 1, offset - (before.rfind(b"\n") + 1)
 
 
 def _json(text: str) -> Any:
