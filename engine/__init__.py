@@ -5,7 +5,7 @@ every query starts as soon as its inputs resolve, the shell goes out at once, an
 each fragment follows the moment the ordering contract allows.
 """
 
-from schemas import Fragment, Layout, Mode, Page, Query, Shell
+from schemas import Fragment, Layout, Mode, Page, Params, Query, Shell
 
 from ._errors import (
     DependencyFailed,
@@ -18,12 +18,16 @@ from ._errors import (
     Problem,
     QueryError,
     QueryTimeout,
+    Redirect,
     RenderError,
     ResultTypeError,
     ShellError,
     SourceExhausted,
 )
 from ._render import Sink, render, render_fragment, render_to_bytes
+from .context.request import Headers, QueryParams, Request
+from .context.resources import ResourceError, Resources
+from .context.response import Response
 from .definition.graph import Graph
 from .definition.load import load
 from .definition.nodes import on_asyncio
@@ -42,6 +46,7 @@ __all__ = [
     "Fragment",
     "FragmentError",
     "Graph",
+    "Headers",
     "Layout",
     "Mode",
     "NoAsyncioHost",
@@ -49,11 +54,18 @@ __all__ = [
     "Page",
     "PageError",
     "ParameterError",
+    "Params",
     "Problem",
     "Query",
     "QueryError",
+    "QueryParams",
     "QueryTimeout",
+    "Redirect",
     "RenderError",
+    "Request",
+    "ResourceError",
+    "Resources",
+    "Response",
     "ResultTypeError",
     "Shell",
     "ShellError",

@@ -7,6 +7,7 @@
     ├── RenderError                    a render could not produce its first byte
     │   ├── ParameterError (ValueError)  a request parameter is missing or malformed: 400
     │   ├── NotFound (LookupError)       raised by a shell query: 404
+    │   ├── Redirect                     raised by a shell query: 303/307 with Location
     │   ├── ShellError                   a shell query failed otherwise: 500
     │   └── NoAsyncioHost                asyncio queries, but no asyncio loop hosts trio: 500
     ├── QueryError                     a query failed; in-band after the first byte
@@ -22,8 +23,10 @@ in one pass; request-time errors name the page and the node.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Literal
+from urllib.parse import quote
 
 import attrs
 
@@ -38,6 +41,7 @@ __all__ = [
     "Problem",
     "QueryError",
     "QueryTimeout",
+    "Redirect",
     "RenderError",
     "ResultTypeError",
     "ShellError",
@@ -105,6 +109,30 @@ class NotFound(RenderError, LookupError):
 
     def __init__(self, message: str = "not found", *, page: str = "", node: str | None = None):
         super().__init__(message, page=page, node=node)
+
+
+class Redirect(RenderError):
+    """Raise from a shell query to answer with a redirect instead of the page.
+
+    Example: ``raise engine.Redirect("/signin?next=/orders")`` (303: the browser follows with a
+    GET); ``status=307`` keeps the method. Cookies and headers that shell queries set go with it.
+    """
+
+    STATUSES = (301, 302, 303, 307, 308)
+
+    def __init__(
+        self, url: str, *, status: int = 303, page: str = "", node: str | None = None
+    ) -> None:
+        if status not in self.STATUSES:
+            raise ValueError(f"redirect status must be one of {self.STATUSES}, not {status!r}")
+        if not isinstance(url, str) or not url or _CONTROL.search(url):
+            raise ValueError(f"invalid redirect location {url!r}")
+        self.status_code = status
+        self.location = quote(url, safe=":/%#?=@[]!$&'()*+,;~")
+        super().__init__(f"redirect {status} to {self.location}", page=page, node=node)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ShellError(RenderError):

@@ -8,25 +8,31 @@ sends it as one write. A slow client therefore delays bytes, never queries.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from typing import Any
 
+import attrs
 import trio
 
 from schemas import Mode, Page
 
-from ._errors import NotFound, QueryError, ShellError
+from ._errors import NotFound, QueryError, Redirect, ShellError
+from .context.request import Request
+from .context.resources import ResourceError
+from .context.response import Response
 from .definition.graph import Graph
 from .resolution.bridge import require_asyncio_host
+from .resolution.params import request_values
 from .resolution.resolve import (
     DEFAULT_SOURCES,
     ErrorHook,
     Event,
     Resolution,
     Tracer,
-    convert_params,
 )
 from .resolution.sources import Sources
 from .scheduling.content import expand_shell
@@ -59,11 +65,24 @@ def as_graph(page: Page | Graph) -> Graph:
     return page if isinstance(page, Graph) else _build(page)
 
 
+@attrs.frozen
+class _Inputs:
+    """What the queries of one render receive from outside the graph."""
+
+    params: Mapping[str, Any]
+    request: Request
+    response: Response
+    resources: Mapping[str, Any]
+
+
 async def render(
     page: Page | Graph,
     sink: Sink,
     *,
     params: Mapping[str, str] | None = None,
+    request: Request | None = None,
+    response: Response | None = None,
+    resources: Mapping[str, Any] | None = None,
     mode: Mode | None = None,
     nonce: str | None = None,
     tracer: Tracer | None = None,
@@ -72,24 +91,34 @@ async def render(
 ) -> None:
     """Stream ``page`` to ``sink``.
 
+    Request parameters come from ``request`` (each from its declared source) or, for a render
+    made by hand, from ``params`` (trusted values for path and query-string parameters). Shell
+    queries shape ``response`` (cookies, headers, Cache-Control), which the caller sends with
+    the first write. ``resources`` are open app resources by name; those the page needs and
+    ``resources`` lacks are opened around this render and closed after it.
+
     Raises, before the first byte only: :class:`ParameterError` (400),
-    :class:`NotFound` (404), :class:`ShellError` (500) and :class:`NoAsyncioHost` (500: the
-    page has asyncio queries and no asyncio loop hosts this trio run). After the first byte,
-    failures are rendered in their slots and the document still closes. Cancelling
-    the caller, or a sink that raises, cancels every query still running. ``sources``
-    limits how many calls of each data source run at once (shared by every render
-    given the same object; see :class:`Sources`).
+    :class:`NotFound` (404), :class:`Redirect` (3xx), :class:`ShellError` (500) and
+    :class:`NoAsyncioHost` (500: the page has asyncio queries and no asyncio loop hosts this
+    trio run). After the first byte, failures are rendered in their slots and the document
+    still closes. Cancelling the caller, or a sink that raises, cancels every query still
+    running. ``sources`` limits how many calls of each data source run at once (shared by
+    every render given the same object; see :class:`Sources`).
     """
     graph = as_graph(page)
     chosen = mode or graph.page.mode
     if chosen not in _MODES:
         raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {chosen!r}")
     wire = Wire(nonce)
-    values = convert_params(graph, params or {})
+    request = _request(params, request)
+    values = request_values(graph, request)
     if graph.asyncio_queries:
         require_asyncio_host(graph.name, graph.asyncio_queries)
-    writer = _Writer(graph, chosen, wire, sink, tracer, on_error, sources)
-    await _in_nursery(writer.page, values)
+    needed = graph.resource_names
+    async with _resources(graph, needed, resources) as opened:
+        inputs = _Inputs(values, request, response or Response(secure=request.secure), opened)
+        writer = _Writer(graph, chosen, wire, sink, tracer, on_error, sources, inputs)
+        await _in_nursery(writer.page)
 
 
 async def render_fragment(
@@ -98,6 +127,9 @@ async def render_fragment(
     sink: Sink,
     *,
     params: Mapping[str, str] | None = None,
+    request: Request | None = None,
+    response: Response | None = None,
+    resources: Mapping[str, Any] | None = None,
     nonce: str | None = None,
     tracer: Tracer | None = None,
     on_error: ErrorHook | None = None,
@@ -114,11 +146,42 @@ async def render_fragment(
     if target not in graph.fragment_index:
         raise NotFound(f"page has no fragment {target!r}", page=graph.name)
     index = graph.fragment_index[target]
-    values = convert_params(graph, params or {}, only=_fragment_closure(graph, index))
+    only = _fragment_closure(graph, index)
+    request = _request(params, request)
+    values = request_values(graph, request, only=only)
     if graph.asyncio_queries:
         require_asyncio_host(graph.name, graph.asyncio_queries)
-    writer = _Writer(graph, "buffered", Wire(nonce), sink, tracer, on_error, sources)
-    await _in_nursery(functools.partial(writer.fragment, index), values)
+    needed = frozenset(r for q in only for r in graph.queries[q].resources)
+    async with _resources(graph, needed, resources) as opened:
+        inputs = _Inputs(values, request, response or Response(secure=request.secure), opened)
+        writer = _Writer(graph, "buffered", Wire(nonce), sink, tracer, on_error, sources, inputs)
+        await _in_nursery(functools.partial(writer.fragment, index))
+
+
+def _request(params: Mapping[str, str] | None, request: Request | None) -> Request:
+    if request is None:
+        return Request.build(params=params)
+    if params:
+        raise ValueError("pass request parameters through the request or params, not both")
+    return request
+
+
+@contextlib.asynccontextmanager
+async def _resources(
+    graph: Graph, needed: Collection[str], given: Mapping[str, Any] | None
+) -> AsyncIterator[Mapping[str, Any]]:
+    """``given``, plus the needed resources it lacks, opened around the render."""
+    given = given or {}
+    missing = [name for name in needed if name not in given]
+    if not missing or graph.resources is None:
+        yield given
+        return
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            opened = await stack.enter_async_context(graph.resources.open(only=missing))
+        except ResourceError as exc:
+            raise ResourceError(exc.reason, page=graph.name) from exc.__cause__
+        yield {**given, **opened}
 
 
 async def render_to_bytes(
@@ -139,16 +202,13 @@ async def render_to_bytes(
     return b"".join(parts)
 
 
-async def _in_nursery(
-    body: Callable[[trio.Nursery, Mapping[str, object]], Awaitable[None]],
-    values: Mapping[str, object],
-) -> None:
+async def _in_nursery(body: Callable[[trio.Nursery], Awaitable[None]]) -> None:
     # The body's own exception (a shell failure, a broken sink) is re-raised as is,
     # not wrapped in an ExceptionGroup: query tasks never raise out of the nursery.
     failure: Exception | None = None
     async with trio.open_nursery() as nursery:
         try:
-            await body(nursery, values)
+            await body(nursery)
         except Exception as exc:
             failure = exc
         nursery.cancel_scope.cancel()
@@ -166,9 +226,11 @@ class _Writer:
         tracer: Tracer | None,
         on_error: ErrorHook | None,
         sources: Sources,
+        inputs: _Inputs,
     ) -> None:
         self.graph = graph
         self.sources = sources
+        self.inputs = inputs
         self.mode = mode
         self.wire = wire
         self.sink = sink
@@ -178,24 +240,28 @@ class _Writer:
         self.inbox = _Inbox()
         self.surrogates_reported: set[int] = set()
 
-    def _resolution(self, nursery: trio.Nursery, values: Mapping[str, object]) -> Resolution:
+    def _resolution(self, nursery: trio.Nursery) -> Resolution:
+        inputs = self.inputs
         return Resolution(
             self.graph,
-            values,
+            inputs.params,
             nursery,
             self.inbox.put,
             tracer=self.tracer,
             on_error=self.on_error,
             sources=self.sources,
+            request=inputs.request,
+            response=inputs.response,
+            resources=inputs.resources,
         )
 
     def _deadline(self) -> float:
         budget = self.graph.page.deadline
         return trio.current_time() + budget if budget else math.inf
 
-    async def page(self, nursery: trio.Nursery, values: Mapping[str, object]) -> None:
+    async def page(self, nursery: trio.Nursery) -> None:
         graph, state = self.graph, self.state
-        resolution = self._resolution(nursery, values)
+        resolution = self._resolution(nursery)
         if self.mode != "buffered":
             resolution.limit_batches(BATCH_WINDOW)
         resolution.start(self._deadline())
@@ -237,10 +303,10 @@ class _Writer:
                 raise _shell_failure(graph, graph.queries[q].name, error)
         self._apply(self.inbox.take_nowait())
 
-    async def fragment(self, f: int, nursery: trio.Nursery, values: Mapping[str, object]) -> None:
+    async def fragment(self, f: int, nursery: trio.Nursery) -> None:
         graph = self.graph
         needed = _fragment_closure(graph, f)
-        self._resolution(nursery, values).start(self._deadline(), only=needed)
+        self._resolution(nursery).start(self._deadline(), only=needed)
         await self._pass_shell()
         walk = InOrder(graph, self.state, self.wire)
         walk.start_fragment(f)
@@ -351,11 +417,13 @@ def _fragment_closure(graph: Graph, f: int) -> frozenset[int]:
     return frozenset(needed)
 
 
-def _shell_failure(graph: Graph, name: str, error: QueryError) -> ShellError | NotFound:
+def _shell_failure(graph: Graph, name: str, error: QueryError) -> ShellError | NotFound | Redirect:
     cause: BaseException | None = error
     while cause is not None:
         if isinstance(cause, NotFound):
             return NotFound(cause.reason, page=graph.name, node=name)
+        if isinstance(cause, Redirect):
+            return Redirect(cause.location, status=cause.status_code, page=graph.name, node=name)
         cause = cause.__cause__
     failure = ShellError(f"shell query {name!r} failed: {error}", page=graph.name, node=name)
     failure.__cause__ = error

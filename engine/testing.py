@@ -22,6 +22,8 @@ import trio
 from schemas import Mode, Page
 
 from ._render import as_graph, render
+from .context.request import Request
+from .context.response import Response
 from .contract.check import RULES, Violation, violations
 from .contract.trace import QuerySpan, Timeline, WireEvent, Write
 from .definition.graph import Graph, QueryNode
@@ -47,6 +49,11 @@ async def render_timeline(
     results: Mapping[str, Any] | None = None,
     failures: Mapping[str, BaseException] | None = None,
     params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    cookies: Mapping[str, str] | None = None,
+    request: Request | None = None,
+    response: Response | None = None,
+    resources: Mapping[str, Any] | None = None,
     mode: Mode | None = None,
     nonce: str | None = None,
     on_error: ErrorHook | None = None,
@@ -57,6 +64,11 @@ async def render_timeline(
     raises its entry in ``failures``, returns its entry in ``results`` (a list of
     batches for a batched query), or else calls the real callable inline (sync ones
     too, so no worker thread escapes the mock clock).
+
+    The request is ``request``, or one built from ``params``, ``headers`` and ``cookies``
+    (``engine.Request.build`` makes one with a session or a user). ``resources`` replaces
+    app resources by name with fakes (given as is, not entered); the page's other resources
+    are opened around the render. Pass ``response`` to read what shell queries set on it.
     """
     graph = as_graph(page)
     latencies, results, failures = latencies or {}, results or {}, failures or {}
@@ -68,10 +80,19 @@ async def render_timeline(
         for q in graph.queries
     }
     timeline = Timeline(graph.with_calls(fakes), mode or graph.page.mode, trio.current_time())
+    if request is None:
+        request = Request.build(params=params, headers=headers, cookies=cookies)
+    elif params or headers or cookies:
+        raise ValueError("pass params, headers and cookies inside the request, or no request")
+    unknown = sorted(set(resources or {}) - set(graph.resources.names if graph.resources else ()))
+    if unknown:
+        raise KeyError(f"page {graph.name!r} declares no resource {', '.join(unknown)}")
     await render(
         timeline.graph,
         _discard,
-        params=params,
+        request=request,
+        response=response,
+        resources=resources,
         mode=mode,
         nonce=nonce,
         tracer=timeline,

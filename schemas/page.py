@@ -20,6 +20,7 @@ __all__ = [
     "Layout",
     "Mode",
     "Page",
+    "Params",
     "Priority",
     "Query",
     "Shell",
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     CallableRef = str | Callable[..., Any]
     TypeRef = str | type | Any
     LayoutRef: TypeAlias = "str | Layout"
+    ResourcesRef = str | Any
 else:
     LayoutRef = Annotated[
         "str | Layout",
@@ -85,10 +87,33 @@ else:
             ),
         ),
     ]
+    ResourcesRef = Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+            description="An engine.Resources object, written as 'package.module:attribute'.",
+        ),
+    ]
 
 
 class _Node(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Shared configuration: immutable, keyword-only, unknown keys rejected."""
+
+
+class Params(_Node, frozen=True, kw_only=True):
+    """Request parameters by source; a value is only ever read from its declared source.
+
+    In a page file: ``params = { path = ["account_id"], query = ["page"] }``.
+    """
+
+    path: tuple[Name, ...] = ()
+    """Captures of the route (``/account/{account_id}``); a route that lacks one is an error."""
+    query: tuple[Name, ...] = ()
+    """Query-string parameters (``?page=2``); a name annotated ``list[...]`` gets every value."""
+    header: tuple[Name, ...] = ()
+    """Request headers; ``accept_language`` reads ``Accept-Language``."""
+    cookie: tuple[Name, ...] = ()
+    """Cookies, by their exact name."""
 
 
 class Query(_Node, frozen=True, kw_only=True):
@@ -103,8 +128,13 @@ class Query(_Node, frozen=True, kw_only=True):
     returned is converted to it and a mismatch fails this query."""
     depends_on: tuple[Name, ...] = ()
     """Queries whose results are passed to ``call`` as keyword arguments."""
-    params: tuple[Name, ...] = ()
-    """Request parameters passed to ``call`` as keyword arguments."""
+    params: tuple[Name, ...] | Params = ()
+    """Request parameters passed to ``call`` as keyword arguments, converted to its
+    annotations. A plain name is the route's path capture when the route captures it, else
+    the query string (never both); a ``Params`` table names each one's source."""
+    resources: tuple[Name, ...] = ()
+    """App resources (a database pool, an HTTP client) passed to ``call`` by name; the page's
+    ``resources`` declares them."""
     timeout: Seconds | None = None
     expose: bool = False
     """Send this query's JSON to the browser (it is never sent otherwise)."""
@@ -185,6 +215,8 @@ class Layout(_Node, frozen=True, kw_only=True):
     fragments: tuple[Fragment, ...] = ()
     layout: LayoutRef | None = None
     """The layout around this one (a nested layout: site, then section)."""
+    resources: ResourcesRef | None = None
+    """The ``engine.Resources`` its queries draw on (a page's own ``resources`` win)."""
 
 
 class Page(_Node, frozen=True, kw_only=True):
@@ -200,3 +232,6 @@ class Page(_Node, frozen=True, kw_only=True):
     mode: Mode = "out-of-order"
     deadline: Seconds | None = None
     """Overall budget of one render: what is not ready by then renders its error state."""
+    resources: ResourcesRef | None = None
+    """The ``engine.Resources`` its queries draw on, entered once per app (or per render
+    under ``engine render`` and in tests) and closed at shutdown."""

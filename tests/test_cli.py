@@ -178,7 +178,10 @@ def test_render_params_and_their_errors(capsys) -> None:
     assert "is not a valid int" in err and len(err.splitlines()) == 1
     code, out, err = run(capsys, "render", PARAM_REF)
     assert (code, out) == (1, "")
-    assert err == "error: page 'params': missing request parameter 'product_id' (query 'lookup')\n"
+    assert err == (
+        "error: page 'params': missing request parameter 'product_id'"
+        " (path or query string, query 'lookup')\n"
+    )
 
 
 def test_render_param_without_equals_is_a_usage_error(capsys) -> None:

@@ -65,7 +65,7 @@ def test_mypy_rejects_a_misdeclared_page(tmp_path: Path) -> None:
     errors = [line for line in result.stdout.splitlines() if ": error: " in line]
     assert errors == [
         'page.py:7: error: Argument "params" to "Query" has incompatible type "str"; expected'
-        ' "tuple[str, ...]"  [arg-type]',
+        ' "tuple[str, ...] | Params"  [arg-type]',
         'page.py:8: error: Argument "timeout" to "Query" has incompatible type "str"; expected'
         ' "float | None"  [arg-type]',
         'page.py:9: error: Argument "priority" to "Fragment" has incompatible type'

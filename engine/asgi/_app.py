@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qsl
@@ -18,12 +18,15 @@ import trio
 
 from schemas import Mode
 
-from .._errors import NoAsyncioHost, ParameterError, RenderError
+from .._errors import NoAsyncioHost, ParameterError, Redirect, RenderError
 from .._render import render, render_fragment
+from ..context.request import Request as PageRequest
+from ..context.response import Response as Head
 from ..definition.graph import Graph
 from ..resolution.bridge import require_asyncio_host
 from ..resolution.sources import Sources
 from ._guest import Receive, Scope, Send, TrioASGI
+from ._lifespan import AppResources
 from ._log import access_log, log, log_access, printable
 from ._options import Options
 from ._response import HeadComplete, Response, WriteTimeout
@@ -66,7 +69,7 @@ class Plan:
     graph: Graph
     fragment: str | None
     mode: str
-    params: dict[str, str]
+    request: PageRequest
 
 
 @attrs.frozen
@@ -82,10 +85,13 @@ class Refusal:
 class App:
     """Serve pages over ASGI: ``App({"/product/{product_id}": page}, **options)``.
 
-    Path captures and query-string parameters become the render's request parameters (path
-    captures win). ``static="static/"`` serves that folder under ``static_path`` (``/static``):
-    see :class:`StaticFiles`. Pages are checked here, at startup: a broken page raises
-    ``PageError`` now, not on the first request. ``options`` are the fields of :class:`Options`.
+    Each query reads its request parameters from the source it declares (path capture, query
+    string, header, cookie) and may receive the whole request (``request: engine.Request``).
+    Pages are checked here, at startup: a broken page raises ``PageError`` now, not on the
+    first request. ``static="static/"`` serves that folder under ``static_path``
+    (``/static``): see :class:`StaticFiles`. ``options`` are the fields of :class:`Options`.
+    The pages' resources are entered at lifespan startup; ``resources`` replaces some by name
+    with values given as is (fakes in tests).
     """
 
     def __init__(
@@ -94,6 +100,7 @@ class App:
         *,
         static: str | Path | None = None,
         static_path: str = "/static",
+        resources: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> None:
         self.routes: tuple[Route, ...] = build_routes(pages)
@@ -102,6 +109,7 @@ class App:
         if not static_path.startswith("/") or static_path.endswith("/"):
             raise ValueError(f"static_path {static_path!r} must start with '/' and not end with it")
         self.static_prefix = static_path + "/"
+        self.resources = AppResources((route.graph for route in self.routes), resources)
         self._entry = TrioASGI(self._asgi)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -111,7 +119,7 @@ class App:
         if scope["type"] == "http":
             await self._http(Request.parse(scope), receive, send)
         elif scope["type"] == "lifespan":
-            await _lifespan(receive, send, self._startup_problem)
+            await self.resources.lifespan(receive, send, self._startup_problem)
         else:  # ASGI: raise for unsupported scopes (Hypercorn crashes on a silent return)
             raise RuntimeError(f"engine.asgi.App does not serve {scope['type']!r} scopes")
 
@@ -138,10 +146,10 @@ class App:
         if request.method not in ("GET", "HEAD"):
             return Refusal(405, None, ((b"allow", b"GET, HEAD"),))
         route, captures = found
-        params = {**request.query, **captures}
+        context = PageRequest.from_scope(request.scope, captures)
         fragment = request.query.get(FRAGMENT_PARAM)
         if fragment is not None:
-            return Plan(route.graph, fragment, "fragment", params)
+            return Plan(route.graph, fragment, "fragment", context)
         agent = request.headers.get(b"user-agent", b"").decode("latin-1")
         try:
             mode = self.options.choose_mode(
@@ -149,7 +157,7 @@ class App:
             )
         except ParameterError as exc:
             return Refusal(400, exc.reason)
-        return Plan(route.graph, None, mode, params)
+        return Plan(route.graph, None, mode, context)
 
     async def _static(self, static: StaticFiles, request: Request, send: Send) -> None:
         began = trio.current_time()
@@ -176,10 +184,12 @@ class App:
         timer = None
         if isinstance(plan, Plan) and plan.fragment is None and plan.graph.shell_queries:
             timer = ShellTimer(plan.graph)  # Server-Timing covers the shell queries only
+        head = Head(secure=request.scope.get("scheme") == "https")
         response = Response(
             request.scope,
             send,
             opts.headers(nonce),
+            head,
             head=request.method == "HEAD",
             buffered=plan.mode == "buffered",
             timer=timer,
@@ -192,7 +202,9 @@ class App:
             async with trio.open_nursery() as watchers:
                 watchers.start_soon(client.watch, receive)
                 watchers.start_soon(response.watch_writes)
-                outcome = await _respond(plan, response, client, nonce, timer, self.options.sources)
+                outcome = await _respond(
+                    plan, response, head, self.resources, client, nonce, timer, self.options.sources
+                )
                 if response.connection_reset:
                     # The connection was reset: let the server see it go before returning,
                     # or an asyncio server logs "returned without completing response".
@@ -232,6 +244,8 @@ class _Client:
 async def _respond(
     plan: Plan | Refusal,
     response: Response,
+    head: Head,
+    app_resources: AppResources,
     client: _Client,
     nonce: str | None,
     timer: ShellTimer | None,
@@ -249,7 +263,9 @@ async def _respond(
             await response.fail(plan.status, plan.detail, plan.headers)
             outcome = "ok"
         else:
-            outcome = await _stream(plan, response, client, nonce, timer, sources)
+            outcome = await _stream(
+                plan, response, head, app_resources, client, nonce, timer, sources
+            )
     except (WriteTimeout, OSError):  # uvicorn >= 0.27 reports a gone client from send()
         outcome = "client gone"
     except Exception as exc:  # a bug, or a failure the render did not turn into an error
@@ -269,6 +285,8 @@ async def _respond(
 async def _stream(
     plan: Plan,
     response: Response,
+    head: Head,
+    app_resources: AppResources,
     client: _Client,
     nonce: str | None,
     timer: ShellTimer | None,
@@ -285,12 +303,15 @@ async def _stream(
         if client.gone.is_set():
             producer.cancel()
         try:
+            resources = await app_resources.for_graph(plan.graph)
             if plan.fragment is not None:
                 await render_fragment(
                     plan.graph,
                     plan.fragment,
                     response.write,
-                    params=plan.params,
+                    request=plan.request,
+                    response=head,
+                    resources=resources,
                     nonce=nonce,
                     sources=sources,
                 )
@@ -298,7 +319,9 @@ async def _stream(
                 await render(
                     plan.graph,
                     response.write,
-                    params=plan.params,
+                    request=plan.request,
+                    response=head,
+                    resources=resources,
                     mode=cast("Mode", plan.mode),
                     nonce=nonce,
                     tracer=timer,
@@ -306,6 +329,9 @@ async def _stream(
                 )
         except HeadComplete:
             pass
+        except Redirect as exc:
+            await response.redirect(exc.status_code, exc.location)
+            return "ok"
         except RenderError as exc:
             if exc.status_code == 500:
                 _log_error(plan.graph.name, exc.reason, exc.__cause__)
@@ -323,20 +349,3 @@ def _log_error(page: str, reason: str, cause: BaseException | None) -> None:
     """One line naming the page; the traceback joins it only when the logger is at DEBUG."""
     trace = cause if cause is not None and log.isEnabledFor(logging.DEBUG) else None
     log.error("page %r: %s", page, printable(reason, field=False), exc_info=trace)
-
-
-async def _lifespan(
-    receive: Receive, send: Send, startup_problem: Callable[[], str | None]
-) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            problem = startup_problem()
-            if problem is not None:
-                log.error("%s", problem)
-                await send({"type": "lifespan.startup.failed", "message": problem})
-                return
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

@@ -19,11 +19,17 @@ from collections.abc import Sequence
 import trio
 from markupsafe import escape
 
+from ..context.response import Response as Head
 from ._connection import reset_connection
 from ._guest import Scope, Send
 from ._timing import ShellTimer, stamp
 
 _REASONS = {
+    301: "Moved Permanently",
+    302: "Found",
+    303: "See Other",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
     400: "Bad Request",
     404: "Not Found",
     405: "Method Not Allowed",
@@ -57,6 +63,7 @@ class Response:
         scope: Scope,
         send: Send,
         headers: list[tuple[bytes, bytes]],
+        page_head: Head,
         *,
         head: bool,
         buffered: bool,
@@ -67,6 +74,7 @@ class Response:
         self._scope = scope
         self._send = send
         self._headers = headers
+        self._page_head = page_head
         self._head = head
         self._buffered = buffered
         self._stamps = stamps
@@ -116,14 +124,35 @@ class Response:
     ) -> None:
         """A complete error response; only possible while nothing has been sent."""
         body = error_page(status, detail)
-        headers = [*self._headers, (b"content-length", str(len(body)).encode()), *extra]
+        headers = [
+            *self._shaped(self._headers),
+            (b"content-length", str(len(body)).encode()),
+            *extra,
+        ]
         with trio.CancelScope(shield=True):
             await self._start(status, headers)
             await self._body(b"" if self._head else body, more=False)
 
+    async def redirect(self, status: int, location: str) -> None:
+        """A redirect decided by a shell query, with the cookies and headers it set."""
+        await self.fail(status, None, [(b"location", location.encode("latin-1"))])
+
     def _first_headers(self) -> list[tuple[bytes, bytes]]:
+        headers = self._shaped(self._headers)
         timing = self._timer.header() if self._timer is not None else None
-        return [*self._headers, (b"server-timing", timing)] if timing else self._headers
+        return [*headers, (b"server-timing", timing)] if timing else headers
+
+    def _shaped(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """The app's headers as the shell queries shaped them (Cache-Control, cookies...)."""
+        head = self._page_head
+        extra = head.head()
+        if head.cache_control is None and not extra:
+            return headers
+        if head.cache_control is not None:
+            cache = (b"cache-control", head.cache_control.encode("latin-1"))
+            headers = [cache if k == b"cache-control" else (k, v) for k, v in headers]
+        replaced = {k for k, _ in extra if k != b"set-cookie"}
+        return [*(h for h in headers if h[0] not in replaced), *extra]
 
     def abort(self) -> None:
         """End the response without its final chunk: reset the connection."""

@@ -10,6 +10,7 @@ import attrs
 
 from schemas import Page
 
+from .._errors import PageError, Problem
 from ..definition.graph import Graph
 from ..definition.load import load
 
@@ -53,7 +54,30 @@ def as_graph(page: PageLike) -> Graph:
 
 
 def build_routes(pages: Mapping[str, PageLike]) -> tuple[Route, ...]:
-    return tuple(Route(p, compile_pattern(p), as_graph(page)) for p, page in pages.items())
+    routes = tuple(Route(p, compile_pattern(p), as_graph(page)) for p, page in pages.items())
+    problems = [problem for route in routes for problem in _uncaptured(route)]
+    if problems:
+        raise PageError(problems)
+    return routes
+
+
+def _uncaptured(route: Route) -> list[Problem]:
+    """A parameter declared from the path that the route does not capture can never be set."""
+    captured = set(route.regex.groupindex)
+    return [
+        Problem(
+            page=route.graph.name,
+            node=q.name,
+            file=route.graph.source,
+            key=f"$.queries[{q.index}].params.path",
+            message=f"parameter {name!r} comes from the path, but route {route.pattern!r} does"
+            f" not capture it: write the route as '.../{{{name}}}', or declare it from the query"
+            " string",
+        )
+        for q in route.graph.queries
+        for name, source in q.sources.items()
+        if source == "path" and name not in captured
+    ]
 
 
 def match(routes: tuple[Route, ...], path: str) -> tuple[Route, dict[str, str]] | None:

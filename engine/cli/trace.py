@@ -14,7 +14,7 @@ from ..contract.trace import Timeline
 from ..definition.graph import Graph
 from ..pictures.waterfall import waterfall_svg
 from ._common import fail, load_graph
-from .render import add_render_options
+from .render import add_render_options, request_of
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,5 +45,5 @@ async def _trace(graph: Graph, args: argparse.Namespace) -> Timeline:
     async def discard(data: bytes) -> None:
         pass
 
-    await render(graph, discard, params=dict(args.param), mode=args.mode, tracer=timeline)
+    await render(graph, discard, request=request_of(args), mode=args.mode, tracer=timeline)
     return timeline

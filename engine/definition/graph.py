@@ -16,9 +16,11 @@ import attrs
 from schemas import Page
 
 from .._errors import PageError, Problem
+from ..context.resources import Resources
 from ..markup.jinja import JinjaShell
 from ..markup.templates import Template
 from .fragments import check_fragments
+from .inputs import check_response_users
 from .layouts import Problems, flatten
 from .nodes import FragmentNode, QueryNode, Report, is_async, loop_of
 from .queries import check_queries
@@ -49,12 +51,21 @@ class Graph:
     fragment_index: Mapping[str, int]
     warnings: tuple[Problem, ...] = ()
     source: str | None = None
+    resources: Resources | None = None
+    """The page's declared resources (``Page.resources``)."""
     batched_queries: tuple[int, ...] = attrs.field(
         init=False,
         default=attrs.Factory(
             lambda g: tuple(q.index for q in g.queries if q.batched), takes_self=True
         ),
     )
+    resource_names: frozenset[str] = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda g: frozenset(r for q in g.queries for r in q.resources), takes_self=True
+        ),
+    )
+    """The resources some query of the page needs."""
     nested: bool = attrs.field(
         init=False,
         default=attrs.Factory(
@@ -118,12 +129,13 @@ def _build(page: Page, source: str | None) -> Graph:
         report.problem(message, node=node, key=key, layer=layer)
     if folding.chain_broken:
         raise PageError(report.errors)
-    query_index, queries = check_queries(flat.page, report)
+    query_index, queries, resources = check_queries(flat.page, report)
     fragment_index, fragments = check_fragments(
         flat.page, report, query_index, queries, flat.directory_of_fragment
     )
     tree = SlotTree(flat, report)
     shell, tail, shell_queries = tree.shell(query_index, queries)
+    _check_response_users(report, queries, shell_queries)
     shell_children = tree.link_slots(shell, fragments, fragment_index)
     if report.errors:
         raise PageError(report.errors + report.warnings)
@@ -142,4 +154,26 @@ def _build(page: Page, source: str | None) -> Graph:
         fragment_index=fragment_index,
         warnings=tuple(report.warnings),
         source=source,
+        resources=resources,
     )
+
+
+def _check_response_users(
+    report: Report, queries: list[QueryNode | None], shell_queries: tuple[int, ...]
+) -> None:
+    """The queries the first byte waits for: the shell's and what they depend on."""
+    before: set[str] = set()
+    stack = list(shell_queries)
+    while stack:
+        q = queries[stack.pop()]
+        if q is not None and q.name not in before:
+            before.add(q.name)
+            stack.extend(q.depends_on)
+    responders = {
+        q.name: (q.index, arg, q.call)
+        for q in queries
+        if q is not None
+        for arg, kind in q.context.items()
+        if kind == "response"
+    }
+    check_response_users(report, responders, before)

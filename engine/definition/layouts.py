@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import msgspec
@@ -53,6 +54,9 @@ class Layer:
     def jinja_file(self) -> Path | None:
         jinja = self.shell.jinja
         return self.directory / jinja if jinja is not None else None
+
+    resources: Any = None
+    """The ``engine.Resources`` it declares (``resources``), if any."""
 
     def where(self) -> str:
         return self.file or (self.label if self.prefix == "$" else f"{self.label} ({self.prefix})")
@@ -126,6 +130,7 @@ def flatten(page: Page, source: str | None, problems: Problems) -> Flat:
         page.queries,
         page.fragments,
         None,
+        resources=page.resources,
     )
     chain_problems: list[tuple[str, Layer, str]] = []
     layers = [*reversed(_chain(page, page_layer, chain_problems, problems.located)), page_layer]
@@ -161,6 +166,8 @@ def flatten(page: Page, source: str | None, problems: Problems) -> Flat:
     flat = msgspec.structs.replace(
         page,
         layout=None,
+        # The page's own resources, else those of the nearest layout that declares some.
+        resources=next((la.resources for la in reversed(layers) if la.resources), None),
         shell=Shell(html=html, queries=tuple(shell_names)),
         queries=tuple(layers[i].queries[j] for i, j in queries),
         fragments=tuple(layers[i].fragments[j] for i, j in fragments),
@@ -245,6 +252,7 @@ def _chain(
             layout.queries,
             layout.fragments,
             layout.content,
+            resources=layout.resources,
         )
         chain.append(layer)
         ref, child = layout.layout, layer

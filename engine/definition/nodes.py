@@ -49,6 +49,11 @@ class QueryNode:
     is_async: bool
     loop: Loop = "trio"
     """Where ``call`` runs: trio (the render's own loop) or the asyncio loop hosting it."""
+    sources: Mapping[str, str] = attrs.field(factory=dict)
+    """Where each of ``params`` comes from (``engine.context.request.Source``)."""
+    context: Mapping[str, str] = attrs.field(factory=dict)
+    """Keyword arguments that receive the ``request`` or the ``response`` object."""
+    resources: tuple[str, ...] = ()
     dependents: tuple[int, ...] = ()
     consumers: tuple[int, ...] = ()
     source: str | None = None

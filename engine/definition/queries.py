@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 from schemas import Page, Query
 
+from ..context.resources import Resources
+from .inputs import check_resource_names, context_arguments, declared_resources, param_sources
 from .nodes import QueryNode, Report, is_async, is_batched, loop_of
 from .signatures import (
     annotations_of,
@@ -20,14 +22,21 @@ from .suggest import did_you_mean
 __all__ = ["check_queries"]
 
 
-def check_queries(page: Page, report: Report) -> tuple[dict[str, int], list[QueryNode | None]]:
+def check_queries(
+    page: Page, report: Report
+) -> tuple[dict[str, int], list[QueryNode | None], Resources | None]:
     """Index the queries and check each; ``None`` stands for a query too broken to build."""
     checks = _QueryChecks(page, report)
     index = checks.index_queries()
-    queries = [checks.query(i, q, index) for i, q in enumerate(page.queries)]
+    sources = param_sources(page, report)
+    resources = declared_resources(page, report)
+    queries = [checks.query(i, q, index, sources[i], resources) for i, q in enumerate(page.queries)]
     checks.check_cycles(index)
     checks.check_dependency_types(queries, index)
-    return index, queries
+    return index, queries, resources
+
+
+_FIELDS = {"parameter": "params", "resource": "resources"}
 
 
 class _QueryChecks:
@@ -44,8 +53,16 @@ class _QueryChecks:
                 index[q.name] = i
         return index
 
-    def query(self, i: int, q: Query, index: Mapping[str, int]) -> QueryNode | None:
+    def query(
+        self,
+        i: int,
+        q: Query,
+        index: Mapping[str, int],
+        sources: Mapping[str, str],
+        resources: Resources | None,
+    ) -> QueryNode | None:
         key = f"$.queries[{i}]"
+        params = tuple(sources)
         call = self.report.resolve_callable(q.call, node=q.name, key=f"{key}.call")
         result = self.report.resolve_type(q.result, node=q.name, key=f"{key}.result")
         depends_on: list[int] = []
@@ -60,18 +77,40 @@ class _QueryChecks:
                 )
             else:
                 depends_on.append(index[dep])
-        overlap = sorted(set(q.depends_on) & set(q.params))
-        if overlap:
-            self.report.problem(
-                f"{', '.join(overlap)} named both as dependency and as parameter",
-                node=q.name,
-                key=f"{key}.params",
-            )
+        resources_known = check_resource_names(self.report, i, q, resources)
+        named = (("dependency", q.depends_on), ("parameter", params), ("resource", q.resources))
+        for a, (what_a, names_a) in enumerate(named):
+            for what_b, names_b in named[a + 1 :]:
+                overlap = sorted(set(names_a) & set(names_b))
+                if overlap:
+                    self.report.problem(
+                        f"{', '.join(overlap)} named both as {what_a} and as {what_b}",
+                        node=q.name,
+                        key=f"{key}.{_FIELDS[what_b]}",
+                    )
         if call is None or result is None:
             return None
-        # A misspelled dependency is reported above; the signature would report it twice more.
-        known = len(depends_on) == len(q.depends_on)
-        for message in keyword_problems(call, (*q.depends_on, *q.params)) if known else ():
+        context = context_arguments(call)
+        taken = sorted(set(context) & {*q.depends_on, *params, *q.resources})
+        if taken:
+            self.report.problem(
+                f"{', '.join(taken)} of {describe(call)} is annotated engine.Request or"
+                " engine.Response, so the engine passes that object: do not also declare it",
+                node=q.name,
+                key=f"{key}.call",
+            )
+        given = (*q.depends_on, *params, *q.resources, *context)
+        # A misspelled dependency or resource is reported above; the signature would report it
+        # twice more.
+        known = len(depends_on) == len(q.depends_on) and resources_known
+        for message in keyword_problems(call, given) if known else ():
+            if message.startswith("requires") and {"request", "response"} & set(
+                message.replace(",", " ").split()
+            ):
+                message += (
+                    " (annotate it: `request: engine.Request` receives the request,"
+                    " `response: engine.Response` the response head)"
+                )
             self.report.problem(
                 f"callable {describe(call)} {message}", node=q.name, key=f"{key}.call"
             )
@@ -90,15 +129,18 @@ class _QueryChecks:
             call=call,
             result=result,
             depends_on=tuple(depends_on),
-            params=q.params,
-            param_types={p: hints.get(p, str) for p in q.params},
-            optional_params=defaulted_parameters(call) & frozenset(q.params),
+            params=params,
+            param_types={p: hints.get(p, str) for p in params},
+            optional_params=defaulted_parameters(call) & frozenset(params),
             timeout=q.timeout,
             expose=q.expose,
             source=q.source,
             batched=is_batched(call),
             is_async=is_async(call),
             loop=loop,
+            sources=sources,
+            context=context,
+            resources=q.resources,
         )
 
     def check_cycles(self, index: Mapping[str, int]) -> None:

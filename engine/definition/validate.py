@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from schemas import Fragment, Page, Query, Shell
+from schemas import Fragment, Layout, Page, Query, Shell
 
 from .._errors import Problem
 from .suggest import did_you_mean
@@ -30,7 +30,12 @@ _NODES: tuple[tuple[str, type[msgspec.Struct], str], ...] = (
     ("queries", Query, "name"),
     ("fragments", Fragment, "target"),
 )
-_REFS = {Query: ("call", "result"), Fragment: ("render",)}
+_REFS = {
+    Query: ("call", "result"),
+    Fragment: ("render",),
+    Page: ("resources",),
+    Layout: ("resources",),
+}
 _PYTHON_OBJECT = "python:object"
 """Stands for a callable or type given as an object (the schema only knows strings)."""
 
@@ -152,7 +157,7 @@ def _explain(
     if "matching regex" in message and isinstance(value, str):
         about = _description(field_type) or message
         return f"{value!r} is not {about[0].lower()}{about[1:].rstrip('.')}", key
-    if message == "Expected `array`, got `str`":
+    if message in ("Expected `array`, got `str`", "Expected `object | array`, got `str`"):
         fix = f"({value!r},)" if python else f"[{_quoted(value)}]"
         comma = " (a one-element tuple needs its trailing comma)" if python else ""
         return f"expected a list of names, got the string {value!r}: write {fix}{comma}", key

@@ -19,12 +19,14 @@ import trio
 from .._errors import (
     DependencyFailed,
     NotFound,
-    ParameterError,
     QueryError,
     QueryTimeout,
+    Redirect,
     ResultTypeError,
     SourceExhausted,
 )
+from ..context.request import Request
+from ..context.response import Response
 from ..definition.convert import CONVERSION_ERRORS
 from ..definition.graph import Graph, QueryNode
 from ..definition.signatures import type_name
@@ -37,7 +39,6 @@ __all__ = [
     "Resolution",
     "Tracer",
     "call_error_hook",
-    "convert_params",
     "propagates",
 ]
 
@@ -73,41 +74,6 @@ class Event(msgspec.Struct, frozen=True):
     error: QueryError | None = None
 
 
-def convert_params(
-    graph: Graph, raw: Mapping[str, str], only: frozenset[int] | None = None
-) -> dict[str, Any]:
-    """Convert request parameters to the types the query callables annotate.
-
-    Only the queries in ``only`` (all by default) need theirs; a parameter the callable
-    has a default for may be left out.
-    """
-    out: dict[str, Any] = {}
-    for q in graph.queries:
-        if only is not None and q.index not in only:
-            continue
-        for name in q.params:
-            if name in out:
-                continue
-            if name not in raw:
-                if name in q.optional_params:
-                    continue
-                raise ParameterError(
-                    f"missing request parameter {name!r} (query {q.name!r})",
-                    page=graph.name,
-                    node=q.name,
-                )
-            try:
-                out[name] = msgspec.convert(raw[name], q.param_types[name], strict=False)
-            except msgspec.ValidationError as exc:
-                raise ParameterError(
-                    f"request parameter {name!r}={raw[name]!r} is not a valid"
-                    f" {type_name(q.param_types[name])}: {exc}",
-                    page=graph.name,
-                    node=q.name,
-                ) from None
-    return out
-
-
 class Resolution:
     """The queries of one render, started in ``nursery`` as their inputs arrive."""
 
@@ -121,11 +87,17 @@ class Resolution:
         tracer: Tracer | None = None,
         on_error: ErrorHook | None = None,
         sources: Sources = DEFAULT_SOURCES,
+        request: Request | None = None,
+        response: Response | None = None,
+        resources: Mapping[str, Any] | None = None,
     ) -> None:
         self.graph = graph
         self.sources = sources
         self.admissions: dict[int, Admission] = {}
         self.params = params
+        self.request = request
+        self.response = response
+        self.resources = resources or {}
         self.nursery = nursery
         self.report = report
         self.tracer = tracer
@@ -170,6 +142,13 @@ class Resolution:
         kwargs = {self.graph.queries[d].name: self.values[d] for d in q.depends_on}
         if q.params:
             kwargs.update((p, self.params[p]) for p in q.params if p in self.params)
+        if q.context:
+            kwargs.update(
+                (arg, self.request if kind == "request" else self.response)
+                for arg, kind in q.context.items()
+            )
+        if q.resources:
+            kwargs.update((r, self.resources[r]) for r in q.resources)
         try:
             if q.timeout is not None or self.page_deadline != math.inf:
                 value = await self._call_timed(q, kwargs)
@@ -311,7 +290,7 @@ class Resolution:
         self.settled[q.index] = True
         if isinstance(error, DependencyFailed):
             level = logging.DEBUG  # the query that really failed is logged already
-        elif isinstance(error.__cause__, NotFound):
+        elif isinstance(error.__cause__, (NotFound, Redirect)):
             level = logging.INFO
         else:
             level = logging.WARNING
