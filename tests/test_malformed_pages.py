@@ -118,7 +118,7 @@ SCHEMA = [
     Case(
         "unknown-key-far-from-any",
         "$.queries[0].colour: error: page 'items' [title]: unknown"
-        " key 'colour' (known: name, call, result, depends_on, params, timeout, expose",
+        " key 'colour' (known: name, call, result, depends_on, params, resources, timeout, expose",
         at("queries.0.colour", "red"),
     ),
     Case("missing-name", "$.name: error: page 'page': missing required key 'name'", drop("name")),
