@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import engine
+from engine.asgi._guest import run_as_asyncio_guest
 from engine.testing import assert_contract, render_timeline
 from examples.site import accounts, catalog, db
 
@@ -38,7 +39,7 @@ def fresh_db(tmp_path, monkeypatch) -> Path:
     return db.DB_PATH
 
 
-@pytest.mark.parametrize("name", ["home", "product", "signin"])
+@pytest.mark.parametrize("name", ["home", "product", "signin", "account"])
 def test_every_page_builds_without_warnings(name: str) -> None:
     assert page(name).warnings == ()
 
@@ -58,6 +59,63 @@ async def test_every_page_fills_the_shared_layout(name, params, title) -> None:
     assert head.endswith(f"<title>{title}</title>"), "the page's head goes after the layout's"
     assert body.count("<nav>") == body.count("<footer>") == body.count("<main>") == 1
     assert body.index("</nav>") < body.index("<h1") < body.index("</main>")
+
+
+def nav(html: str) -> str:
+    return re.search(r"<nav>.*?</nav>", html, re.DOTALL)[0]
+
+
+@pytest.mark.parametrize(
+    ("session", "signed_in"),
+    [
+        ({"user": "ann"}, True),
+        ({}, False),
+        ({"user": "nobody"}, False),  # an account that no longer exists
+        (None, False),  # no session middleware at all (engine render)
+    ],
+)
+async def test_the_nav_bar_shows_who_is_signed_in(fresh_db, session, signed_in) -> None:
+    request = engine.Request.build(session=session)
+    timeline = await render_timeline(page("home"), request=request, mode="buffered")
+    bar = nav(timeline.html)
+    assert ('<span class="visitor">Ann Example</span>' in bar) is signed_in
+    assert ('<form method="post" action="/signout">' in bar) is signed_in
+    assert ('<a href="/signin">Sign in</a>' in bar) is not signed_in
+
+
+def test_the_account_page_sends_visitors_to_sign_in_before_any_byte(fresh_db) -> None:
+    writes: list[bytes] = []
+
+    async def sink(data: bytes) -> None:
+        writes.append(data)
+
+    request = engine.Request.build(path="/account", session={})
+    with pytest.raises(engine.Redirect) as caught:  # its orders query needs an asyncio host
+        run_as_asyncio_guest(lambda: engine.render(page("account"), sink, request=request))
+    assert caught.value.status_code == 303
+    assert caught.value.location == "/signin?next=%2Faccount"
+    assert writes == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_account_page_lists_the_users_orders_in_every_mode(fresh_db, mode) -> None:
+    request = engine.Request.build(path="/account", session={"user": "ann"})
+    parts: list[bytes] = []
+
+    async def sink(data: bytes) -> None:
+        parts.append(data)
+
+    run_as_asyncio_guest(lambda: engine.render(page("account"), sink, request=request, mode=mode))
+    html = b"".join(parts).decode()
+    with sqlite3.connect(fresh_db) as conn:
+        orders = conn.execute(
+            "SELECT placed, name, quantity FROM purchase JOIN product ON product.id = product_id"
+            " WHERE user_name = 'ann' ORDER BY placed DESC, purchase.id DESC"
+        ).fetchall()
+    table = slot(html, "orders")
+    rows = re.findall(r"<tr><td>(.*?)</td><td><a [^>]*>(.*?)</a></td><td>(\d+)</td>", table)
+    assert rows == [(placed, name, str(quantity)) for placed, name, quantity in orders]
+    assert "<h1>Your orders, Ann Example</h1>" in html
 
 
 def test_the_database_is_created_on_first_use_once(fresh_db) -> None:

@@ -8,8 +8,11 @@ deleted account is signed out at once.
 from __future__ import annotations
 
 import hmac
+from urllib.parse import urlencode
 
 import msgspec
+
+import engine
 
 from .db import fetch, hash_password
 
@@ -33,6 +36,23 @@ def authenticate(name: str, password: str) -> User | None:
     if not hmac.compare_digest(hash_password(password, salt), expected):
         return None
     return User(user_name, display_name)
+
+
+def visitor(request: engine.Request) -> User | None:
+    """Who is signed in: the account the session names, if it still exists."""
+    try:
+        name = request.session.get("user")
+    except LookupError:  # no session middleware around the page (engine render): nobody
+        return None
+    return find(name) if isinstance(name, str) else None
+
+
+def account(request: engine.Request) -> User:
+    """The signed-in user, or a redirect to the sign-in page (a shell query: before any byte)."""
+    user = visitor(request)
+    if user is None:
+        raise engine.Redirect(f"/signin?{urlencode({'next': request.path})}")
+    return user
 
 
 def session_secret() -> str:

@@ -30,6 +30,7 @@ pages = App(
         "/": HERE / "pages" / "home.toml",
         "/product/{product_id}": HERE / "pages" / "product.toml",
         "/signin": HERE / "pages" / "signin.toml",
+        "/account": HERE / "pages" / "account.toml",
     },
     static=HERE / "static",  # /static/site.css, with ETag, Last-Modified and 304s
 )

@@ -3,9 +3,11 @@ servers. Sign-in is a form post answered by Starlette; pages are the engine's.""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import asyncio_pages
 import httpx
@@ -17,17 +19,25 @@ from starlette.routing import Mount, Route
 from engine import Page, Shell
 from engine.asgi import App
 from engine.cli.serve import worker_class_for
+from examples.site import db
 from examples.site.app import app
 from tests.test_readme import readme_run_command
 
 ORIGIN = "http://testserver"
 
+Scenario = Callable[[httpx.AsyncClient], Awaitable[None]]
 
-@pytest.fixture
-async def client() -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
-        yield client
+
+def in_process(scenario: Scenario) -> None:
+    """Run ``scenario`` against the app on an asyncio loop, as uvicorn hosts it (the account
+    page's query awaits aiosqlite there; the engine runs as the loop's trio guest)."""
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
+            await scenario(client)
+
+    asyncio.run(main())
 
 
 async def sign_in(client: httpx.AsyncClient, name: str, password: str, next: str = "/"):
@@ -38,56 +48,95 @@ async def sign_in(client: httpx.AsyncClient, name: str, password: str, next: str
     )
 
 
-async def test_pages_and_the_stylesheet_are_served(client) -> None:
-    home = await client.get("/")
-    assert home.status_code == 200 and home.text.count('<li class="card">') >= 48
-    product = await client.get("/product/3")
-    assert product.status_code == 200 and '<h1 id="product-name">' in product.text
-    assert (await client.get("/product/999")).status_code == 404
-    assert (await client.get("/nowhere")).status_code == 404
-    css = await client.get("/static/site.css")
-    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
-    assert "etag" in css.headers and ".grid" in css.text
-    assert (await client.post("/product/3")).status_code == 405, "pages answer GET and HEAD"
+def test_pages_and_the_stylesheet_are_served() -> None:
+    async def scenario(client: httpx.AsyncClient) -> None:
+        home = await client.get("/")
+        assert home.status_code == 200 and home.text.count('<li class="card">') >= 48
+        product = await client.get("/product/3")
+        assert product.status_code == 200 and '<h1 id="product-name">' in product.text
+        assert (await client.get("/product/999")).status_code == 404
+        assert (await client.get("/nowhere")).status_code == 404
+        css = await client.get("/static/site.css")
+        assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+        assert "etag" in css.headers and ".grid" in css.text
+        assert (await client.post("/product/3")).status_code == 405, "pages answer GET, HEAD"
+
+    in_process(scenario)
 
 
-async def test_signing_in_sets_a_signed_session_cookie_and_redirects(client) -> None:
-    response = await sign_in(client, "ann", "ann-password", next="/product/2")
-    assert response.status_code == 303 and response.headers["location"] == "/product/2"
-    cookie = response.headers["set-cookie"]
-    assert cookie.startswith("acme_session=") and "httponly" in cookie
-    assert "samesite=lax" in cookie
-    assert "ann-password" not in cookie
-    assert client.cookies["acme_session"]
-    signed_out = await client.post("/signout", headers={"Origin": ORIGIN})
-    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/"
-    assert "acme_session" not in client.cookies
+def test_signing_in_and_out_changes_the_nav_bar_on_every_page() -> None:
+    async def scenario(client: httpx.AsyncClient) -> None:
+        assert '<a href="/signin">Sign in</a></nav>' in (await client.get("/")).text
+        response = await sign_in(client, "ann", "ann-password", next="/product/2")
+        assert response.status_code == 303 and response.headers["location"] == "/product/2"
+        cookie = response.headers["set-cookie"]
+        assert cookie.startswith("acme_session=") and "httponly" in cookie
+        assert "samesite=lax" in cookie and "ann-password" not in cookie
+        for path in ("/", "/product/2", "/signin", "/account"):
+            nav = re.search(r"<nav>.*?</nav>", (await client.get(path)).text, re.DOTALL)[0]
+            assert '<span class="visitor">Ann Example</span>' in nav, path
+            assert '<form method="post" action="/signout">' in nav and "Sign in" not in nav
+        signed_out = await client.post("/signout", headers={"Origin": ORIGIN})
+        assert signed_out.status_code == 303 and signed_out.headers["location"] == "/"
+        assert "acme_session" not in client.cookies
+        assert "Ann Example" not in (await client.get("/")).text
+
+    in_process(scenario)
 
 
-async def test_a_wrong_password_goes_back_to_the_form(client) -> None:
-    response = await sign_in(client, "ann", "wrong", next="/product/2")
-    assert response.status_code == 303
-    assert response.headers["location"] == "/signin?next=%2Fproduct%2F2&failed=1"
-    assert "acme_session" not in client.cookies
-    form = await client.get(response.headers["location"])
-    assert "Wrong name or password." in form.text
-    assert '<input type="hidden" name="next" value="/product/2">' in form.text
+def test_the_account_page_reads_the_orders_through_aiosqlite() -> None:
+    async def scenario(client: httpx.AsyncClient) -> None:
+        signed_out = await client.get("/account")
+        assert signed_out.status_code == 303
+        assert signed_out.headers["location"] == "/signin?next=%2Faccount"
+        assert "Your orders" not in signed_out.text, "decided before any byte of the page"
+        await sign_in(client, "bob", "bob-password")
+        page = await client.get("/account")
+        assert page.status_code == 200 and "<h1>Your orders, Bob Sample</h1>" in page.text
+        with sqlite3.connect(db.DB_PATH) as conn:
+            placed = conn.execute(
+                "SELECT placed FROM purchase WHERE user_name = 'bob' ORDER BY placed DESC, id DESC"
+            ).fetchall()
+        rows = re.findall(r"<tr><td>([\d-]+)</td>", page.text)
+        assert rows == [p for (p,) in placed] and len(rows) >= 3
+        assert "Ann Example" not in page.text
+
+    in_process(scenario)
 
 
-async def test_an_offsite_next_is_never_followed(client) -> None:
-    response = await sign_in(client, "bob", "bob-password", next="//evil.example/")
-    assert response.status_code == 303 and response.headers["location"] == "/"
+def test_a_wrong_password_goes_back_to_the_form() -> None:
+    async def scenario(client: httpx.AsyncClient) -> None:
+        response = await sign_in(client, "ann", "wrong", next="/product/2")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/signin?next=%2Fproduct%2F2&failed=1"
+        assert "acme_session" not in client.cookies
+        form = await client.get(response.headers["location"])
+        assert "Wrong name or password." in form.text
+        assert '<input type="hidden" name="next" value="/product/2">' in form.text
+
+    in_process(scenario)
 
 
-async def test_cross_site_form_posts_are_refused(client) -> None:
-    for path in ("/signin", "/signout"):
-        response = await client.post(
-            path,
-            data={"name": "ann", "password": "ann-password"},
-            headers={"Origin": "http://evil.example"},
-        )
-        assert response.status_code == 403
-    assert "acme_session" not in client.cookies
+def test_an_offsite_next_is_never_followed() -> None:
+    async def scenario(client: httpx.AsyncClient) -> None:
+        response = await sign_in(client, "bob", "bob-password", next="//evil.example/")
+        assert response.status_code == 303 and response.headers["location"] == "/"
+
+    in_process(scenario)
+
+
+def test_cross_site_form_posts_are_refused() -> None:
+    async def scenario(client: httpx.AsyncClient) -> None:
+        for path in ("/signin", "/signout"):
+            response = await client.post(
+                path,
+                data={"name": "ann", "password": "ann-password"},
+                headers={"Origin": "http://evil.example"},
+            )
+            assert response.status_code == 403
+        assert "acme_session" not in client.cookies
+
+    in_process(scenario)
 
 
 def test_engine_serve_finds_asyncio_queries_in_mounted_engine_apps() -> None:
@@ -100,6 +149,7 @@ def test_engine_serve_finds_asyncio_queries_in_mounted_engine_apps() -> None:
     assert worker_class_for(nested) == "asyncio"
     assert worker_class_for(Starlette(routes=[Mount("/", on_trio)])) == "trio"
     assert worker_class_for(Starlette(routes=[Route("/", lambda request: None)])) == "trio"
+    assert worker_class_for(app) == "asyncio", "the site's account page awaits aiosqlite"
 
 
 def _serve(kind: str, log_dir) -> ServerProcess:
@@ -108,8 +158,9 @@ def _serve(kind: str, log_dir) -> ServerProcess:
         engine, *args = readme_run_command()
         assert engine == "engine"
         argv = [sys.executable, "-m", "engine", *args, "--port", str(port)]
-    elif kind == "hypercorn":
+    elif kind == "hypercorn":  # the asyncio worker: the account page's query awaits aiosqlite
         argv = hypercorn_argv("examples.site.app:app", port)
+        argv[argv.index("trio")] = "asyncio"
     else:
         argv = uvicorn_argv("examples.site.app:app", port)
     return start_server(argv, port=port, log=log_dir / "server.log", name=kind)
@@ -144,3 +195,6 @@ def test_the_site_on_a_real_server(server) -> None:
         )
         assert signed_in.status_code == 303 and signed_in.headers["location"] == "/product/5"
         assert re.match(r"acme_session=[\w.-]+;", signed_in.headers["set-cookie"])
+        account = browser.get("/account")
+        assert account.status_code == 200 and "Ann Example" in account.text
+        assert account.text.count("<tr><td>2026-") >= 3, "orders read through aiosqlite"

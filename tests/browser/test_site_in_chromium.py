@@ -56,18 +56,49 @@ def test_without_javascript_in_order_mode_is_complete(acme, new_page) -> None:
     assert state["reviews"] >= 2 and state["skeletons"] == 0 and state["templates"] == 0
 
 
-@pytest.mark.parametrize("javascript", [True, False], ids=["javascript", "no-javascript"])
-def test_signing_in_and_out_with_the_form(acme, new_page, javascript: bool) -> None:
-    page = new_page(javascript=javascript)
-    page.goto(f"{acme.url}/signin?next=/product/7", wait_until="load")
-    page.fill("input[name=name]", "ann")
-    page.fill("input[name=password]", "wrong")
+def sign_in(page, name: str, password: str) -> None:
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_url("**/signin?next=%2Fproduct%2F7&failed=1")
+
+
+def nav(page) -> dict:
+    return page.evaluate("""() => ({
+      visitor: document.querySelector('nav .visitor')?.textContent ?? null,
+      signIn: !!document.querySelector('nav a[href="/signin"]'),
+      signOut: !!document.querySelector('nav form[action="/signout"] button'),
+    })""")
+
+
+SIGNED_OUT = {"visitor": None, "signIn": True, "signOut": False}
+SIGNED_IN = {"visitor": "Ann Example", "signIn": False, "signOut": True}
+
+
+@pytest.mark.parametrize(
+    ("native", "javascript"),
+    [(True, True), (False, True), (True, False)],
+    ids=["native", "polyfill", "no-javascript"],
+)
+def test_signed_out_then_in_then_out(acme, new_page, native: bool, javascript: bool) -> None:
+    page = new_page(native=native, javascript=javascript)
+    page.goto(f"{acme.url}/account", wait_until="load")
+    assert page.url == f"{acme.url}/signin?next=%2Faccount", "signed out: sent to sign in"
+    assert nav(page) == SIGNED_OUT
+    sign_in(page, "ann", "wrong")
+    page.wait_for_url("**/signin?next=%2Faccount&failed=1")
     assert page.text_content(".problem") == "Wrong name or password."
-    page.fill("input[name=name]", "ann")
-    page.fill("input[name=password]", "ann-password")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{acme.url}/product/7")
+    sign_in(page, "ann", "ann-password")
+    page.wait_for_url(f"{acme.url}/account")
+    page.wait_for_load_state("load")
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert cookies["acme_session"]["httpOnly"] and cookies["acme_session"]["sameSite"] == "Lax"
+    assert nav(page) == SIGNED_IN
+    assert page.text_content("h1") == "Your orders, Ann Example"
+    assert page.locator("table.orders tbody tr").count() >= 3, "orders, through aiosqlite"
+    page.goto(f"{acme.url}/product/3", wait_until="load")
+    assert nav(page) == SIGNED_IN, "the layout's nav bar on every page"
+    page.click("nav form[action='/signout'] button")
+    page.wait_for_url(f"{acme.url}/")
+    page.wait_for_load_state("load")
+    assert nav(page) == SIGNED_OUT
+    assert "acme_session" not in {c["name"] for c in page.context.cookies()}
