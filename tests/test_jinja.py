@@ -123,6 +123,19 @@ async def test_everything_is_escaped_and_json_is_safe_in_a_script(autojump_clock
     assert "<i>" in html
 
 
+async def test_the_url_filter_blocks_script_urls_in_jinja_too(autojump_clock) -> None:
+    html = await rendered(
+        jinja(
+            "{% for link in ['javascript:alert(1)', ' JaVa\tScript:x', 'https://a.example/?q=1&r=2',"
+            " '/local', 'mailto:a@b.example'] %}<a href=\"{{ link|url }}\">x</a>{% endfor %}"
+        )
+    )
+    assert html.count('href="about:blank#blocked"') == 2
+    assert 'href="https://a.example/?q=1&amp;r=2"' in html
+    assert 'href="/local"' in html and 'href="mailto:a@b.example"' in html
+    assert "javascript" not in html.lower()
+
+
 async def test_an_undefined_value_fails_the_fragment_naming_the_line(autojump_clock) -> None:
     graph = Graph.build(
         jinja("line one\n{% for p in [product] %}\n{{ p.name }}{{ p.nope }}{% endfor %}")

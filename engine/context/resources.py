@@ -15,6 +15,8 @@ from types import MappingProxyType
 from typing import Any
 
 from .._errors import RenderError
+from ..definition.nodes import loop_of
+from ..resolution.bridge import asyncio_context
 
 __all__ = ["ResourceError", "Resources", "enter"]
 
@@ -62,11 +64,14 @@ class Resources:
 async def enter(stack: contextlib.AsyncExitStack, name: str, factory: Any) -> Any:
     """Enter one resource on ``stack`` and return what queries receive.
 
-    The one place resources are entered: a resource built on asyncio (aiosqlite, httpx) is
-    routed here to the asyncio loop hosting the render.
+    The one place resources are entered: a factory marked ``@engine.on_asyncio`` (aiosqlite,
+    asyncpg, httpx) is entered, held and closed by one task on the asyncio loop hosting the
+    render, since such libraries tie their state to the task and loop that opened them.
     """
     try:
         manager = _manager(factory)
+        if loop_of(factory) == "asyncio":
+            manager = asyncio_context(manager)
         return await stack.enter_async_context(manager)
     except Exception as exc:
         why = f"resource {name!r} failed to open: {type(exc).__name__}: {exc}"

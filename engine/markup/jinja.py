@@ -23,6 +23,7 @@ from jinja2 import nodes
 from markupsafe import Markup
 
 from .templates import MARKER, Slot, embed_json, split_slots
+from .urls import safe_url
 
 __all__ = [
     "JinjaError",
@@ -58,7 +59,7 @@ def _json(value: Any) -> Markup:
     return Markup(embed_json(value).decode())
 
 
-FILTERS: dict[str, Any] = {"json": _json}
+FILTERS: dict[str, Any] = {"json": _json, "url": safe_url}
 """Filters every engine template environment has, beside Jinja's own."""
 
 
