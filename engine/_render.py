@@ -26,6 +26,7 @@ from .context.resources import ResourceError
 from .context.response import Response
 from .definition.graph import Graph
 from .resolution.bridge import require_asyncio_host
+from .resolution.inbox import Inbox
 from .resolution.params import request_values
 from .resolution.resolve import (
     DEFAULT_SOURCES,
@@ -237,7 +238,7 @@ class _Writer:
         self.tracer = tracer
         self.state = State(graph, on_error)
         self.on_error = on_error
-        self.inbox = _Inbox()
+        self.inbox = Inbox()
         self.surrogates_reported: set[int] = set()
 
     def _resolution(self, nursery: trio.Nursery) -> Resolution:
@@ -357,42 +358,6 @@ class _Writer:
             first,
         )
         return data
-
-
-class _Inbox:
-    """Query outcomes on their way to the writer: one consumer, never full, never closed.
-
-    What a memory channel would do here, for a fraction of its cost per event (a render
-    of a large page receives hundreds).
-    """
-
-    def __init__(self) -> None:
-        self._events: list[Event] = []
-        self._writer: trio.lowlevel.Task | None = None
-
-    def put(self, event: Event) -> None:
-        self._events.append(event)
-        if self._writer is not None:
-            trio.lowlevel.reschedule(self._writer)
-            self._writer = None
-
-    def take_nowait(self) -> list[Event]:
-        events, self._events = self._events, []
-        return events
-
-    async def take(self) -> list[Event]:
-        """Every event that has arrived, after waiting for the first if there is none yet."""
-        if self._events:
-            await trio.lowlevel.checkpoint()
-        else:
-            self._writer = trio.lowlevel.current_task()
-
-            def abort(_: object) -> trio.lowlevel.Abort:
-                self._writer = None
-                return trio.lowlevel.Abort.SUCCEEDED
-
-            await trio.lowlevel.wait_task_rescheduled(abort)
-        return self.take_nowait()
 
 
 def _joined(held: list[tuple[str, list[Chunk]]]) -> tuple[str, list[Chunk]]:
