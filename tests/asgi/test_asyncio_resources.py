@@ -7,6 +7,7 @@ import re
 
 from servers import fetch, free_port, start_server, uvicorn_argv
 
+
 def test_an_asyncio_resource_lives_on_the_host_loop_under_uvicorn(tmp_path) -> None:
     port = free_port()
     argv = uvicorn_argv("asyncio_resource_app:app", port)
