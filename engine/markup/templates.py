@@ -222,7 +222,7 @@ def embed_json(value: Any) -> bytes:
     """JSON that is safe inside ``<script type="application/json">``.
 
     A string holding a lone surrogate (which UTF-8 cannot carry) is written with
-    ``\\udXXX`` escapes, so ``JSON.parse`` gives back exactly the string Python had.
+    ``\\ud800``-style escapes, so ``JSON.parse`` gives back exactly the string Python had.
     """
     try:
         data = msgspec.json.encode(value)

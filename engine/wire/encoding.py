@@ -3,7 +3,7 @@
 Python strings may hold lone surrogates (``json.loads('"\\ud800"')``, ``os.fsdecode``
 of a file name that is not UTF-8), and no UTF-8 encoder accepts them. The wire writes
 each one as U+FFFD, the replacement character, exactly as a browser's ``TextEncoder``
-does; exposed JSON keeps them exactly, as ``\\udXXX`` escapes (``embed_json``). Finding
+does; exposed JSON keeps them exactly, as ``\\ud800``-style escapes (``embed_json``). Finding
 which query's value held one is only done when a write needs the replacement.
 """
 
