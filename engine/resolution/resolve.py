@@ -108,6 +108,15 @@ class Resolution:
         self.page_deadline = math.inf
         self.seq = 0
         self.batch_credits: dict[int, trio.Semaphore] = {}
+        self.notes: dict[int, dict[str, Any]] = {}
+
+    def note(self, q: QueryNode, key: str, value: Any) -> None:
+        """Record a fact about one query's call (cache outcome, batch size, admission wait).
+
+        Tracing turns these into span attributes, so the data layer reports what it did
+        without knowing who listens.
+        """
+        self.notes.setdefault(q.index, {})[key] = value
 
     def limit_batches(self, window: int) -> None:
         """Let a batched query run at most ``window`` batches ahead of the wire.
