@@ -8,7 +8,7 @@ graph is immutable and shared by every render of the page.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -139,7 +139,7 @@ def _build(page: Page, source: str | None) -> Graph:
     shell_children = tree.link_slots(shell, fragments, fragment_index)
     if report.errors:
         raise PageError(report.errors + report.warnings)
-    built_queries = tree.link_queries(queries, fragments)
+    built_queries = _rank_queries(tree.link_queries(queries, fragments), fragments, shell_queries)
     built_fragments = tree.link_fragments(fragments, shell_children)
     tree.lint(built_queries, built_fragments)
     return Graph(
@@ -156,6 +156,45 @@ def _build(page: Page, source: str | None) -> Graph:
         source=source,
         resources=resources,
     )
+
+
+def _rank_queries(
+    queries: tuple[QueryNode, ...],
+    fragments: Sequence[FragmentNode | None],
+    shell_queries: tuple[int, ...],
+) -> tuple[QueryNode, ...]:
+    """Give each query its urgency, once per page: the order calls waiting for a data source
+    are admitted in.
+
+    Shell queries and what they depend on come first (they gate the first byte); then
+    each query ranks as the most urgent fragment that needs it, directly or through its
+    dependents (higher priority, then declaration order, as the scheduler sends them);
+    queries no fragment needs come last; declaration order breaks ties.
+    """
+    unneeded = (2.0, 0.0, 0.0)
+    best: list[tuple[float, ...]] = [unneeded] * len(queries)
+    for f in fragments:
+        if f is not None:
+            for u in f.uses:
+                best[u] = min(best[u], (1.0, float(-f.priority), float(f.index)))
+    # Dependents before what they depend on: a reverse topological walk (iterative, as a
+    # chain may be thousands deep).
+    remaining = [len(q.dependents) for q in queries]
+    ready = [q.index for q in queries if not q.dependents]
+    while ready:
+        q = queries[ready.pop()]
+        for d in q.depends_on:
+            best[d] = min(best[d], best[q.index])
+            remaining[d] -= 1
+            if remaining[d] == 0:
+                ready.append(d)
+    stack = list(shell_queries)
+    while stack:
+        q = queries[stack.pop()]
+        if best[q.index][0] != 0.0:
+            best[q.index] = (0.0, 0.0, 0.0)
+            stack.extend(q.depends_on)
+    return tuple(attrs.evolve(q, urgency=(*best[q.index], float(q.index))) for q in queries)
 
 
 def _check_response_users(

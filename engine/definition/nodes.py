@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -58,6 +59,8 @@ class QueryNode:
     consumers: tuple[int, ...] = ()
     source: str | None = None
     """The data source whose limit it runs under (``engine.Sources``)."""
+    urgency: tuple[float, ...] = (math.inf,)
+    """Its rank when calls wait for a data source: smaller goes first (set by ``Graph.build``)."""
     convert: Callable[[Any], Any] = attrs.field(
         init=False,
         eq=False,

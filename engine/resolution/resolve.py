@@ -185,7 +185,8 @@ class Resolution:
         in_thread = not (q.is_async or q.batched or q.loop == "asyncio")
         if q.source is None and not in_thread:  # the common case: no limit
             return await self._call_unlimited(q, kwargs)
-        admission = self.admissions[q.index] = self.sources.source(q.source).admission()
+        source = self.sources.source(q.source)
+        admission = self.admissions[q.index] = source.admission(q.urgency)
         if in_thread:
             try:
                 value = await trio.to_thread.run_sync(
@@ -197,8 +198,14 @@ class Resolution:
             except trio.Cancelled:
                 admission.abandon()  # its thread runs on, holding its place until it returns
                 raise
+            finally:
+                self.note(q, "admission.wait_s", admission.wait_s)
             return self._check(q, value)
-        await admission.acquire_on_behalf_of(admission)
+        try:
+            if not admission.try_acquire():
+                await admission.acquire_on_behalf_of(admission)
+        finally:
+            self.note(q, "admission.wait_s", admission.wait_s)
         try:
             return await self._call_unlimited(q, kwargs)
         finally:

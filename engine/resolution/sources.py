@@ -12,17 +12,34 @@ queries that call it; a query that gives up waiting fails with
 Limits hold per trio run (per server process), like trio's own thread limiter:
 :class:`Sources` is the configuration, and each run gets its own counters, so an
 abandoned thread of one run never holds a place in another.
+
+Calls that wait are admitted by urgency, not in arrival order: each query's urgency is
+known when its page is built (shell queries first, then by the priority of the most
+urgent fragment that needs it, then declaration order), so when a burst of low-priority
+work fills a source, what the visitor sees first still gets the next free place.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
+import math
 from collections.abc import Mapping
 
 import attrs
 import trio
 
-__all__ = ["DEFAULT_LIMIT", "DEFAULT_SOURCE", "Source", "SourceStatistics", "Sources"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "DEFAULT_SOURCE",
+    "LEAST_URGENT",
+    "Admission",
+    "Source",
+    "SourceStatistics",
+    "Sources",
+    "Urgency",
+]
 
 logger = logging.getLogger("engine")
 
@@ -30,6 +47,11 @@ DEFAULT_SOURCE = "default"
 """The source of every sync query that names none."""
 DEFAULT_LIMIT = 40
 """Places per source unless configured (trio's own default thread limit)."""
+
+Urgency = tuple[float, ...]
+"""Smaller is admitted first (``QueryNode.urgency``); ties go in arrival order."""
+LEAST_URGENT: Urgency = (math.inf,)
+"""The urgency of a call no page ranked: after every ranked one."""
 
 
 @attrs.frozen
@@ -51,12 +73,19 @@ class SourceStatistics:
 
 
 class Source:
-    """One source's limit in one run: at most ``limit`` of its calls run at once."""
+    """One source's limit in one run: at most ``limit`` of its calls run at once.
+
+    A priority wait queue in place of trio's FIFO ``CapacityLimiter``, with its
+    guarantees: a freed place goes straight to the most urgent waiter (no call barges
+    past one that waits), and a borrower holds its place until it gives it back.
+    """
 
     def __init__(self, name: str, limit: int) -> None:
         self.name = name
         self.limit = limit
-        self._places = trio.CapacityLimiter(limit)
+        self._borrowers: set[object] = set()
+        self._queue: list[tuple[Urgency, int, _Waiter]] = []
+        self._arrivals = itertools.count()
         self.abandoned = 0
         self.waiting = 0
         self.waited = 0
@@ -66,7 +95,7 @@ class Source:
         return SourceStatistics(
             name=self.name,
             limit=self.limit,
-            busy=self._places.borrowed_tokens,
+            busy=len(self._borrowers),
             abandoned=self.abandoned,
             waiting=self.waiting,
             waited=self.waited,
@@ -84,8 +113,61 @@ class Source:
             " of their own: docs/pages.md#sources)"
         )
 
-    def admission(self) -> Admission:
-        return Admission(self)
+    def admission(self, urgency: Urgency = LEAST_URGENT) -> Admission:
+        return Admission(self, urgency)
+
+    def _take_nowait(self, borrower: object) -> bool:
+        if borrower in self._borrowers:
+            raise RuntimeError(f"{borrower!r} already holds a place in source {self.name!r}")
+        if len(self._borrowers) < self.limit and not self.waiting:
+            self._borrowers.add(borrower)
+            return True
+        return False
+
+    async def _take(self, waiter: _Waiter, urgency: Urgency) -> None:
+        self.waiting += 1
+        self._enqueue(waiter, urgency, next(self._arrivals))
+        try:
+            await waiter.admitted.wait()
+        except BaseException:  # cancelled before admitted: once admitted, it wakes for sure
+            waiter.gone = True
+            self.waiting -= 1
+            raise
+
+    def _enqueue(self, waiter: _Waiter, urgency: Urgency, arrival: int) -> None:
+        entry = (urgency, arrival, waiter)
+        waiter.entry = entry
+        waiter.arrival = arrival
+        heapq.heappush(self._queue, entry)
+
+    def _give_back(self, borrower: object) -> None:
+        try:
+            self._borrowers.remove(borrower)
+        except KeyError:
+            raise RuntimeError(
+                f"{borrower!r} gives back a place it does not hold in source {self.name!r}"
+            ) from None
+        while self._queue and len(self._borrowers) < self.limit:
+            entry = heapq.heappop(self._queue)
+            waiter = entry[2]
+            if waiter.gone or waiter.entry is not entry:
+                continue  # gave up, or queued again more urgently
+            self.waiting -= 1
+            waiter.granted = True
+            self._borrowers.add(waiter.borrower)
+            waiter.admitted.set()
+
+
+class _Waiter:
+    __slots__ = ("admitted", "arrival", "borrower", "entry", "gone", "granted")
+
+    def __init__(self, borrower: object) -> None:
+        self.borrower = borrower
+        self.admitted = trio.Event()
+        self.granted = False
+        self.gone = False
+        self.entry: tuple[Urgency, int, _Waiter] | None = None
+        self.arrival = 0
 
 
 class Admission:
@@ -95,15 +177,24 @@ class Admission:
     back when the thread really ends, not when the query stopped waiting for it.
     """
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, urgency: Urgency = LEAST_URGENT) -> None:
         self.source = source
+        self.urgency = urgency
         self.state = "new"
         """new, waiting, running, abandoned or done."""
+        self.wait_s = 0.0
+        """Seconds it waited for its place (0 when one was free)."""
+        self._waiter: _Waiter | None = None
+
+    def try_acquire(self) -> bool:
+        """Take a place for itself now, if one is free and no call waits (no checkpoint)."""
+        if self.source._take_nowait(self):
+            self.state = "running"
+            return True
+        return False
 
     async def acquire_on_behalf_of(self, borrower: object) -> None:
-        try:
-            self.source._places.acquire_on_behalf_of_nowait(borrower)
-        except trio.WouldBlock:
+        if not self.source._take_nowait(borrower):
             await self._wait(borrower)
         self.state = "running"
 
@@ -112,21 +203,32 @@ class Admission:
         source.waited += 1
         if source.waiting == 0:  # once per episode, not once per waiting call
             logger.warning("%s: queries wait for a place", source.describe())
-        source.waiting += 1
         self.state = "waiting"
+        started = trio.current_time()
+        self._waiter = _Waiter(borrower)
         try:
-            await source._places.acquire_on_behalf_of(borrower)
+            await source._take(self._waiter, self.urgency)
         except BaseException:
             source.starved += 1
             raise
         finally:
-            source.waiting -= 1
+            self._waiter = None
+            self.wait_s = trio.current_time() - started
+
+    def prioritize(self, urgency: Urgency) -> None:
+        """Wait as the more urgent ``urgency`` from now on (a more urgent query needs it)."""
+        if urgency >= self.urgency:
+            return
+        self.urgency = urgency
+        waiter = self._waiter
+        if waiter is not None and not waiter.granted:
+            self.source._enqueue(waiter, urgency, waiter.arrival)
 
     def release_on_behalf_of(self, borrower: object) -> None:
         if self.state == "abandoned":
             self.source.abandoned -= 1
         self.state = "done"
-        self.source._places.release_on_behalf_of(borrower)
+        self.source._give_back(borrower)
 
     def abandon(self) -> None:
         """The query stopped waiting for a call that is still running in its thread."""
