@@ -30,9 +30,11 @@ from .context.resources import ResourceError, Resources
 from .context.response import Response
 from .definition.graph import Graph
 from .definition.load import load
+from .definition.loaders import Loader, loader
 from .definition.nodes import on_asyncio
 from .markup.templates import html
 from .markup.urls import BLOCKED_URL, safe_url
+from .resolution.batching import RequestLoader
 from .resolution.resolve import ErrorHook, Tracer
 from .resolution.sources import Sources, SourceStatistics
 from .wire.format import SCRIPT_HASHES
@@ -48,6 +50,7 @@ __all__ = [
     "Graph",
     "Headers",
     "Layout",
+    "Loader",
     "Mode",
     "NoAsyncioHost",
     "NotFound",
@@ -63,6 +66,7 @@ __all__ = [
     "Redirect",
     "RenderError",
     "Request",
+    "RequestLoader",
     "ResourceError",
     "Resources",
     "Response",
@@ -76,6 +80,7 @@ __all__ = [
     "Tracer",
     "html",
     "load",
+    "loader",
     "on_asyncio",
     "render",
     "render_fragment",

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     TypeRef = str | type | Any
     LayoutRef: TypeAlias = "str | Layout"
     ResourcesRef = str | Any
+    LoaderRef = str | Any
 else:
     LayoutRef = Annotated[
         "str | Layout",
@@ -92,6 +93,13 @@ else:
         msgspec.Meta(
             pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
             description="An engine.Resources object, written as 'package.module:attribute'.",
+        ),
+    ]
+    LoaderRef = Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+            description="An engine.Loader (a batched data source), as 'package.module:attribute'.",
         ),
     ]
 
@@ -135,6 +143,10 @@ class Query(_Node, frozen=True, kw_only=True):
     resources: tuple[Name, ...] = ()
     """App resources (a database pool, an HTTP client) passed to ``call`` by name; the page's
     ``resources`` declares them."""
+    loaders: tuple[LoaderRef, ...] = ()
+    """Batched data sources (``engine.Loader``) passed to ``call`` under their names: loads
+    of single keys by queries that start together go out as one call (``await
+    users.load(user_id)``)."""
     timeout: Seconds | None = None
     expose: bool = False
     """Send this query's JSON to the browser (it is never sent otherwise)."""

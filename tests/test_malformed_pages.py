@@ -117,8 +117,8 @@ SCHEMA = [
     ),
     Case(
         "unknown-key-far-from-any",
-        "$.queries[0].colour: error: page 'items' [title]: unknown"
-        " key 'colour' (known: name, call, result, depends_on, params, resources, timeout, expose",
+        "$.queries[0].colour: error: page 'items' [title]: unknown key 'colour' (known: name,"
+        " call, result, depends_on, params, resources, loaders, timeout, expose",
         at("queries.0.colour", "red"),
     ),
     Case("missing-name", "$.name: error: page 'page': missing required key 'name'", drop("name")),

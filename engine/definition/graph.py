@@ -73,6 +73,11 @@ class Graph:
         ),
     )
     """Some fragment fills a slot of another (flat pages skip the nesting bookkeeping)."""
+    uses_loaders: bool = attrs.field(
+        init=False,
+        default=attrs.Factory(lambda g: any(q.loaders for q in g.queries), takes_self=True),
+    )
+    """Some query loads through a batched data source (``engine.Loader``)."""
     asyncio_queries: tuple[str, ...] = attrs.field(
         init=False,
         default=attrs.Factory(

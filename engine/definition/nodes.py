@@ -7,7 +7,7 @@ import math
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
@@ -15,6 +15,9 @@ from .._errors import Problem
 from ..markup.context import Context
 from .convert import converter_for
 from .refs import RefError, import_ref, parse_type
+
+if TYPE_CHECKING:
+    from .loaders import Loader
 
 __all__ = [
     "FragmentNode",
@@ -59,6 +62,8 @@ class QueryNode:
     consumers: tuple[int, ...] = ()
     source: str | None = None
     """The data source whose limit it runs under (``engine.Sources``)."""
+    loaders: tuple[Loader[Any, Any], ...] = ()
+    """Batched data sources it receives by name (``engine.Loader``)."""
     urgency: tuple[float, ...] = (math.inf,)
     """Its rank when calls wait for a data source: smaller goes first (set by ``Graph.build``)."""
     convert: Callable[[Any], Any] = attrs.field(

@@ -8,6 +8,7 @@ from schemas import Page, Query
 
 from ..context.resources import Resources
 from .inputs import check_resource_names, context_arguments, declared_resources, param_sources
+from .loaders import check_loaders
 from .nodes import QueryNode, Report, is_async, is_batched, loop_of
 from .signatures import (
     annotations_of,
@@ -36,7 +37,7 @@ def check_queries(
     return index, queries, resources
 
 
-_FIELDS = {"parameter": "params", "resource": "resources"}
+_FIELDS = {"parameter": "params", "resource": "resources", "loader": "loaders"}
 
 
 class _QueryChecks:
@@ -78,7 +79,14 @@ class _QueryChecks:
             else:
                 depends_on.append(index[dep])
         resources_known = check_resource_names(self.report, i, q, resources)
-        named = (("dependency", q.depends_on), ("parameter", params), ("resource", q.resources))
+        loaders = check_loaders(self.report, i, q, call)
+        loader_names = tuple(item.name for item in loaders)
+        named = (
+            ("dependency", q.depends_on),
+            ("parameter", params),
+            ("resource", q.resources),
+            ("loader", loader_names),
+        )
         for a, (what_a, names_a) in enumerate(named):
             for what_b, names_b in named[a + 1 :]:
                 overlap = sorted(set(names_a) & set(names_b))
@@ -91,7 +99,7 @@ class _QueryChecks:
         if call is None or result is None:
             return None
         context = context_arguments(call)
-        taken = sorted(set(context) & {*q.depends_on, *params, *q.resources})
+        taken = sorted(set(context) & {*q.depends_on, *params, *q.resources, *loader_names})
         if taken:
             self.report.problem(
                 f"{', '.join(taken)} of {describe(call)} is annotated engine.Request or"
@@ -99,10 +107,14 @@ class _QueryChecks:
                 node=q.name,
                 key=f"{key}.call",
             )
-        given = (*q.depends_on, *params, *q.resources, *context)
-        # A misspelled dependency or resource is reported above; the signature would report it
-        # twice more.
-        known = len(depends_on) == len(q.depends_on) and resources_known
+        given = (*q.depends_on, *params, *q.resources, *loader_names, *context)
+        # A misspelled dependency, resource or loader is reported above; the signature would
+        # report it twice more.
+        known = (
+            len(depends_on) == len(q.depends_on)
+            and resources_known
+            and len(loaders) == len(q.loaders)
+        )
         for message in keyword_problems(call, given) if known else ():
             if message.startswith("requires") and {"request", "response"} & set(
                 message.replace(",", " ").split()
@@ -141,6 +153,7 @@ class _QueryChecks:
             sources=sources,
             context=context,
             resources=q.resources,
+            loaders=loaders,
         )
 
     def check_cycles(self, index: Mapping[str, int]) -> None:

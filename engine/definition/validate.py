@@ -31,7 +31,7 @@ _NODES: tuple[tuple[str, type[msgspec.Struct], str], ...] = (
     ("fragments", Fragment, "target"),
 )
 _REFS = {
-    Query: ("call", "result"),
+    Query: ("call", "result", "loaders"),
     Fragment: ("render",),
     Page: ("resources",),
     Layout: ("resources",),
@@ -88,8 +88,8 @@ def python_page_data(page: Any) -> Any:
     if isinstance(page, msgspec.Struct):
         refs = _REFS.get(type(page), ())
         return {
-            name: _PYTHON_OBJECT
-            if name in refs and not isinstance(getattr(page, name), str | None)
+            name: _python_ref(getattr(page, name))
+            if name in refs
             else python_page_data(getattr(page, name))
             for name in page.__struct_fields__
         }
@@ -98,6 +98,12 @@ def python_page_data(page: Any) -> Any:
     if isinstance(page, dict):
         return {key: python_page_data(value) for key, value in page.items()}
     return page
+
+
+def _python_ref(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_python_ref(item) for item in value]
+    return value if isinstance(value, str | None) else _PYTHON_OBJECT
 
 
 def _collect(

@@ -30,6 +30,7 @@ from ..context.response import Response
 from ..definition.convert import CONVERSION_ERRORS
 from ..definition.graph import Graph, QueryNode
 from ..definition.signatures import type_name
+from .batching import Batches, after_first_step
 from .bridge import run_on_asyncio
 from .sources import Admission, Sources
 
@@ -109,6 +110,11 @@ class Resolution:
         self.seq = 0
         self.batch_credits: dict[int, trio.Semaphore] = {}
         self.notes: dict[int, dict[str, Any]] = {}
+        self.batches = (
+            Batches(graph.name, nursery, sources, self.admissions, self.note)
+            if graph.uses_loaders
+            else None
+        )
 
     def note(self, q: QueryNode, key: str, value: Any) -> None:
         """Record a fact about one query's call (cache outcome, batch size, admission wait).
@@ -138,9 +144,13 @@ class Resolution:
         """Start every query without dependencies (restricted to ``only`` if given)."""
         self.page_deadline = deadline
         self.only = only
-        for q in self.graph.queries:
-            if not q.depends_on and (only is None or q.index in only):
-                self._spawn(q)
+        starting = [
+            q for q in self.graph.queries if not q.depends_on and (only is None or q.index in only)
+        ]
+        if self.batches is not None:
+            self.batches.started(starting)
+        for q in starting:
+            self._spawn(q)
 
     def _spawn(self, q: QueryNode) -> None:
         self.nursery.start_soon(self._run, q, name=q.task_name)
@@ -158,6 +168,9 @@ class Resolution:
             )
         if q.resources:
             kwargs.update((r, self.resources[r]) for r in q.resources)
+        if q.loaders:
+            batches = cast("Batches", self.batches)
+            kwargs.update((item.name, batches.handle(q, item)) for item in q.loaders)
         try:
             if q.timeout is not None or self.page_deadline != math.inf:
                 value = await self._call_timed(q, kwargs)
@@ -173,6 +186,9 @@ class Resolution:
             self._fail(q, error)
         else:
             self._succeed(q, value)
+        finally:
+            if q.loaders:  # it may have failed before its first step
+                cast("Batches", self.batches).stepped(q)
 
     async def _call_timed(self, q: QueryNode, kwargs: dict[str, Any]) -> Any:
         started = trio.current_time()
@@ -203,6 +219,8 @@ class Resolution:
             return self._check(q, value)
         try:
             if not admission.try_acquire():
+                if q.loaders:  # its cohort need not wait for its place: its first step ends
+                    cast("Batches", self.batches).stepped(q)
                 await admission.acquire_on_behalf_of(admission)
         finally:
             self.note(q, "admission.wait_s", admission.wait_s)
@@ -217,6 +235,9 @@ class Resolution:
             return None
         if q.loop == "asyncio":
             return self._check(q, await run_on_asyncio(functools.partial(q.call, **kwargs)))
+        if q.loaders:
+            stepped = functools.partial(cast("Batches", self.batches).stepped, q)
+            return self._check(q, await after_first_step(q.call(**kwargs), stepped))
         return self._check(q, await q.call(**kwargs))
 
     async def _run_batches(self, q: QueryNode, kwargs: dict[str, Any]) -> None:
@@ -277,12 +298,16 @@ class Resolution:
         self._emit(Event(q.index, "done", value))
         if self.tracer:
             self.tracer.query_finished(q.name, trio.current_time(), "done", self.seq, None)
+        ready = []
         for d in q.dependents:
             self.waiting_on[d] -= 1
-            if self.waiting_on[d] == 0 and not self.settled[d]:
-                dependent = self.graph.queries[d]
-                if self.only is None or d in self.only:
-                    self._spawn(dependent)
+            only = self.only is None or d in self.only
+            if self.waiting_on[d] == 0 and not self.settled[d] and only:
+                ready.append(self.graph.queries[d])
+        if self.batches is not None:
+            self.batches.started(ready)
+        for dependent in ready:
+            self._spawn(dependent)
 
     def _fail(self, q: QueryNode, error: QueryError) -> None:
         # Iterative: the dependents of a failing head may form a chain thousands deep.

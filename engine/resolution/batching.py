@@ -1,0 +1,353 @@
+"""Batching within a request: loads of single keys, sent as one call per turn.
+
+A query that uses a loader (``engine.Loader``) calls ``await users.load(user_id)``. Queries
+that the render starts together (at the start, or as dependents of one query that just
+resolved) form a *cohort*; their loads are collected and sent as one call per loader once
+every member's first step has ended: it waits for a load, it finished, or it awaits
+something else. The engine sees each first step end because it drives the query's
+coroutine itself (:func:`after_first_step`), so what goes out together depends neither on
+trio's task order (which trio randomises) nor on time. A load made after a query's first
+step goes out at once.
+
+Each key is fetched once per request (memoized, failures too): a second load of the same
+key, by the same query or another, waits for the same call. A call goes through its
+loader's source (``engine.Sources``), admitted as the most urgent query waiting for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import types
+from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping, Sequence
+from typing import Any, Generic, TypeVar, cast
+
+import trio
+
+from .._errors import QueryError
+from ..definition.loaders import Loader
+from ..definition.nodes import QueryNode
+from .bridge import run_on_asyncio
+from .sources import LEAST_URGENT, Admission, Sources
+
+__all__ = ["Batches", "RequestLoader", "after_first_step"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+T = TypeVar("T")
+
+Note = Callable[[QueryNode, str, Any], None]
+
+
+class _Entry:
+    """One key of one loader in this request: its call, its waiters, then its outcome."""
+
+    __slots__ = ("call", "done", "failure", "key", "settled", "value", "waiters")
+
+    def __init__(self, key: object) -> None:
+        self.key = key
+        self.done = trio.Event()
+        self.settled = False
+        self.value: Any = None
+        self.failure: str | None = None
+        """Why the engine fails it (the call failed, no value came back); else ``value``."""
+        self.waiters: list[QueryNode] = []
+        self.call: _Call | None = None
+
+    def settle(self, value: Any = None, failure: str | None = None) -> None:
+        if not self.settled:
+            self.settled, self.value, self.failure = True, value, failure
+            self.done.set()
+
+
+class _Call:
+    __slots__ = ("admission", "entries", "loader", "scope")
+
+    def __init__(self, loader: Loader[Any, Any], entries: list[_Entry]) -> None:
+        self.loader = loader
+        self.entries = entries
+        self.admission: Admission | None = None
+        self.scope = trio.CancelScope()
+
+    def unwanted(self) -> bool:
+        """Nobody waits for it and it has not started: giving up its place costs nothing."""
+        admitted = self.admission is not None and self.admission.state != "waiting"
+        return not admitted and not any(e.waiters for e in self.entries)
+
+
+class _Cohort:
+    __slots__ = ("forming", "pending")
+
+    def __init__(self, pending: set[int]) -> None:
+        self.pending = pending
+        self.forming: dict[Loader[Any, Any], list[tuple[int, int, _Entry]]] = {}
+
+
+class Batches:
+    """The loaders of one render: their memo, the cohorts forming, the calls in flight."""
+
+    def __init__(
+        self,
+        page: str,
+        nursery: trio.Nursery,
+        sources: Sources,
+        admissions: dict[int, Admission],
+        note: Note,
+    ) -> None:
+        self.page = page
+        self.nursery = nursery
+        self.sources = sources
+        self.admissions = admissions
+        self.note = note
+        self.memo: dict[Loader[Any, Any], dict[Any, _Entry]] = {}
+        self.cohort_of: dict[int, _Cohort] = {}
+        self._asks = itertools.count()
+
+    def started(self, queries: Iterable[QueryNode]) -> None:
+        """``queries`` were started together: their first loads go out as one call."""
+        members = {q.index for q in queries if q.loaders}
+        if members:
+            cohort = _Cohort(members)
+            self.cohort_of.update(dict.fromkeys(members, cohort))
+
+    def stepped(self, q: QueryNode) -> None:
+        """``q``'s first step ended (idempotent): send its cohort's loads if it was the last."""
+        cohort = self.cohort_of.pop(q.index, None)
+        if cohort is not None:
+            cohort.pending.discard(q.index)
+            if not cohort.pending:
+                self._send(cohort.forming)
+
+    def handle(self, q: QueryNode, loader: Loader[K, V]) -> RequestLoader[K, V]:
+        return RequestLoader(self, q, loader)
+
+    def ask(self, q: QueryNode, loader: Loader[Any, Any], keys: Iterable[object]) -> list[_Entry]:
+        memo = self.memo.setdefault(loader, {})
+        entries: list[_Entry] = []
+        new: list[tuple[int, int, _Entry]] = []
+        for key in keys:
+            try:
+                entry = memo.get(key)
+            except TypeError:
+                raise TypeError(
+                    f"loader {loader.name!r}: key {key!r} is not hashable; keys are memoized"
+                    " per request, so they must be (an int, a str, a tuple...)"
+                ) from None
+            if entry is None:
+                entry = memo[key] = _Entry(key)
+                new.append((q.index, next(self._asks), entry))
+            entries.append(entry)
+        if new:
+            cohort = self.cohort_of.get(q.index)
+            if cohort is not None:
+                cohort.forming.setdefault(loader, []).extend(new)
+            else:
+                self._send({loader: new})
+        return entries
+
+    async def wait(self, q: QueryNode, loader: Loader[Any, Any], entry: _Entry) -> Any:
+        if not entry.settled:
+            entry.waiters.append(q)
+            call = entry.call
+            if call is not None:
+                self.note(q, "batch.size", len(call.entries))
+                if call.admission is not None:
+                    call.admission.prioritize(q.urgency)
+                    self.admissions[q.index] = call.admission
+            try:
+                await entry.done.wait()
+            except BaseException:
+                entry.waiters.remove(q)
+                call = entry.call
+                if call is not None and call.unwanted():
+                    call.scope.cancel()
+                raise
+        return self._outcome(q, loader, entry)
+
+    def _outcome(self, q: QueryNode, loader: Loader[Any, Any], entry: _Entry) -> Any:
+        if entry.failure is not None:
+            error = QueryError(
+                f"loader {loader.name!r} {entry.failure}", page=self.page, query=q.name
+            )
+            raise error from entry.value
+        if isinstance(entry.value, Exception):
+            raise entry.value  # the loader's own answer for this key
+        return entry.value
+
+    def _send(self, forming: Mapping[Loader[Any, Any], list[tuple[int, int, _Entry]]]) -> None:
+        for loader, asked in forming.items():
+            # The keys in the order their queries are declared, then asked: the same call,
+            # with the same keys in the same order, on every run.
+            entries = [entry for *_, entry in sorted(asked, key=lambda a: a[:2])]
+            size = loader.max_batch or len(entries)
+            for start in range(0, len(entries), size):
+                call = _Call(loader, entries[start : start + size])
+                for entry in call.entries:
+                    entry.call = call
+                self.nursery.start_soon(self._run, call, name=f"loader {loader.name}")
+
+    async def _run(self, call: _Call) -> None:
+        loader = call.loader
+        keys = [entry.key for entry in call.entries]
+        waiting = [q for entry in call.entries for q in entry.waiters]
+        for q in waiting:
+            self.note(q, "batch.size", len(keys))
+        in_thread = not loader.is_async
+        admission = None
+        if loader.source is not None or in_thread:
+            urgency = min((q.urgency for q in waiting), default=LEAST_URGENT)
+            admission = call.admission = self.sources.source(loader.source).admission(urgency)
+            for q in waiting:
+                self.admissions[q.index] = admission
+        result = None
+        try:
+            with call.scope:
+                result = await self._fetch(loader, keys, admission, in_thread)
+        except BaseException as exc:
+            if isinstance(exc, trio.Cancelled | KeyboardInterrupt):  # the render ends
+                self._settle_all(call, None, "was cancelled")
+                raise
+            self._settle_all(call, exc, f"failed: {type(exc).__name__}: {exc}")
+        else:
+            if call.scope.cancelled_caught:  # every query waiting for it gave up
+                self._forget(call)
+            else:
+                self._distribute(call, result)
+        finally:
+            if admission is not None:
+                for entry in call.entries:
+                    for q in entry.waiters:
+                        self.note(q, "admission.wait_s", admission.wait_s)
+
+    async def _fetch(
+        self,
+        loader: Loader[Any, Any],
+        keys: list[Any],
+        admission: Admission | None,
+        in_thread: bool,
+    ) -> Any:
+        fetch = functools.partial(loader.fetch, keys)
+        if in_thread:
+            assert admission is not None
+            try:
+                return await trio.to_thread.run_sync(
+                    fetch,
+                    abandon_on_cancel=True,
+                    limiter=cast("trio.CapacityLimiter", admission),
+                )
+            except trio.Cancelled:
+                admission.abandon()  # its thread runs on, holding its place until it returns
+                raise
+        if admission is not None and not admission.try_acquire():
+            await admission.acquire_on_behalf_of(admission)
+        try:
+            if loader.loop == "asyncio":
+                return await run_on_asyncio(fetch, what=f"loader {loader.name!r}")
+            return await fetch()
+        finally:
+            if admission is not None:
+                admission.release_on_behalf_of(admission)
+
+    def _forget(self, call: _Call) -> None:
+        memo = self.memo[call.loader]
+        for entry in call.entries:
+            if memo.get(entry.key) is entry:
+                del memo[entry.key]  # a later load asks again
+            entry.settle(None, "was cancelled: every query waiting for it gave up")
+
+    def _settle_all(self, call: _Call, cause: BaseException | None, failure: str) -> None:
+        for entry in call.entries:
+            entry.settle(cause, failure)
+
+    def _distribute(self, call: _Call, result: Any) -> None:
+        entries = call.entries
+        if isinstance(result, Mapping):
+            for entry in entries:
+                if entry.key in result:
+                    entry.settle(result[entry.key])
+                else:
+                    entry.settle(None, f"returned no value for key {entry.key!r}")
+        elif isinstance(result, Sequence) and not isinstance(result, str | bytes | bytearray):
+            if len(result) == len(entries):
+                for entry, value in zip(entries, result, strict=True):
+                    entry.settle(value)
+            else:
+                self._settle_all(
+                    call,
+                    None,
+                    f"returned {len(result)} values for {len(entries)} keys: return one value"
+                    " per key, in the keys' order, or a mapping of key to value",
+                )
+        else:
+            self._settle_all(
+                call,
+                None,
+                f"returned a {type(result).__name__}: return a mapping of key to value, or a"
+                " list of values aligned with the keys",
+            )
+
+
+class RequestLoader(Generic[K, V]):
+    """A loader as one query of one request sees it: ``await users.load(user_id)``.
+
+    Annotate the query's parameter with it (``users: engine.RequestLoader[int, User]``).
+    Loads are memoized for the request and batched with those of the queries started
+    together with this one.
+    """
+
+    __slots__ = ("_batches", "_loader", "_query")
+
+    def __init__(self, batches: Batches, query: QueryNode, loader: Loader[K, V]) -> None:
+        self._batches = batches
+        self._query = query
+        self._loader = loader
+
+    def __repr__(self) -> str:
+        return f"<RequestLoader {self._loader.name!r} of query {self._query.name!r}>"
+
+    async def load(self, key: K) -> V:
+        """The value for ``key``; raises what the loader returned for it if that is an
+        exception, or a :class:`~engine.QueryError` if the call failed or left it out."""
+        [entry] = self._batches.ask(self._query, self._loader, (key,))
+        return cast(V, await self._batches.wait(self._query, self._loader, entry))
+
+    async def load_many(self, keys: Iterable[K]) -> list[V]:
+        """The values for ``keys``, in order, asked for in one go (one call if none is
+        memoized); raises the first failing key's error."""
+        entries = self._batches.ask(self._query, self._loader, keys)
+        return [await self._batches.wait(self._query, self._loader, e) for e in entries]
+
+
+@types.coroutine
+def after_first_step(
+    coroutine: Coroutine[Any, Any, T], stepped: Callable[[], None]
+) -> Generator[Any, Any, T]:
+    """Await ``coroutine``, calling ``stepped`` once its first step has ended.
+
+    The first step ends when the coroutine first suspends (it waits for something: a load,
+    a sleep, a socket) or returns or raises. Every later step is passed through untouched,
+    whatever the event loop sends or throws.
+    """
+    inner = coroutine.__await__()
+    try:
+        signal = inner.send(None)
+    except StopIteration as finished:
+        return cast(T, finished.value)
+    finally:
+        stepped()
+    while True:
+        try:
+            sent = yield signal
+        except GeneratorExit:
+            inner.close()
+            raise
+        except BaseException as exc:
+            try:
+                signal = inner.throw(exc)
+            except StopIteration as finished:
+                return cast(T, finished.value)
+        else:
+            try:
+                signal = inner.send(sent)
+            except StopIteration as finished:
+                return cast(T, finished.value)

@@ -1,0 +1,443 @@
+"""Batching within a request: loads of single keys by queries started together are one call.
+
+Every test renders each page several times: trio randomises the order tasks run in, so a
+coalescing that only held by luck would show here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+import trio
+from hypothesis import given
+from hypothesis import strategies as st
+
+import engine
+from engine import Fragment, Graph, Page, Query, Shell, Sources
+from engine.resolution.batching import Batches
+
+SHELL = '<!doctype html><html><head><meta charset="utf-8"></head><body>{}</body></html>'
+RUNS = 10
+
+
+class Recorder:
+    """A loader's fetch that records each call's keys; ``answer`` maps keys to the result."""
+
+    def __init__(self, answer: Callable[[list[Any]], Any] | None = None, seconds: float = 0):
+        self.calls: list[list[Any]] = []
+        self.answer = answer or (lambda keys: {k: f"user{k}" for k in keys})
+        self.seconds = seconds
+
+    async def __call__(self, keys: list[Any]) -> Any:
+        self.calls.append(list(keys))
+        await trio.sleep(self.seconds)
+        return self.answer(keys)
+
+
+def make_loader(recorder: Recorder, **options: Any) -> engine.Loader[Any, Any]:
+    return engine.Loader(recorder, name="users", **options)
+
+
+def loading(*keys: Any, before: float = 0, many: bool = False):
+    """A query that loads ``keys`` (one by one, or with load_many) and joins the values."""
+
+    async def call(users: engine.RequestLoader[Any, str], **_: Any) -> str:
+        if before:
+            await trio.sleep(before)
+        if many:
+            return ",".join(await users.load_many(keys))
+        return ",".join([await users.load(k) for k in keys])
+
+    return call
+
+
+async def ready() -> int:
+    return 1
+
+
+def page_of(
+    users: engine.Loader[Any, Any],
+    queries: Mapping[str, tuple[Callable[..., Any], tuple[str, ...]]],
+    **fragment_options: Any,
+) -> Page:
+    """One fragment per query, rendering its value; ``queries`` maps name -> (call, deps)."""
+    declared = [Query(name="ready", call=ready, result=int)]
+    for name, (call, deps) in queries.items():
+        declared.append(Query(name=name, call=call, result=str, depends_on=deps, loaders=(users,)))
+    return Page(
+        name="batching",
+        shell=Shell(html=SHELL.format("".join(f'<?marker name="{n}">' for n in queries))),
+        queries=tuple(declared),
+        fragments=tuple(
+            Fragment(
+                target=name,
+                uses=(name,),
+                template=f"<p id={name}>{{{{ {name} }}}}</p>",
+                error=f"<p id={name}>failed</p>",
+                **fragment_options,
+            )
+            for name in queries
+        ),
+    )
+
+
+async def render(page: Page, sources: Sources | None = None, on_error: Any = None) -> str:
+    parts: list[bytes] = []
+
+    async def collect(data: bytes) -> None:
+        parts.append(data)
+
+    await engine.render(page, collect, sources=sources or Sources(), on_error=on_error)
+    return b"".join(parts).decode()
+
+
+async def test_loads_of_queries_started_together_are_one_call_with_every_key() -> None:
+    for _ in range(RUNS):
+        recorder = Recorder()
+        users = make_loader(recorder)
+        page = page_of(
+            users,
+            {
+                "c": (loading(3), ()),
+                "a": (loading(1), ()),
+                "b": (loading(2, many=True), ()),
+                # Started together too, later: as dependents of one query that resolved.
+                "d": (loading(4), ("ready",)),
+                "e": (loading(5, 6, many=True), ("ready",)),
+            },
+        )
+        html = await render(page)
+        # One call per turn; the keys in the order their queries are declared.
+        assert recorder.calls == [[3, 1, 2], [4, 5, 6]]
+        assert "<p id=e>user5,user6</p>" in html
+        assert "<p id=a>user1</p>" in html
+
+
+async def test_a_query_that_awaits_something_else_first_does_not_hold_the_others(
+    autojump_clock,
+) -> None:
+    recorder = Recorder()
+    users = make_loader(recorder)
+    times: list[float] = []
+    recorder.answer = lambda keys: times.append(trio.current_time()) or {k: "u" for k in keys}
+    page = page_of(users, {"slow": (loading(1, before=5), ()), "quick": (loading(2), ())})
+    for _ in range(RUNS):
+        times.clear()
+        recorder.calls.clear()
+        await render(page)
+        # `slow` ended its first step waiting for a sleep: `quick` went at once.
+        assert recorder.calls == [[2], [1]]
+        assert times == [times[0], times[0] + 5]
+
+
+async def test_each_key_is_fetched_once_per_request() -> None:
+    for _ in range(RUNS):
+        recorder = Recorder()
+        users = make_loader(recorder)
+        page = page_of(
+            users,
+            {
+                "a": (loading(1, 2), ()),  # 2: once in this turn's call, then memoized
+                "b": (loading(2, 2), ()),
+                "c": (loading(1), ("ready",)),  # a later turn: the value is already there
+            },
+        )
+        html = await render(page)
+        assert recorder.calls == [[1, 2]]
+        assert "<p id=a>user1,user2</p>" in html
+        assert "<p id=b>user2,user2</p>" in html
+        assert "<p id=c>user1</p>" in html
+
+
+async def test_one_key_failing_fails_only_the_queries_that_asked_for_it() -> None:
+    def answer(keys: list[int]) -> dict[int, object]:
+        values: dict[int, object] = {1: "user1", 2: LookupError("user 2 is gone")}
+        return {k: values[k] for k in keys if k in values}  # 3 is left out
+
+    errors: list[tuple[str, BaseException]] = []
+    for _ in range(RUNS):
+        recorder = Recorder(answer)
+        users = make_loader(recorder)
+        errors.clear()
+        page = page_of(
+            users,
+            {"a": (loading(1), ()), "b": (loading(2), ()), "c": (loading(3), ())},
+        )
+        html = await render(page, on_error=lambda p, node, error: errors.append((node, error)))
+        assert recorder.calls == [[1, 2, 3]]
+        assert "<p id=a>user1</p>" in html
+        assert "<p id=b>failed</p>" in html and "<p id=c>failed</p>" in html
+        found = {node: str(error) for node, error in errors}
+        assert found == {
+            "b": "page 'batching', query 'b': LookupError: user 2 is gone",
+            "c": "page 'batching', query 'c': loader 'users' returned no value for key 3",
+        }
+
+
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        (lambda keys: ["only one"], "returned 1 values for 2 keys: return one value per key"),
+        (lambda keys: "ab", "returned a str: return a mapping of key to value, or a list"),
+        (lambda keys: 1 / 0, "failed: ZeroDivisionError: division by zero"),
+    ],
+)
+async def test_a_failed_call_fails_the_queries_waiting_for_it(answer, why) -> None:
+    recorder = Recorder(answer)
+    users = make_loader(recorder)
+    page = page_of(users, {"a": (loading(1), ()), "b": (loading(2), ())})
+    errors: list[tuple[str, BaseException]] = []
+
+    async def collect(data: bytes) -> None:
+        pass
+
+    await engine.render(page, collect, on_error=lambda p, node, e: errors.append((node, e)))
+    assert sorted(node for node, _ in errors) == ["a", "b"]
+    assert all(why in str(error) for _, error in errors), errors
+
+
+async def test_a_sequence_aligned_with_the_keys_is_an_answer_too() -> None:
+    recorder = Recorder(lambda keys: [f"user{k}" for k in keys])
+    users = make_loader(recorder)
+    html = await render(page_of(users, {"a": (loading(1), ()), "b": (loading(2, 3), ())}))
+    assert "<p id=a>user1</p>" in html and "<p id=b>user2,user3</p>" in html
+
+
+async def test_max_batch_splits_a_turn_into_calls_of_at_most_that_many_keys() -> None:
+    for _ in range(RUNS):
+        recorder = Recorder()
+        users = make_loader(recorder, max_batch=2)
+        page = page_of(
+            users, {"a": (loading(1, 2, 3, many=True), ()), "b": (loading(4, 5, many=True), ())}
+        )
+        html = await render(page)
+        assert sorted(recorder.calls) == [[1, 2], [3, 4], [5]]  # three calls, started at once
+        assert "<p id=b>user4,user5</p>" in html
+
+
+async def test_calls_wait_for_their_source_and_go_by_the_most_urgent_query_waiting(
+    autojump_clock,
+) -> None:
+    recorder = Recorder(seconds=1)
+    users = make_loader(recorder, source="db")
+    holder_started = trio.Event()
+
+    async def holder(users: engine.RequestLoader[Any, str]) -> str:
+        holder_started.set()
+        return await users.load(0)
+
+    page = page_of(
+        users,
+        {
+            "holder": (holder, ()),  # takes the one place at 0 s, for 1 s
+            # Three turns asking at 0.5 s: each is one call waiting for `db`.
+            "low": (loading(1, before=0.5), ()),
+            "normal": (loading(2, before=0.5), ()),
+            "high": (loading(3, before=0.5), ()),
+        },
+    )
+    priorities = {"holder": "low", "low": "low", "normal": "normal", "high": "high"}
+    page = Page(
+        name=page.name,
+        shell=page.shell,
+        queries=page.queries,
+        fragments=tuple(
+            Fragment(
+                target=f.target, uses=f.uses, template=f.template, priority=priorities[f.target]
+            )
+            for f in page.fragments
+        ),
+    )
+    sources = Sources(db=1)
+    html = await render(page, sources)
+    assert recorder.calls == [[0], [3], [2], [1]]
+    assert trio.current_time() == 4
+    assert "<p id=low>user1</p>" in html
+    [db] = [s for s in sources.statistics() if s.name == "db"]
+    assert (db.waited, db.busy) == (3, 0)
+
+
+async def test_a_sync_fetch_runs_in_a_worker_thread() -> None:
+    threads: list[str] = []
+
+    def fetch_users(keys: list[int]) -> dict[int, str]:
+        threads.append(threading.current_thread().name)
+        return {k: f"user{k}" for k in keys}
+
+    users = engine.Loader(fetch_users, name="users")
+    html = await render(page_of(users, {"a": (loading(1), ()), "b": (loading(2), ())}))
+    assert "<p id=b>user2</p>" in html
+    assert len(threads) == 1 and threads[0] != threading.main_thread().name
+
+
+async def test_a_query_that_times_out_waiting_for_a_full_source_says_so(autojump_clock) -> None:
+    recorder = Recorder(seconds=10)
+    users = make_loader(recorder, source="db")
+    page = page_of(users, {"a": (loading(1), ()), "b": (loading(2, before=1), ())})
+    page = Page(
+        name=page.name,
+        shell=page.shell,
+        queries=tuple(
+            Query(
+                name=q.name,
+                call=q.call,
+                result=q.result,
+                depends_on=q.depends_on,
+                loaders=q.loaders,
+                timeout=2 if q.name == "b" else None,
+            )
+            for q in page.queries
+        ),
+        fragments=page.fragments,
+    )
+    errors: list[BaseException] = []
+
+    async def collect(data: bytes) -> None:
+        pass
+
+    sources = Sources(db=1)
+    await engine.render(page, collect, sources=sources, on_error=lambda p, n, e: errors.append(e))
+    [error] = errors
+    assert isinstance(error, engine.SourceExhausted)
+    assert "waiting for a place: source 'db' has all 1 places taken" in str(error)
+    # Nobody waits for b's call any more: it left the queue instead of running for nothing.
+    assert recorder.calls == [[1]]
+
+
+def test_loaders_are_checked_with_the_page(tmp_path) -> None:
+    def not_a_loader(keys: list[int]) -> list[int]:
+        return keys
+
+    async def uses(users: Any) -> str:
+        return ""
+
+    def sync_uses(users: Any) -> str:
+        return ""
+
+    def takes_nothing() -> dict[int, int]:
+        return {}
+
+    def errors(*queries: Query) -> list[str]:
+        page = Page(name="p", shell=Shell(html=SHELL.format("")), queries=queries)
+        with pytest.raises(engine.PageError) as caught:
+            Graph.build(page)
+        return [str(p) for p in caught.value.problems if p.severity == "error"]
+
+    users = engine.Loader(Recorder(), name="users")
+    assert errors(Query(name="a", call=uses, result=str, loaders=(not_a_loader,))) == [
+        "$.queries[0].loaders[0]: error: page 'p' [a]: loader tests.test_batching:"
+        "test_loaders_are_checked_with_the_page.<locals>.not_a_loader is a function, not an"
+        " engine.Loader: declare it with @engine.loader() above the function, or"
+        " engine.Loader(not_a_loader)"
+    ]
+    assert errors(Query(name="a", call=sync_uses, result=str, loaders=(users,))) == [
+        "$.queries[0].call: error: page 'p' [a]: tests.test_batching:"
+        "test_loaders_are_checked_with_the_page."
+        "<locals>.sync_uses uses loaders but is not async: a sync query runs in a worker thread"
+        " and cannot await a load; make it `async def`"
+    ]
+    [message] = errors(
+        Query(
+            name="a", call=uses, result=str, loaders=(engine.Loader(takes_nothing, name="users"),)
+        )
+    )
+    assert "loader 'users': tests.test_batching:" in message
+    assert "must take the list of keys as its one positional argument" in message
+    [message] = errors(Query(name="a", call=uses, result=str, loaders=(users, users)))
+    assert "two loaders named 'users'" in message
+    [message] = errors(
+        Query(name="users", call=ready, result=int),
+        Query(name="a", call=uses, result=str, depends_on=("users",), loaders=(users,)),
+    )
+    assert "users named both as dependency and as loader" in message
+    [message] = errors(Query(name="a", call=uses, result=str, loaders=("nowhere.mod:users",)))
+    assert message.startswith("$.queries[0].loaders[0]: error: page 'p' [a]:")
+    assert "nowhere" in message
+    [message] = errors(Query(name="a", call=ready, result=str, loaders=(users,)))
+    assert "does not accept keyword argument(s) users" in message
+
+
+def test_a_loader_is_declared_with_valid_options() -> None:
+    with pytest.raises(ValueError, match="source 'no such' is not a valid source name"):
+        engine.Loader(Recorder(), name="users", source="no such")
+    with pytest.raises(ValueError, match="max_batch must be an integer >= 1, not 0"):
+        engine.Loader(Recorder(), name="users", max_batch=0)
+    with pytest.raises(ValueError, match="the name '' is not a Python identifier"):
+        engine.Loader(Recorder())
+    with pytest.raises(TypeError, match="fetch must be callable"):
+        engine.Loader(3)  # type: ignore[arg-type]
+
+    @engine.loader(source="db", max_batch=50)
+    def users(keys: list[int]) -> list[int]:
+        return keys
+
+    assert repr(users) == "Loader('users', source='db', max_batch=50)"
+
+
+def slots(count: int) -> str:
+    return SHELL.format("".join(f'<?marker name="s{i}">' for i in range(count)))
+
+
+@given(
+    graph=st.lists(
+        st.tuples(
+            st.sets(st.integers(0, 30), max_size=3),  # depends on earlier queries
+            st.lists(st.integers(0, 6), min_size=1, max_size=3),  # keys it loads
+            st.sampled_from([0, 0.5, 1]),  # how long it takes after its load
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_every_query_gets_its_values_in_at_most_one_call_per_turn(graph) -> None:
+    recorder = Recorder()
+    users = make_loader(recorder)
+    queries: list[Query] = []
+    for i, (deps, keys, seconds) in enumerate(graph):
+
+        async def call(users: engine.RequestLoader[int, str], _k=tuple(keys), _s=seconds, **_):
+            values = [await users.load(k) for k in _k]
+            await trio.sleep(_s)
+            return ",".join(values)
+
+        depends_on = tuple(sorted({f"q{d % i}" for d in deps})) if i else ()
+        queries.append(
+            Query(name=f"q{i}", call=call, result=str, depends_on=depends_on, loaders=(users,))
+        )
+    page = Page(
+        name="random",
+        shell=Shell(
+            html=SHELL.format("".join(f'<?marker name="s{i}">' for i in range(len(graph))))
+        ),
+        queries=tuple(queries),
+        fragments=tuple(
+            Fragment(target=f"s{i}", uses=(f"q{i}",), template=f"<p id=s{i}>{{{{ q{i} }}}}</p>")
+            for i in range(len(graph))
+        ),
+    )
+    turns: list[int] = []
+    started = Batches.started
+
+    def counting(self, queries):
+        queries = list(queries)
+        if any(q.loaders for q in queries):
+            turns.append(len(queries))
+        started(self, queries)
+
+    async def main() -> str:
+        return (await engine.render_to_bytes(page)).decode()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Batches, "started", counting)
+        html = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    for i, (_, keys, _) in enumerate(graph):
+        assert f"<p id=s{i}>{','.join(f'user{k}' for k in keys)}</p>" in html
+    fetched = [k for call in recorder.calls for k in call]
+    assert len(fetched) == len(set(fetched))  # each key once per request
+    # Only a query's first load joins its turn's call; each later load of a new key is a
+    # call of its own.
+    later = sum(len(set(keys[1:]) - {keys[0]}) for _, keys, _ in graph)
+    assert len(recorder.calls) <= len(turns) + later
