@@ -17,6 +17,7 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
 import trio
 
 from schemas import Mode, Page
@@ -27,6 +28,7 @@ from .context.response import Response
 from .contract.check import RULES, Violation, violations
 from .contract.trace import QuerySpan, Timeline, WireEvent, Write
 from .definition.graph import Graph, QueryNode
+from .definition.loaders import Loader
 from .resolution.resolve import ErrorHook
 
 __all__ = [
@@ -63,7 +65,7 @@ async def render_timeline(
     Each query sleeps its latency (default 0; per batch for batched queries), then
     raises its entry in ``failures``, returns its entry in ``results`` (a list of
     batches for a batched query), or else calls the real callable inline (sync ones
-    too, so no worker thread escapes the mock clock).
+    too, so no worker thread escapes the mock clock; sync loaders' fetches as well).
 
     The request is ``request``, or one built from ``params``, ``headers`` and ``cookies``
     (``engine.Request.build`` makes one with a session or a user). ``resources`` replaces
@@ -79,7 +81,8 @@ async def render_timeline(
         q.name: _fake(q, latencies.get(q.name, 0.0), results, failures.get(q.name))
         for q in graph.queries
     }
-    timeline = Timeline(graph.with_calls(fakes), mode or graph.page.mode, trio.current_time())
+    faked = _inline_loaders(graph.with_calls(fakes))
+    timeline = Timeline(faked, mode or graph.page.mode, trio.current_time())
     if request is None:
         request = Request.build(params=params, headers=headers, cookies=cookies)
     elif params or headers or cookies:
@@ -99,6 +102,29 @@ async def render_timeline(
         on_error=on_error,
     )
     return timeline
+
+
+def _inline_loaders(graph: Graph) -> Graph:
+    """The graph with each sync loader's fetch called inline, as sync queries are."""
+    inline: dict[Loader[Any, Any], Loader[Any, Any]] = {}
+    for q in graph.queries:
+        for item in q.loaders:
+            if not item.is_async and item not in inline:
+                fetch = item.fetch
+
+                async def call(keys: list[Any], fetch: Callable[..., Any] = fetch) -> Any:
+                    return fetch(keys)
+
+                inline[item] = Loader(
+                    call, name=item.name, source=item.source, max_batch=item.max_batch
+                )
+    if not inline:
+        return graph
+    queries = tuple(
+        attrs.evolve(q, loaders=tuple(inline.get(item, item) for item in q.loaders))
+        for q in graph.queries
+    )
+    return attrs.evolve(graph, queries=queries)
 
 
 async def _discard(data: bytes) -> None:
@@ -130,7 +156,8 @@ def _fake(
         return batches
 
     async def value(**kwargs: Any) -> Any:
-        await trio.sleep(latency)
+        if latency or not q.loaders:  # a checkpoint would end the first step: loads batch there
+            await trio.sleep(latency)
         if failure is not None:
             raise failure
         if q.name in results:

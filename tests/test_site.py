@@ -208,7 +208,34 @@ async def test_product_page_streams_on_time_in_every_mode(fresh_db, autojump_clo
     assert html.index("</main>") < html.index(island) < html.index("</body>")
     if mode == "out-of-order":
         assert timeline.writes[0].chunks == (("shell", ""), ("query", "product"))
-        assert html.index('<template for="reviews">') < html.index('<template for="rating">')
+        # The rating is ready before the reviewers' profiles: it rides inside the reviews.
+        reviews_template = html[html.index('<template for="reviews">') :]
+        assert '<p class="rating">' in reviews_template
+        assert '<template for="rating">' not in html
+
+
+async def test_the_reviewers_are_read_in_one_batched_call(fresh_db, autojump_clock, monkeypatch):
+    reads: list[str] = []
+    real = catalog.fetch
+
+    def recording(sql: str, *args: object) -> list[tuple[object, ...]]:
+        reads.append(sql)
+        return real(sql, *args)
+
+    monkeypatch.setattr(catalog, "fetch", recording)
+    timeline = await render_timeline(page("product"), params={"product_id": "7"})
+    with sqlite3.connect(fresh_db) as conn:
+        reviews = conn.execute(
+            "SELECT display_name, since FROM review JOIN customer ON name = author"
+            " WHERE product_id = 7"
+        ).fetchall()
+    customer_reads = [sql for sql in reads if "FROM customer" in sql]
+    assert len(customer_reads) == 1
+    assert customer_reads[0].count("?") == len({r for r in reviews})
+    reviews_html = timeline.html[timeline.html.index('<template for="reviews">') :]
+    for display_name, since in reviews:
+        assert f"<b>{display_name}</b> <small>customer since {since}</small>" in reviews_html
+    assert timeline.queries["reviewers"].end == catalog.REVIEWS_LATENCY
 
 
 async def test_an_unknown_product_is_a_404_before_any_byte(fresh_db) -> None:

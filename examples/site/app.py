@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
+import engine
 from engine.asgi import App
 
 from . import accounts
@@ -33,6 +34,8 @@ pages = App(
         "/account": HERE / "pages" / "account.toml",
     },
     static=HERE / "static",  # /static/site.css, with ETag, Last-Modified and 304s
+    # At most 8 SQLite reads at once per worker; waiting ones go most urgent first.
+    sources=engine.Sources(sqlite=8),
 )
 
 

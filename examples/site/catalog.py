@@ -3,6 +3,10 @@
 Plain functions are run by the engine in a worker thread. Two parts of the product page stand for
 slow services elsewhere (reviews 0.4 s, recommendations 0.9 s): they sleep on trio, so a test
 under trio's MockClock sees exactly those times.
+
+The reviewers' profiles come from a batched data source: however many reviews a product has,
+their authors are read with one ``WHERE name IN (...)``, each author once. SQLite reads go
+through the ``sqlite`` source, whose limit the app sets (``engine.Sources(sqlite=...)``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,12 @@ class Review(msgspec.Struct, frozen=True):
     author: str
     rating: int
     text: str
+
+
+class Customer(msgspec.Struct, frozen=True):
+    name: str
+    display_name: str
+    since: int
 
 
 class Rating(msgspec.Struct, frozen=True):
@@ -69,6 +79,22 @@ async def reviews(product_id: int) -> list[Review]:
     await trio.sleep(REVIEWS_LATENCY)
     rows = fetch("SELECT author, rating, text FROM review WHERE product_id = ?", product_id)
     return [Review(*row) for row in rows]
+
+
+@engine.loader(source="sqlite", max_batch=500)
+def customers(names: list[str]) -> dict[str, Customer]:
+    """One read for every customer asked for in this request (SQLite allows 999 parameters)."""
+    marks = ",".join("?" * len(names))
+    rows = fetch(f"SELECT name, display_name, since FROM customer WHERE name IN ({marks})", *names)
+    return {row[0]: Customer(*row) for row in rows}
+
+
+async def reviewers(
+    reviews: list[Review], customers: engine.RequestLoader[str, Customer]
+) -> dict[str, Customer]:
+    """The authors of the reviews, by name: one batched call, however many reviews."""
+    names = sorted({r.author for r in reviews})
+    return dict(zip(names, await customers.load_many(names), strict=True))
 
 
 def rating(reviews: list[Review]) -> Rating:

@@ -17,7 +17,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bumped whenever the tables or the sample data change: an older file is rebuilt."""
 
 _CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -32,6 +32,7 @@ CREATE TABLE review (
     rating INTEGER NOT NULL, text TEXT NOT NULL
 );
 CREATE INDEX review_product ON review (product_id);
+CREATE TABLE customer (name TEXT PRIMARY KEY, display_name TEXT NOT NULL, since INTEGER NOT NULL);
 CREATE TABLE user (
     name TEXT PRIMARY KEY, display_name TEXT NOT NULL,
     salt BLOB NOT NULL, password_hash BLOB NOT NULL
@@ -48,6 +49,7 @@ DEMO_USERS = {"ann": ("Ann Example", "ann-password"), "bob": ("Bob Sample", "bob
 
 _NAMES = ["Widget", "Gadget", "Gizmo", "Doohickey", "Sprocket", "Flange", "Whatsit", "Gubbins"]
 _ADJECTIVES = ["Pro", "Mini", "Max", "Classic", "Ultra", "Eco", "Plus", "Lite"]
+_FIRST_NAMES = ["Ada", "Bram", "Chen", "Dana", "Emeka", "Farah", "Gus", "Hana", "Ivo", "Jun"]
 _REVIEWS = [
     "Does exactly what it says.",
     "Sturdy, but the manual is thin.",
@@ -147,3 +149,17 @@ def _fill(db: sqlite3.Connection, rng: random.Random) -> None:
             purchases,
         )
     db.execute("INSERT INTO secret VALUES ('session', ?)", (secrets.token_urlsafe(32),))
+    # Every reviewer's profile (an rng of its own: the data above stays as it was).
+    names = random.Random(7)
+    reviewers = sorted({author for _, author, _, _ in reviews})
+    db.executemany(
+        "INSERT INTO customer VALUES (?, ?, ?)",
+        [
+            (
+                name,
+                f"{names.choice(_FIRST_NAMES)} {names.choice('BCDFGHKLMNPRSTW')}.",
+                names.randint(2012, 2026),
+            )
+            for name in reviewers
+        ],
+    )
