@@ -1,6 +1,6 @@
 """``python -m bench``: run the benchmark suite and regenerate docs/benchmarks.md.
 
-python -m bench                         all peers, all scenarios, profile, docs
+python -m bench                         all peers, all scenarios, profiles, docs
 python -m bench --quick                 smoke run (under a minute), docs left alone
 python -m bench --only react --only engine-hypercorn --scenario S2
 python -m bench report bench/results/latest.json    re-render the docs from a results file
@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import page, report, run
-from bench.servers import PEERS, PEERS_BY_NAME, RESULTS, raise_nofile
+from bench import page, report, run, shared_source
+from bench.servers import PEERS, PEERS_BY_NAME, RESULTS, Peer, loadavg, raise_nofile
 
-SCENARIOS = ("S1", "S2", "S3", "S3-large", "render", "profile")
+SCENARIOS = ("S1", "S2", "S3", "S3-large", "S4", "S5", "S6", "render", "profile")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -32,7 +32,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--scenario", action="append", metavar="S",
         help=f"run only these scenarios (repeatable): {', '.join(SCENARIOS)}",
     )  # fmt: skip
-    ap.add_argument("--runs", type=int, default=3, help="S2 runs per peer (default 3)")
+    ap.add_argument(
+        "--runs", type=int, metavar="N",
+        help="runs per peer of S2 (default 3), S4 and S5 (default 2)",
+    )  # fmt: skip
     ap.add_argument(
         "--docs", action=argparse.BooleanOptionalAction, default=None,
         help="regenerate docs/benchmarks.md (default: on for full runs of every scenario)",
@@ -65,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     shared = page.SCENARIOS_PATH.parent.parent.parent / "shared" / "bench" / "scenarios.json"
     if shared.exists() and json.loads(shared.read_text(encoding="utf-8")) != page.SCENARIOS:
         run.log(f"WARNING: bench/scenarios.json differs from {shared}; copy it over to compare")
-    st = run.Settings(quick=args.quick, runs=args.runs)
+    runs = {} if args.runs is None else {"runs": args.runs, "more_runs": args.runs}
+    st = run.Settings(quick=args.quick, **runs)
     nofile = raise_nofile()
     run.pin_client()
     t_start = time.time()
@@ -93,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             "nofile_limit": nofile,
             "settings": {k: v for k, v in vars(st).items()},
             "machine": run.machine(),
-            "loadavg_before": run.loadavg(),
+            "loadavg_before": loadavg(),
         },
         "scenarios": page.SCENARIOS,
         "peers": peers_meta,
@@ -103,18 +107,25 @@ def main(argv: list[str] | None = None) -> int:
 
         res["meta"]["engine_asgi"] = engine_app.ASGI_KIND
     run.log(f"load average {res['meta']['loadavg_before']}; peers: {[p.name for p in live]}")
+
+    def serving(scenario: str) -> list[Peer]:
+        return [p for p in live if scenario in p.scenarios]
+
     if "S1" in scenarios:
-        res["S1"] = run.run_s1(live, st)
-    if "S2" in scenarios:
-        if run.load.wrk_available():
-            res["S2"] = run.run_s2(live, st)
-        else:
-            run.log("SKIP S2: wrk is not installed (apt-get install wrk)")
-    if "S3" in scenarios:
-        res["S3"] = run.run_s3(live, st, st.s3_connections)
-    if "S3-large" in scenarios and st.s3_large:
-        big = [p for p in live if p.name not in run.S3_LARGE_SKIP]
-        res["S3_large"] = run.run_s3(big, st, st.s3_large, run.S3_LARGE_LATENCY_MS)
+        res["S1"] = run.run_s1(serving("S1"), st)
+    for key, runner in (("S2", run.run_s2), ("S4", run.run_s4), ("S5", run.run_s5)):
+        if key in scenarios and serving(key):
+            if run.load.wrk_available():
+                res[key] = runner(serving(key), st)
+            else:
+                run.log(f"SKIP {key}: wrk is not installed (apt-get install wrk)")
+        if key == "S2" and "S3" in scenarios:  # S1-S3 keep their order
+            res["S3"] = run.run_s3(serving("S3"), st, st.s3_connections)
+        if key == "S2" and "S3-large" in scenarios and st.s3_large:
+            big = [p for p in serving("S3") if p.name not in run.S3_LARGE_SKIP]
+            res["S3_large"] = run.run_s3(big, st, st.s3_large, run.S3_LARGE_LATENCY_MS)
+    if "S6" in scenarios and serving("S6"):
+        res["S6"] = shared_source.run(serving("S6"), st.s6_repeats, st.s6_warmup)
     if "render" in scenarios:
         run.log("render: S2's page in-process, no server (a fresh process on the server core)")
         res["render"] = run.run_render(st, any(p.family == "engine" for p in live))
@@ -124,17 +135,21 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(row, dict):
                 run.log(f"memory {name}: {row['kib_per_render']} KiB per open render")
     if "profile" in scenarios:
-        eng = next((p for p in live if p.name == "engine-hypercorn"), None)
-        eng = eng or next((p for p in live if p.family == "engine"), None)
-        if eng is not None:
-            run.log(f"profiling {eng.name} in S2 with py-spy")
+        for key, scenario in (("profile", "S2"), ("profile_S4", "S4")):
+            engines = [p for p in serving(scenario) if p.family == "engine"]
+            eng = next((p for p in engines if p.name == "engine-hypercorn"), None)
+            eng = eng or next(iter(engines), None)
+            if eng is None:
+                continue
+            run.log(f"profiling {eng.name} in {scenario} with py-spy")
             try:
                 tag = time.strftime("-%Y%m%d-%H%M%S", time.localtime(t_start))
-                res["profile"] = {"peer": eng.name, **run.run_profile(eng, st, tag=tag)}
+                prof = run.run_profile(eng, st, tag=tag, scenario=scenario)
+                res[key] = {"peer": eng.name, "scenario": scenario, **prof}
             except Exception as exc:
-                res["profile"] = {"peer": eng.name, "skipped": f"failed: {exc}"}
-            run.log(f"profile: {res['profile'].get('skipped') or 'done'}")
-    res["meta"]["loadavg_after"] = run.loadavg()
+                res[key] = {"peer": eng.name, "scenario": scenario, "skipped": f"failed: {exc}"}
+            run.log(f"profile {scenario}: {res[key].get('skipped') or 'done'}")
+    res["meta"]["loadavg_after"] = loadavg()
     res["meta"]["wall_s"] = round(time.time() - t_start, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(t_start))

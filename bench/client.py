@@ -44,6 +44,8 @@ class ResponseParser:
     reads: int = 0
     done: bool = False
     error: str | None = None
+    keep_body: bool = False  # keep the de-chunked body (for checking what was rendered)
+    body: bytearray = field(default_factory=bytearray)
     _head: bytearray = field(default_factory=bytearray)
     _raw: bytearray = field(default_factory=bytearray)  # undecoded chunked framing
     _body_tail: bytes = b""  # last bytes of the body, to find markers across reads
@@ -113,6 +115,8 @@ class ResponseParser:
         if self.t_first_body is None:
             self.t_first_body = t - self.t0
         self.body_bytes += len(data)
+        if self.keep_body:
+            self.body += data
         if self._pending:
             window = self._body_tail + data
             still = []
@@ -190,11 +194,16 @@ class ResponseParser:
         }
 
 
-def fetch(port: int, path: str, markers: Sequence[bytes], timeout: float = 30.0) -> dict[str, Any]:
-    """One request on a fresh connection; times are measured from before ``connect``."""
+def fetch(
+    port: int, path: str, markers: Sequence[bytes], timeout: float = 30.0, keep_body: bool = False
+) -> dict[str, Any]:
+    """One request on a fresh connection; times are measured from before ``connect``.
+
+    With ``keep_body`` the result also holds the de-chunked ``body`` (bytes).
+    """
     clock = time.perf_counter
     t0 = clock()
-    parser = ResponseParser(markers, t0)
+    parser = ResponseParser(markers, t0, keep_body=keep_body)
     try:
         with socket.create_connection((HOST, port), timeout=timeout) as s:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -214,6 +223,8 @@ def fetch(port: int, path: str, markers: Sequence[bytes], timeout: float = 30.0)
         t_conn = None
     out = parser.result()
     out["connect_ms"] = None if t_conn is None else round(t_conn * 1000, 3)
+    if keep_body:
+        out["body"] = bytes(parser.body)
     return out
 
 

@@ -104,3 +104,88 @@ def ooo_final_page(path: str) -> bytes:
     lat = ROUTES[path]
     order = sorted(range(len(lat)), key=lambda i: (lat[i], i))
     return (ooo_shell(len(lat)) + "".join(ooo_chunk(i, items(i)) for i in order) + TAIL).encode()
+
+
+# ---------------------------------------------------------------------------------------
+# S4: the large page (a 1,000-row table in one section, plus a few small sections)
+# ---------------------------------------------------------------------------------------
+S4: dict[str, Any] = SCENARIOS["S4"]
+S4_PATH: str = S4["path"]
+S4_ROWS: int = S4["rows"]
+#: Sections of the S4 page: 0 holds the table, 1..small_sections are S2-style sections.
+S4_SECTIONS: int = 1 + S4["small_sections"]
+S4_TABLE_TITLE = "Parts"
+S4_COLUMNS = ("id", "name", "qty", "price")
+
+
+def _row_id(k: int) -> str:
+    """A 36-character UUID-shaped id, deterministic so that every peer (JS too) makes it."""
+    return (
+        f"{k * 2654435761 % 2**32:08x}-{k % 65536:04x}-4{k % 4096:03x}-"
+        f"8{k * 7 % 4096:03x}-{k * 40503 * 65537 % 2**48:012x}"
+    )
+
+
+# What the database holds; each request builds its row dicts fresh from these.
+_ROW_IDS = [_row_id(k) for k in range(S4_ROWS)]
+# One '&' and one '<' in every name, so every cell's escaping is exercised.
+_ROW_NAMES = [f"Part {k:04d} & Co <Mk {k % 9}" for k in range(S4_ROWS)]
+
+
+def table_rows() -> list[dict[str, Any]]:
+    """The table's rows, built fresh per call as a database row set would be."""
+    return [
+        {"id": _ROW_IDS[k], "name": _ROW_NAMES[k], "qty": k * 37 % 1000, "price": 5 + k % 400 / 4}
+        for k in range(S4_ROWS)
+    ]
+
+
+def render_table(rows: list[dict[str, Any]]) -> str:
+    """Section 0 of the S4 page: the table, every cell escaped."""
+    body = "".join(
+        f"<tr><td>{escape(r['id'])}</td><td>{escape(r['name'])}</td>"
+        f"<td>{escape(str(r['qty']))}</td><td>{escape(format(r['price'], '.2f'))}</td></tr>"
+        for r in rows
+    )
+    head = "".join(f"<th>{c}</th>" for c in S4_COLUMNS)
+    return (
+        f'<section {MARKER_ATTR}="0"><h2>{S4_TABLE_TITLE}</h2><table><thead><tr>{head}</tr>'
+        f"</thead><tbody>{body}</tbody></table></section>"
+    )
+
+
+def s4_sections() -> list[str]:
+    """Every section of the S4 page in document order, as every peer must render them."""
+    return [render_table(table_rows())] + [
+        render_section(i, items(i)) for i in range(1, S4_SECTIONS)
+    ]
+
+
+def s4_page() -> str:
+    """The S4 page rendered whole, sections in document order (no streaming)."""
+    return inorder_head() + "".join(s4_sections()) + TAIL
+
+
+# ---------------------------------------------------------------------------------------
+# S5: the S2 page, every query cached and warm; S6: the shared-source page
+# ---------------------------------------------------------------------------------------
+S5_PATH: str = SCENARIOS["S5"]["path"]
+S5_SECTIONS: int = SCENARIOS["S5"]["sections"]
+S6: dict[str, Any] = SCENARIOS["S6"]
+S6_PATH: str = S6["path"]
+
+
+def expected_sections(path: str) -> list[str]:
+    """Each section's HTML as every peer must render it on ``path`` (index = section).
+
+    S6's variants are served under its path (``/s6/admission``): the same page.
+    """
+    if path == S4_PATH:
+        return s4_sections()
+    if path == S5_PATH:
+        n = S5_SECTIONS
+    elif path == S6_PATH or path.startswith(S6_PATH + "/"):
+        n = S6["fragments"]
+    else:
+        n = len(ROUTES[path])
+    return [render_section(i, items(i)) for i in range(n)]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import svg
+from bench import report_pages, svg
 from bench.servers import ROOT
 
 DOCS = ROOT / "docs"
@@ -109,7 +110,7 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
                     f"max {_f(fbmax, 0)} ms, {d['within_deadline']:,}/{n:,} within "
                     f"{d['deadline_ms']:.0f} ms, {d['max_open']:,} open at once", ok,
                 ))  # fmt: skip
-    return rows
+    return rows + report_pages.targets(res)
 
 
 def render(res: dict[str, Any], results_name: str) -> str:
@@ -133,7 +134,7 @@ def render(res: dict[str, Any], results_name: str) -> str:
     )
     rows = targets(res)
     if rows:
-        w("## Targets (issue 4)\n")
+        w("## Targets (issues 4 and 11)\n")
         w("| target | peer | measured | met |")
         w("| --- | --- | --- | --- |")
         for t, e, meas, ok in rows:
@@ -158,8 +159,8 @@ def render(res: dict[str, Any], results_name: str) -> str:
     vs = ", ".join(f"{k} {val}" for k, val in v.items() if val)
     w(f"| versions | {vs} |")
     w(
-        "| servers | uvicorn `--loop asyncio --http h11`; Hypercorn `--worker-class trio`;"
-        " Node http |"
+        "| servers | uvicorn `--loop asyncio --http h11`; uvicorn[standard] `--loop uvloop"
+        " --http httptools` (peers named `-std`); Hypercorn `--worker-class trio`; Node http |"
     )
     w("")
 
@@ -173,10 +174,11 @@ def render(res: dict[str, Any], results_name: str) -> str:
     if m.get("engine_asgi"):
         w(f"The engine peers are served by {m['engine_asgi']}.\n")
     w(
-        "Every peer serves `/s1`, `/s2` and `/s3`: a shell (title, stylesheet link, one slot per"
-        " section showing “Loading…”), then per section `<section data-section=i>` with 5 items"
-        " (names HTML-escaped) fed by one data call with the scenario's latency. The client"
-        " finds each section's real content by that marker. Peer code: `bench/peers/`.\n"
+        "Every peer of S1-S3 serves `/s1`, `/s2` and `/s3`: a shell (title, stylesheet link,"
+        " one slot per section showing “Loading…”), then per section"
+        " `<section data-section=i>` with 5 items (names HTML-escaped) fed by one data call"
+        " with the scenario's latency. The client finds each section's real content by that"
+        " marker. Peer code: `bench/peers/`.\n"
     )
 
     if "S1" in res:
@@ -289,6 +291,7 @@ def render(res: dict[str, Any], results_name: str) -> str:
         w("")
     if "S3" in res:
         w("![S3 memory per open stream](img/bench-s3-memory.svg)\n")
+    out.extend(report_pages.sections(res))
 
     if "render" in res:
         r = res["render"]
@@ -326,66 +329,72 @@ def render(res: dict[str, Any], results_name: str) -> str:
                     w(f"| {name} | {row['kib_per_render']} |")
             w("")
 
-    prof = res.get("profile")
-    if prof:
-        w("## Profile of the engine in S2\n")
-        if "skipped" in prof:
-            w(f"Skipped: {prof['skipped']}\n")
-        else:
-            w(
-                f"py-spy (`record --rate 250`, {prof['samples']:,} on-CPU samples)"
-                f" of `{prof['peer']}` while wrk ran S2 against it"
-                f" ({_f(prof.get('rps_while_sampled'), 0)} req/s while sampled)."
-                " Time in the standard library and builtins is charged to the nearest"
-                " caller in a known package.\n"
-            )
-            w("Who the CPU time is spent for (trio's own work charged to whoever called it):\n")
-            w("| owner | share of CPU samples |")
-            w("| --- | --- |")
-            for r in prof.get("by_owner", []):
-                w(f"| {r['owner']} | {r['pct']}% |")
-            w("")
-            w("Where it is spent (the package of the innermost non-stdlib frame):\n")
-            w("| package | share of CPU samples |")
-            w("| --- | --- |")
-            for r in prof["by_component"]:
-                w(f"| {r['component']} | {r['pct']}% |")
-            w("")
-            w("Top functions by self time:\n")
-            w("| function | self % |")
-            w("| --- | --- |")
-            for r in prof["self"][:15]:
-                w(f"| `{r['function']}` | {r['pct']}% |")
-            w("")
-            if prof.get("engine_inclusive"):
-                w("Engine functions by inclusive time (their callees included):\n")
-                w("| function | inclusive % |")
-                w("| --- | --- |")
-                for r in prof["engine_inclusive"][:15]:
-                    w(f"| `{r['function']}` | {r['pct']}% |")
-                w("")
-            if (IMG / "bench-profile.svg").exists():
-                w(
-                    "Icicle graph (root on top; orange = engine, blue = server, green = trio):\n\n"
-                    "![S2 profile](img/bench-profile.svg)\n"
-                )
+    for key, img in (("profile", "bench-profile.svg"), ("profile_S4", "bench-profile-s4.svg")):
+        if res.get(key):
+            _profile(w, res[key], img)
 
     if NOTES.exists():
         w(NOTES.read_text(encoding="utf-8").rstrip() + "\n")
 
     w("## Reproduce\n")
     w("```sh")
-    w("python -m bench                 # everything (about 15 minutes), regenerates this page")
+    w("python -m bench                 # everything (about 25 minutes), regenerates this page")
     w("python -m bench --quick         # smoke run, under a minute, leaves this page alone")
     w("python -m bench --only engine-hypercorn --only react --scenario S2")
     w("python -m bench report bench/results/latest.json   # re-render this page from results")
     w("```\n")
     w(
-        "Needs `wrk` (Debian package) for S2, `node`/`npm` for the React peer (installed into"
-        " `bench/.node/`, git-ignored), `py-spy` for the profile. Raw numbers of this run:"
+        "Needs `wrk` (Debian package) for S2, S4 and S5, `node`/`npm` for the React peers"
+        " (installed into `bench/.node/`, git-ignored), and the `bench` extra"
+        " (`pip install -e '.[bench]'`: uvicorn[standard], htpy, py-spy). Raw numbers of this run:"
         f" [`benchmarks.json`](benchmarks.json) (from `bench/results/{results_name}`).\n"
     )
     return "\n".join(out)
+
+
+def _profile(w: Callable[[str], None], prof: dict[str, Any], img: str) -> None:
+    scenario = prof.get("scenario", "S2")
+    w(f"## Profile of the engine in {scenario}\n")
+    if "skipped" in prof:
+        w(f"Skipped: {prof['skipped']}\n")
+        return
+    w(
+        f"py-spy (`record --rate 250`, {prof['samples']:,} on-CPU samples)"
+        f" of `{prof['peer']}` while wrk ran {scenario} against it"
+        f" ({_f(prof.get('rps_while_sampled'), 0)} req/s while sampled)."
+        " Time in the standard library and builtins is charged to the nearest"
+        " caller in a known package.\n"
+    )
+    w("Who the CPU time is spent for (trio's own work charged to whoever called it):\n")
+    w("| owner | share of CPU samples |")
+    w("| --- | --- |")
+    for r in prof.get("by_owner", []):
+        w(f"| {r['owner']} | {r['pct']}% |")
+    w("")
+    w("Where it is spent (the package of the innermost non-stdlib frame):\n")
+    w("| package | share of CPU samples |")
+    w("| --- | --- |")
+    for r in prof["by_component"]:
+        w(f"| {r['component']} | {r['pct']}% |")
+    w("")
+    w("Top functions by self time:\n")
+    w("| function | self % |")
+    w("| --- | --- |")
+    for r in prof["self"][:15]:
+        w(f"| `{r['function']}` | {r['pct']}% |")
+    w("")
+    if prof.get("engine_inclusive"):
+        w("Engine functions by inclusive time (their callees included):\n")
+        w("| function | inclusive % |")
+        w("| --- | --- |")
+        for r in prof["engine_inclusive"][:15]:
+            w(f"| `{r['function']}` | {r['pct']}% |")
+        w("")
+    if (IMG / img).exists():
+        w(
+            "Icicle graph (root on top; orange = engine, blue = server, green = trio):\n\n"
+            f"![{scenario} profile](img/{img})\n"
+        )
 
 
 def pictures(res: dict[str, Any]) -> dict[str, str]:
@@ -428,7 +437,7 @@ def pictures(res: dict[str, Any]) -> dict[str, str]:
             items,
             "KiB per open stream",
         )
-    return pics
+    return pics | report_pages.pictures(res)
 
 
 def write_docs(res: dict[str, Any], results_path: Path) -> list[Path]:
@@ -437,11 +446,12 @@ def write_docs(res: dict[str, Any], results_path: Path) -> list[Path]:
     for name, text in pictures(res).items():
         (IMG / name).write_text(text, encoding="utf-8")
         written.append(IMG / name)
-    prof = res.get("profile") or {}
-    flame = ROOT / prof["flamegraph_file"] if prof.get("flamegraph_file") else None
-    if flame and flame.exists():
-        (IMG / "bench-profile.svg").write_text(flame.read_text(encoding="utf-8"), encoding="utf-8")
-        written.append(IMG / "bench-profile.svg")
+    for key, img in (("profile", "bench-profile.svg"), ("profile_S4", "bench-profile-s4.svg")):
+        prof = res.get(key) or {}
+        flame = ROOT / prof["flamegraph_file"] if prof.get("flamegraph_file") else None
+        if flame and flame.exists():
+            (IMG / img).write_text(flame.read_text(encoding="utf-8"), encoding="utf-8")
+            written.append(IMG / img)
     (DOCS / "benchmarks.json").write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
     written.append(DOCS / "benchmarks.json")
     (DOCS / "benchmarks.md").write_text(render(res, results_path.name), encoding="utf-8")

@@ -16,12 +16,21 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import client, load, page
-from bench.servers import NODE_DIR, RESULTS, ROOT, Peer, Server, pin_self
+from bench import client, load, page, throughput
+from bench.servers import (
+    CLIENT_CPU,
+    NODE_DIR,
+    RESULTS,
+    ROOT,
+    SERVER_CPU,
+    Peer,
+    Server,
+    log,
+    pin_self,
+)  # fmt: skip
 from bench.stats import quantile, summary
+from bench.verify import verify
 
-SERVER_CPU = 0
-CLIENT_CPU = 1
 S3_LARGE = 10_000  # the issue's second S3 step ("then show the same at 10,000 open streams")
 # Opening 10,000 connections takes longer than S3's 5 s wait on the slower servers, so the
 # first streams would end before the last open. This step holds each stream 30 s instead,
@@ -32,16 +41,14 @@ S3_LARGE_LATENCY_MS = 30_000
 S3_LARGE_SKIP = {"react-microtask", "starlette-inorder", "jinja-async"}
 
 
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
 @dataclass
 class Settings:
     """Scenario parameters as read from scenarios.json, shrunk by --quick."""
 
     quick: bool = False
     runs: int = 3
+    #: Runs of S4 and S5 (each adds a dozen peers at 12 s; two keep the full run near 25 min).
+    more_runs: int = 2
 
     def __post_init__(self) -> None:
         sc = page.SCENARIOS
@@ -55,8 +62,14 @@ class Settings:
         self.s3_latency_ms = 500 if self.quick else sc["S3"]["latency_ms"]
         self.s3_deadline_s = sc["S3"]["first_byte_deadline_s"]
         self.s3_large = 0 if self.quick else S3_LARGE
+        self.s4_duration = 1 if self.quick else sc["S4"]["duration_s"]
+        self.s4_warmup = 0 if self.quick else sc["S4"]["warmup_s"]
+        self.s5_duration = 1 if self.quick else sc["S5"]["duration_s"]
+        self.s5_warmup = 1 if self.quick else sc["S5"]["warmup_s"]  # the warmup fills the cache
+        self.s6_repeats = 3 if self.quick else sc["S6"]["repeats"]
+        self.s6_warmup = 1 if self.quick else sc["S6"]["warmup"]
         if self.quick:
-            self.runs = 1
+            self.runs = self.more_runs = 1
 
 
 # ---------------------------------------------------------------------------------------
@@ -79,12 +92,6 @@ def _cmd(argv: Sequence[str]) -> str | None:
     return (
         (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else None
     )
-
-
-def loadavg() -> list[float]:
-    with contextlib.suppress(OSError):
-        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
-    return []
 
 
 def machine() -> dict[str, Any]:
@@ -141,18 +148,6 @@ def ensure_react(log_fn: Callable[[str], None] = log) -> str | None:
     if proc.returncode != 0:
         return f"npm install failed: {proc.stderr.strip()[-300:]}"
     return None
-
-
-# ---------------------------------------------------------------------------------------
-# Checks
-# ---------------------------------------------------------------------------------------
-def verify(server: Server, path: str) -> dict[str, Any]:
-    """Fetch once and check status, completion and every section marker."""
-    n = len(page.ROUTES[path])
-    r = client.fetch(server.port, path, [page.marker(i) for i in range(n)], timeout=30)
-    if r["error"]:
-        raise RuntimeError(f"{server.peer.name} {path}: {r['error']}")
-    return r
 
 
 # ---------------------------------------------------------------------------------------
@@ -223,56 +218,21 @@ def run_s1(peers: list[Peer], st: Settings) -> dict[str, Any]:
 # S2
 # ---------------------------------------------------------------------------------------
 def run_s2(peers: list[Peer], st: Settings) -> dict[str, Any]:
-    cfg = page.SCENARIOS["S2"]
-    path = cfg["path"]
-    runs: list[dict[str, Any]] = []
-    failed: dict[str, str] = {}
-    for run in range(st.runs):
-        this: dict[str, Any] = {}
-        order = peers[run % len(peers) :] + peers[: run % len(peers)]
-        for p in order:
-            if p.name in failed:
-                continue
-            try:
-                with Server(p, SERVER_CPU, "-s2") as srv:
-                    v = verify(srv, path)
-                    url = f"http://127.0.0.1:{srv.port}{path}"
-                    if st.s2_warmup:
-                        load.run_wrk(url, st.s2_concurrency, st.s2_warmup, cpu=CLIENT_CPU)
-                    la = loadavg()
-                    w = load.run_wrk(url, st.s2_concurrency, st.s2_duration, cpu=CLIENT_CPU)
-                    w["loadavg"] = la
-                    w["body_bytes"] = v["body_bytes"]
-                    w["server_rss_kib"] = srv.rss_kib()
-                    this[p.name] = w
-                    log(
-                        f"S2 run {run + 1}/{st.runs} {p.name:18s} {w['rps']:>9.1f} req/s  "
-                        f"p50 {w['latency_ms']['p50']} ms  p99 {w['latency_ms']['p99']} ms  "
-                        f"errors {w['error_count']}"
-                    )
-            except Exception as exc:
-                failed[p.name] = str(exc)
-                log(f"S2 {p.name}: FAILED {exc}")
-        runs.append(this)
-    out: dict[str, Any] = {"runs": runs, "peers": {}, "ratios": {}, "failed": failed}
-    for p in peers:
-        rows = [r[p.name] for r in runs if p.name in r]
-        if not rows:
-            continue
-        out["peers"][p.name] = {
-            "rps": summary((r["rps"] for r in rows), 1),
-            "latency_p50_ms": summary(r["latency_ms"]["p50"] for r in rows),
-            "latency_p99_ms": summary(r["latency_ms"]["p99"] for r in rows),
-            "errors": sum(r["error_count"] for r in rows),
-            "body_bytes": rows[0]["body_bytes"],
-        }
-    # Ratios pair by pair within each run, then the median over runs.
-    for a in [p.name for p in peers if p.family == "engine"]:
-        for b in [p.name for p in peers if p.name != a]:
-            rs = [r[a]["rps"] / r[b]["rps"] for r in runs if a in r and b in r and r[b]["rps"]]
-            if rs:
-                out["ratios"][f"{a}/{b}"] = summary(rs, 3)
-    return out
+    return throughput.run("S2", peers, st.runs, st.s2_duration, st.s2_warmup)
+
+
+def run_s4(peers: list[Peer], st: Settings) -> dict[str, Any]:
+    return throughput.run("S4", peers, st.more_runs, st.s4_duration, st.s4_warmup)
+
+
+def run_s5(peers: list[Peer], st: Settings) -> dict[str, Any]:
+    """S5, and on each engine peer's same server its S2 throughput (the target is a ratio)."""
+    from bench.peers import engine_app
+
+    if engine_app.cache_policy() is None:
+        log("S5: the engine has no query caching (schemas.Cache) yet: its peers are left out")
+        peers = [p for p in peers if p.family != "engine"]
+    return throughput.run("S5", peers, st.more_runs, st.s5_duration, st.s5_warmup, engine_also="S2")
 
 
 # ---------------------------------------------------------------------------------------
@@ -377,19 +337,19 @@ def run_render(st: Settings, engine_ok: bool) -> dict[str, Any]:
 # Profile of the engine in S2
 # ---------------------------------------------------------------------------------------
 def run_profile(
-    peer: Peer, st: Settings, duration_s: float = 10.0, tag: str = ""
+    peer: Peer, st: Settings, duration_s: float = 10.0, tag: str = "", scenario: str = "S2"
 ) -> dict[str, Any]:
-    """py-spy samples the engine's server process while wrk runs S2 against it."""
+    """py-spy samples the engine's server process while wrk runs ``scenario`` against it."""
     from bench import profile
 
     spy = shutil.which("py-spy")
     if spy is None:
         return {"skipped": "py-spy is not installed (pip install py-spy)"}
-    cfg = page.SCENARIOS["S2"]
+    cfg = page.SCENARIOS[scenario]
     path = cfg["path"]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    raw_path = RESULTS / f"profile-{peer.name}{tag}.txt"
-    svg_path = RESULTS / f"profile-{peer.name}{tag}.svg"
+    raw_path = RESULTS / f"profile-{peer.name}-{scenario}{tag}.txt"
+    svg_path = RESULTS / f"profile-{peer.name}-{scenario}{tag}.svg"
     with Server(peer, SERVER_CPU, "-profile") as srv:
         verify(srv, path)
         url = f"http://127.0.0.1:{srv.port}{path}"

@@ -17,17 +17,23 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 NODE_DIR = BENCH / ".node"
 RESULTS = BENCH / "results"
+SERVER_CPU = 0  # every server is pinned to this core
+CLIENT_CPU = 1  # the clients and wrk to this one
 BACKLOG = 4096  # listen backlog for every server (S3 opens hundreds of connections at once)
+#: The scenarios a peer takes part in unless it says otherwise.
+CLASSIC = ("S1", "S2", "S3")
 
 
 @dataclass(frozen=True)
 class Peer:
     name: str
     label: str
-    server: str  # "uvicorn", "hypercorn-trio" or "node"
+    server: str  # "uvicorn", "uvicorn-std", "hypercorn-trio" or "node"
     target: str  # "module:app" for Python servers, a script for node
     family: str  # "limit", "python", "react" or "engine"
     env: tuple[tuple[str, str], ...] = ()  # extra environment for the server process
+    scenarios: tuple[str, ...] = CLASSIC  # the scenarios it serves ("S3" includes S3 at scale)
+    needs: tuple[str, ...] = ()  # Python modules it imports beyond the suite's own
 
     def argv(self, port: int) -> list[str]:
         if self.server == "uvicorn":
@@ -35,6 +41,13 @@ class Peer:
                 sys.executable, "-m", "uvicorn", self.target,
                 "--host", "127.0.0.1", "--port", str(port),
                 "--loop", "asyncio", "--http", "h11",
+                "--no-access-log", "--log-level", "warning", "--backlog", str(BACKLOG),
+            ]  # fmt: skip
+        if self.server == "uvicorn-std":  # what `pip install uvicorn[standard]` runs in production
+            return [
+                sys.executable, "-m", "uvicorn", self.target,
+                "--host", "127.0.0.1", "--port", str(port),
+                "--loop", "uvloop", "--http", "httptools",
                 "--no-access-log", "--log-level", "warning", "--backlog", str(BACKLOG),
             ]  # fmt: skip
         if self.server == "hypercorn-trio":
@@ -49,6 +62,12 @@ class Peer:
 
     def unavailable(self) -> str | None:
         """Why this peer cannot run here, or None."""
+        import importlib.util
+
+        needs = (*self.needs, *(("uvloop", "httptools") if self.server == "uvicorn-std" else ()))
+        missing = [m for m in needs if importlib.util.find_spec(m) is None]
+        if missing:
+            return f"{', '.join(missing)} not installed (pip install -e '.[bench]')"
         if self.server == "node":
             if not shutil.which("node"):
                 return "node is not installed"
@@ -61,29 +80,72 @@ class Peer:
         return None
 
 
+def _and(*more: str) -> tuple[str, ...]:
+    return (*CLASSIC, *more)
+
+
 PEERS: list[Peer] = [
     Peer("bare", "bare ASGI app, precomputed bytes (uvicorn)", "uvicorn",
          "bench.peers.bare:app", "limit"),
     Peer("bare-trio", "bare ASGI app, precomputed bytes (Hypercorn trio)", "hypercorn-trio",
          "bench.peers.bare:app", "limit"),
     Peer("engine-hypercorn", "the engine (Hypercorn trio worker)", "hypercorn-trio",
-         "bench.peers.engine_app:app", "engine"),
+         "bench.peers.engine_app:app", "engine", scenarios=_and("S4", "S5")),
     Peer("engine-uvicorn", "the engine inside uvicorn (trio guest mode)", "uvicorn",
-         "bench.peers.engine_app:app", "engine"),
+         "bench.peers.engine_app:app", "engine", scenarios=_and("S4", "S5")),
     Peer("react", "React 19 renderToPipeableStream + Suspense (Node http)", "node",
-         "peers/react_peer.js", "react"),
+         "peers/react_peer.js", "react", scenarios=_and("S4", "S5")),
     Peer("react-microtask", "React 19 as above, zero-latency data already resolved (best case)",
          "node", "peers/react_peer.js", "react", (("REACT_ZERO", "microtask"),)),
     Peer("starlette-ooo", "hand-written out-of-order, Starlette + asyncio tasks (uvicorn)",
-         "uvicorn", "bench.peers.starlette_ooo:app", "python"),
+         "uvicorn", "bench.peers.starlette_ooo:app", "python", scenarios=_and("S5")),
     Peer("trio-ooo", "hand-written out-of-order on trio (Hypercorn trio)", "hypercorn-trio",
-         "bench.peers.trio_ooo:app", "python"),
+         "bench.peers.trio_ooo:app", "python", scenarios=_and("S5")),
     Peer("starlette-inorder", "in-order, sequential awaits, Starlette StreamingResponse (uvicorn)",
          "uvicorn", "bench.peers.starlette_inorder:app", "python"),
     Peer("jinja-async", "Jinja2 async template, awaits inside (Starlette, uvicorn)", "uvicorn",
          "bench.peers.jinja_async:app", "python"),
+    # The production configuration: uvicorn[standard] (uvloop, httptools).
+    Peer("engine-uvicorn-std", "the engine in uvicorn[standard] (uvloop, httptools; guest mode)",
+         "uvicorn-std", "bench.peers.engine_app:app", "engine", scenarios=("S2", "S4", "S5")),
+    Peer("starlette-ooo-std", "hand-written out-of-order, Starlette (uvicorn[standard])",
+         "uvicorn-std", "bench.peers.starlette_ooo:app", "python", scenarios=("S2", "S5")),
+    # S4, the large page.
+    Peer("engine-html-hypercorn", "the engine, engine.html fragments (Hypercorn trio worker)",
+         "hypercorn-trio", "bench.peers.engine_app:app", "engine",
+         (("BENCH_S4_FRAGMENT", "html"),), scenarios=("S4",)),
+    Peer("engine-html-uvicorn", "the engine, engine.html fragments (uvicorn, guest mode)",
+         "uvicorn", "bench.peers.engine_app:app", "engine",
+         (("BENCH_S4_FRAGMENT", "html"),), scenarios=("S4",)),
+    Peer("jinja-page", "Jinja2 template rendered whole, Starlette HTMLResponse (uvicorn)",
+         "uvicorn", "bench.peers.s4_jinja:page_app", "python", scenarios=("S4",)),
+    Peer("jinja-page-hypercorn", "Jinja2 template rendered whole, Starlette (Hypercorn trio)",
+         "hypercorn-trio", "bench.peers.s4_jinja:page_app", "python", scenarios=("S4",)),
+    Peer("jinja-page-std", "Jinja2 template rendered whole, Starlette (uvicorn[standard])",
+         "uvicorn-std", "bench.peers.s4_jinja:page_app", "python", scenarios=("S4",)),
+    Peer("jinja-stream", "Jinja2 generate_async streamed, Starlette StreamingResponse (uvicorn)",
+         "uvicorn", "bench.peers.s4_jinja:stream_app", "python", scenarios=("S4",)),
+    Peer("htpy", "htpy elements rendered whole, Starlette HTMLResponse (uvicorn)", "uvicorn",
+         "bench.peers.s4_htpy:app", "python", scenarios=("S4",), needs=("htpy",)),
+    Peer("react-string", "React 19 renderToString after awaiting the data (Node http)", "node",
+         "peers/react_peer.js", "react", (("REACT_RENDER", "string"),), scenarios=("S4",)),
+    # S6, the shared-source page: each serves its variants (with and without the engine's help).
+    Peer("engine-s6-hypercorn", "the engine, S6 variants (Hypercorn trio worker)",
+         "hypercorn-trio", "bench.peers.engine_s6:app", "engine", scenarios=("S6",)),
+    Peer("engine-s6-uvicorn", "the engine, S6 variants (uvicorn, guest mode)", "uvicorn",
+         "bench.peers.engine_s6:app", "engine", scenarios=("S6",)),
 ]  # fmt: skip
 PEERS_BY_NAME = {p.name: p for p in PEERS}
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def loadavg() -> list[float]:
+    with contextlib.suppress(OSError):
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    return []
 
 
 def free_port() -> int:

@@ -165,3 +165,65 @@ def bars(
             f"{med:,.1f}</text>"
         )
     return _svg(width, height, b, title)
+
+
+def timings(
+    title: str,
+    subtitle: str,
+    rows: list[tuple[str, str, list[tuple[str, float | None]]]],
+    unit: str,
+) -> str:
+    """Grouped horizontal bars: per row (label, note, [(series, value)]), one bar per series."""
+    series = [name for name, _ in rows[0][2]] if rows else []
+    palette = ["#d9480f", "#1c7ed6", "#37b24d", "#868e96"]
+    colors = {name: palette[k % len(palette)] for k, name in enumerate(series)}
+    left, right, top, bar_h, gap = 360, 90, 70, 12, 12
+    plot_w = 700
+    group_h = bar_h * max(1, len(series))
+    width = left + plot_w + right
+    height = top + len(rows) * (group_h + gap) + 45
+    v_max = max([v or 0.0 for _, _, vals in rows for _, v in vals] + [1e-9])
+    step = _nice_step(v_max, 6)
+    v_axis = step * math.ceil(v_max / step)
+    x = lambda v: left + plot_w * v / v_axis  # noqa: E731
+    b: list[str] = [
+        f'<text x="{left}" y="20" font-size="15" font-weight="600">{escape(title)}</text>',
+        f'<text x="{left}" y="38" fill="#555">{escape(subtitle)}</text>',
+    ]
+    lx = left
+    for name in series:
+        b.append(
+            f'<rect x="{lx}" y="48" width="10" height="10" fill="{colors[name]}"/>'
+            f'<text x="{lx + 14}" y="57">{escape(name)}</text>'
+        )
+        lx += 20 + 7 * len(name)
+    v = 0.0
+    while v <= v_axis + 1e-9:
+        b.append(
+            f'<line x1="{x(v):.1f}" x2="{x(v):.1f}" y1="{top - 4}" y2="{height - 40}" '
+            f'stroke="#e9ecef"/><text x="{x(v):.1f}" y="{height - 25}" text-anchor="middle" '
+            f'fill="#555">{v:,.0f}</text>'
+        )
+        v += step
+    b.append(
+        f'<text x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle" fill="#333">'
+        f"{escape(unit)}</text>"
+    )
+    for k, (label, note, vals) in enumerate(rows):
+        y = top + k * (group_h + gap)
+        b.append(
+            f'<text x="{left - 10}" y="{y + group_h / 2 - 2}" text-anchor="end">'
+            f'{escape(label)}</text><text x="{left - 10}" y="{y + group_h / 2 + 11}" '
+            f'text-anchor="end" fill="#555">{escape(note)}</text>'
+        )
+        for j, (name, value) in enumerate(vals):
+            if value is None:
+                continue
+            yb = y + j * bar_h
+            b.append(
+                f'<rect x="{left}" y="{yb}" width="{max(0.5, x(value) - left):.1f}" '
+                f'height="{bar_h - 2}" fill="{colors[name]}"><title>{escape(name)}: '
+                f'{value:,.1f}</title></rect><text x="{x(value) + 4:.1f}" y="{yb + bar_h - 3}" '
+                f'font-size="10">{value:,.1f}</text>'
+            )
+    return _svg(width, height, b, title)

@@ -1,0 +1,185 @@
+"""The benchmark suite's own logic (bench/): the byte check that every peer renders the same
+page, the client's de-chunking, and the pages the engine and its Python peers serve in S4-S6.
+
+The suite itself (servers, wrk, timings) is not run here; ``python -m bench --quick`` is.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import httpx
+import pytest
+import trio
+
+import engine
+from bench import client, page, verify
+from bench.peers import engine_app, engine_s6, s4_jinja
+
+S4_EXPECTED = page.expected_sections(page.S4_PATH)
+
+
+def chunked(*parts: bytes) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+
+
+# ---------------------------------------------------------------------------------------
+# The byte check
+# ---------------------------------------------------------------------------------------
+def test_sections_are_found_in_any_envelope() -> None:
+    a = '<section data-section="0"><h2>A &amp; B</h2></section>'
+    b = '<section data-section="1"><ul><li>x</li></ul></section>'
+    envelopes = [
+        a + b,  # document order
+        f'<template id="t1">{b}</template><script>$swap(1)</script>'
+        f'<template id="t0">{a}</template>',  # out of order, hand-written or the engine
+        f'<div hidden id="S:0">{a}</div><!--$-->{b}<!--/$-->',  # React's boundaries
+    ]
+    for body in envelopes:
+        assert verify.section_mismatch(body.encode(), [a, b]) is None, body
+
+
+def test_a_different_escaping_is_reported_with_its_offset() -> None:
+    want = '<section data-section="0"><td>Part &amp; Co &lt;Mk 1</td></section>'
+    got = want.replace("&amp;", "&#38;")
+    why = verify.section_mismatch(got.encode(), [want])
+    assert why is not None
+    assert why.startswith(f"section 0 differs at byte {want.index('&amp;') + 1} ")
+    assert "&#38;" in why and "&amp;" in why
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ('<section data-section="0">x</section>', "section 1 appears 0 times, expected once"),
+        (
+            '<section data-section="0">x</section>' * 2 + '<section data-section="1">y</section>',
+            "section 0 appears 2 times, expected once",
+        ),
+        (
+            '<section data-section="0">x</section><section data-section="1">y</section>'
+            '<section data-section="7">z</section>',
+            "unexpected section(s) [7]",
+        ),
+        (
+            '<section data-section="0">x</section><section data-section="1">yy</section>',
+            "section 1 differs at byte 27 of 37",
+        ),
+    ],
+)
+def test_missing_repeated_extra_and_longer_sections_are_reported(body: str, why: str) -> None:
+    expected = ['<section data-section="0">x</section>', '<section data-section="1">y</section>']
+    result = verify.section_mismatch(body.encode(), expected)
+    assert result is not None and result.startswith(why)
+
+
+def test_first_difference() -> None:
+    assert verify.first_difference(b"abc", b"abd") == 2
+    assert verify.first_difference(b"ab", b"abc") == 2
+    assert verify.first_difference(b"abc", b"abc") == 3
+
+
+def test_the_client_keeps_the_dechunked_body_across_reads() -> None:
+    body = [b'<p>one</p><section data-section="0">', b"x</section>", b"<p>tail</p>"]
+    wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(*body)
+    parser = client.ResponseParser([page.marker(0)], 0.0, keep_body=True)
+    for k in range(0, len(wire), 7):  # split anywhere: inside sizes, data and CRLFs
+        parser.feed(wire[k : k + 7], 1.0)
+    assert parser.done and parser.result()["error"] is None
+    assert bytes(parser.body) == b"".join(body)
+    assert client.ResponseParser([], 0.0).body == bytearray()  # kept only when asked
+
+
+# ---------------------------------------------------------------------------------------
+# S4: the same page from every Python peer and from the engine
+# ---------------------------------------------------------------------------------------
+def test_the_large_page_is_what_the_scenario_describes() -> None:
+    rows = page.table_rows()
+    assert len(rows) == page.S4["rows"] == 1000
+    assert all(len(r["id"]) == 36 for r in rows)
+    assert all(r["name"].count("&") == 1 and r["name"].count("<") == 1 for r in rows)
+    assert 100_000 <= len(page.s4_page().encode()) <= 130_000
+    assert len(S4_EXPECTED) == 1 + page.S4["small_sections"]
+    assert S4_EXPECTED[0].count("<tr>") == 1001  # the head row and 1,000 rows
+    assert "&amp;" in S4_EXPECTED[0] and "&lt;Mk" in S4_EXPECTED[0]
+
+
+async def asgi_get(app: Any, path: str) -> bytes:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+        response = await http.get(path)
+    assert response.status_code == 200
+    return response.content
+
+
+@pytest.mark.parametrize("name", ["page_app", "stream_app"])
+async def test_the_jinja_peers_render_the_expected_sections(name: str) -> None:
+    body = await asgi_get(getattr(s4_jinja, name), page.S4_PATH)
+    assert verify.section_mismatch(body, S4_EXPECTED) is None
+
+
+@pytest.mark.skipif(importlib.util.find_spec("htpy") is None, reason="htpy (the bench extra)")
+async def test_the_htpy_peer_renders_the_expected_sections() -> None:
+    from bench.peers import s4_htpy
+
+    body = await asgi_get(s4_htpy.app, page.S4_PATH)
+    assert verify.section_mismatch(body, S4_EXPECTED) is None
+
+
+@pytest.mark.parametrize("kind", ["jinja", "html"])
+async def test_the_engine_renders_the_large_page_with_either_fragment_kind(kind: str) -> None:
+    body = await engine.render_to_bytes(engine_app.build_large_page(kind))
+    assert verify.section_mismatch(body, S4_EXPECTED) is None
+
+
+# ---------------------------------------------------------------------------------------
+# S6: the shared source
+# ---------------------------------------------------------------------------------------
+async def timed_render(pg: Any) -> tuple[dict[int, float], bytes]:
+    """Render ``pg``; the (mock) time each section's content arrived."""
+    seen: dict[int, float] = {}
+    buf = bytearray()
+    n = engine_s6.N
+
+    async def sink(data: bytes) -> None:
+        buf.extend(data)
+        for i in range(n):
+            if i not in seen and page.marker(i) in buf:
+                seen[i] = trio.current_time()
+
+    await engine.render(pg, sink, sources=engine_s6.pages.options.sources)
+    return seen, bytes(buf)
+
+
+@pytest.mark.parametrize("path", list(engine_s6.VARIANTS))
+async def test_every_s6_variant_renders_the_page_within_the_source_limit(
+    path: str, autojump_clock: Any
+) -> None:
+    engine_s6.source.take_counts()
+    _, pg = engine_s6.VARIANTS[path]
+    t0 = trio.current_time()
+    seen, body = await timed_render(pg)
+    assert verify.section_mismatch(body, page.expected_sections(path)) is None
+    counts = engine_s6.source.take_counts()
+    assert counts["keys"] == engine_s6.N
+    assert 1 <= counts["max_in_flight"] <= engine_s6.LIMIT
+    # The source's cost model: no page can finish before one call for every key, at the limit.
+    cfg = page.S6
+    waves = -(-counts["calls"] // engine_s6.LIMIT)
+    per_call = (cfg["source_latency_ms"] + cfg["per_key_ms"]) / 1000
+    if counts["calls"] == engine_s6.N:  # one key per call
+        assert max(seen.values()) - t0 == pytest.approx(waves * per_call)
+    assert engine_s6.source.take_counts() == dict.fromkeys(counts, 0)
+
+
+def test_the_source_counts_calls_keys_and_calls_at_once(autojump_clock: Any) -> None:
+    source = engine_s6.Source()
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            for keys in ([1], [2, 3], [4], [5], [6], [7]):
+                nursery.start_soon(source.get_many, keys)
+
+    trio.run(main, clock=autojump_clock)
+    assert source.take_counts() == {"calls": 6, "keys": 7, "max_in_flight": engine_s6.LIMIT}
