@@ -7,6 +7,7 @@ any asyncio server or mounted in Starlette/FastAPI (see ``_guest``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,7 +24,9 @@ from .._render import render, render_fragment
 from ..context.request import Request as PageRequest
 from ..context.response import Response as Head
 from ..definition.graph import Graph
+from ..observe import tracing_for
 from ..resolution.bridge import require_asyncio_host
+from ..resolution.resolve import Tracer
 from ..resolution.sources import Sources
 from ._guest import Receive, Scope, Send, TrioASGI
 from ._lifespan import AppResources
@@ -110,14 +113,21 @@ class App:
             raise ValueError(f"static_path {static_path!r} must start with '/' and not end with it")
         self.static_prefix = static_path + "/"
         self.resources = AppResources((route.graph for route in self.routes), resources)
+        self._tracing = tracing_for(self.options.tracing)
         self._entry = TrioASGI(self._asgi)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._entry(scope, receive, send)
+        if self._tracing is None or scope["type"] != "http":
+            await self._entry(scope, receive, send)
+            return
+        # The server's request span is in the caller's contextvars, which do not flow into
+        # the trio task of an asyncio server's guest run: capture it here and pass it on.
+        parent = self._tracing.capture()
+        await TrioASGI(functools.partial(self._asgi, parent=parent))(scope, receive, send)
 
-    async def _asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _asgi(self, scope: Scope, receive: Receive, send: Send, parent: Any = None) -> None:
         if scope["type"] == "http":
-            await self._http(Request.parse(scope), receive, send)
+            await self._http(Request.parse(scope), receive, send, parent)
         elif scope["type"] == "lifespan":
             await self.resources.lifespan(receive, send, self._startup_problem)
         else:  # ASGI: raise for unsupported scopes (Hypercorn crashes on a silent return)
@@ -173,7 +183,7 @@ class App:
                 total,
             )
 
-    async def _http(self, request: Request, receive: Receive, send: Send) -> None:
+    async def _http(self, request: Request, receive: Receive, send: Send, parent: Any) -> None:
         if self.static is not None and request.path.startswith(self.static_prefix):
             await self._static(self.static, request, send)
             return
@@ -184,6 +194,13 @@ class App:
         timer = None
         if isinstance(plan, Plan) and plan.fragment is None and plan.graph.shell_queries:
             timer = ShellTimer(plan.graph)  # Server-Timing covers the shell queries only
+        tracer: Tracer | None = timer
+        trace = None
+        if self._tracing is not None and isinstance(plan, Plan):
+            trace = self._tracing.start(
+                plan.graph, plan.mode, parent, fragment=plan.fragment, also=timer
+            )
+            tracer, send = trace, trace.wrap_send(send)
         head = Head(secure=request.scope.get("scheme") == "https")
         response = Response(
             request.scope,
@@ -203,7 +220,7 @@ class App:
                 watchers.start_soon(client.watch, receive)
                 watchers.start_soon(response.watch_writes)
                 outcome = await _respond(
-                    plan, response, head, self.resources, client, nonce, timer, self.options.sources
+                    plan, response, head, self.resources, client, nonce, tracer, opts.sources
                 )
                 if response.connection_reset:
                     # The connection was reset: let the server see it go before returning,
@@ -212,6 +229,8 @@ class App:
                         await client.gone.wait()
                 watchers.cancel_scope.cancel()
         finally:
+            if trace is not None:
+                trace.finish(response.status, outcome)
             log_access(
                 request.method,
                 request.target,
@@ -248,7 +267,7 @@ async def _respond(
     app_resources: AppResources,
     client: _Client,
     nonce: str | None,
-    timer: ShellTimer | None,
+    tracer: Tracer | None,
     sources: Sources,
 ) -> str:
     """Answer the request; return the outcome for the access log, never raise (but Cancelled).
@@ -264,7 +283,7 @@ async def _respond(
             outcome = "ok"
         else:
             outcome = await _stream(
-                plan, response, head, app_resources, client, nonce, timer, sources
+                plan, response, head, app_resources, client, nonce, tracer, sources
             )
     except (WriteTimeout, OSError):  # uvicorn >= 0.27 reports a gone client from send()
         outcome = "client gone"
@@ -289,7 +308,7 @@ async def _stream(
     app_resources: AppResources,
     client: _Client,
     nonce: str | None,
-    timer: ShellTimer | None,
+    tracer: Tracer | None,
     sources: Sources,
 ) -> str:
     """Render until done or until the client leaves; return "ok" or "client gone".
@@ -313,6 +332,7 @@ async def _stream(
                     response=head,
                     resources=resources,
                     nonce=nonce,
+                    tracer=tracer,
                     sources=sources,
                 )
             else:
@@ -324,7 +344,7 @@ async def _stream(
                     resources=resources,
                     mode=cast("Mode", plan.mode),
                     nonce=nonce,
-                    tracer=timer,
+                    tracer=tracer,
                     sources=sources,
                 )
         except HeadComplete:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -52,7 +53,11 @@ class _Guest:
         self.done: asyncio.Future[None] = loop.create_future()
         self.token: trio.lowlevel.TrioToken | None = None
         self._nursery: trio.Nursery | None = None
-        trio.lowlevel.start_guest_run(
+        # In a fresh context: trio's tasks inherit the context the run starts in, and the
+        # request that happens to start it must not leak its contextvars (its tracing span,
+        # say) into every later request's tasks.
+        contextvars.Context().run(
+            trio.lowlevel.start_guest_run,
             self._main,
             run_sync_soon_threadsafe=loop.call_soon_threadsafe,
             done_callback=self._finished,

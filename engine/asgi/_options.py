@@ -45,6 +45,9 @@ class Options:
       response is aborted and its queries cancelled.
     - ``sources``: the data sources' limits every render of this app shares
       (``engine.Sources``; docs/pages.md#sources).
+    - ``tracing``: OpenTelemetry spans for every render, query and flush (docs/data.md#tracing):
+      True sends them to the global tracer provider, a ``TracerProvider`` to that one. Needs
+      ``pip install 'engine[otel]'``; off by default, and then costs nothing.
     """
 
     cache_control: str = "no-store"
@@ -58,6 +61,7 @@ class Options:
     flush_stamps: bool = True
     write_timeout: float | None = 30.0
     sources: Sources = DEFAULT_SOURCES
+    tracing: object = False
     _crawler_re: re.Pattern[str] | None = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:

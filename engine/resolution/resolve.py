@@ -53,7 +53,11 @@ ErrorHook = Callable[[str, str, BaseException], None]
 
 
 class Tracer(Protocol):
-    """Receives the timeline of one render (``engine render --trace``, tests)."""
+    """Receives the timeline of one render (``engine render --trace``, tests, tracing).
+
+    A tracer may also define ``query_note(name, key, value)``: it then receives every fact
+    the data layer records with :meth:`Resolution.note` (cache outcome, batch size...).
+    """
 
     def query_started(self, name: str, time: float) -> None: ...
 
@@ -110,6 +114,7 @@ class Resolution:
         self.seq = 0
         self.batch_credits: dict[int, trio.Semaphore] = {}
         self.notes: dict[int, dict[str, Any]] = {}
+        self._on_note: Callable[[str, str, Any], None] | None = getattr(tracer, "query_note", None)
         self.batches = (
             Batches(graph.name, nursery, sources, self.admissions, self.note)
             if graph.uses_loaders
@@ -123,6 +128,8 @@ class Resolution:
         without knowing who listens.
         """
         self.notes.setdefault(q.index, {})[key] = value
+        if self._on_note is not None:
+            self._on_note(q.name, key, value)
 
     def limit_batches(self, window: int) -> None:
         """Let a batched query run at most ``window`` batches ahead of the wire.
