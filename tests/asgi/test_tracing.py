@@ -285,6 +285,56 @@ async def test_code_a_query_calls_sees_the_query_span_as_current(spans) -> None:
     assert parent_of(inner) == parent_of(threaded) == render.context.span_id
 
 
+async def fetch_users(ids: list[int]) -> dict[int, str]:
+    await trio.sleep(1)
+    return {i: f"user{i}" for i in ids}
+
+
+USERS = engine.Loader(fetch_users, name="users", source="db")
+
+
+def loads(key: int):
+    async def call(users: engine.RequestLoader[int, str]) -> str:
+        return await users.load(key)
+
+    return call
+
+
+async def limited() -> str:
+    await trio.sleep(0.5)
+    return "limited"
+
+
+DATA_LAYER = engine.Page(
+    name="data",
+    shell=engine.Shell(html=INNER.shell.html.replace('name="x"', 'name="a"><?marker name="b"')),
+    queries=(
+        engine.Query(name="a", call=loads(1), result=str, loaders=(USERS,)),
+        engine.Query(name="b", call=loads(2), result=str, loaders=(USERS,)),
+        engine.Query(name="limited", call=limited, result=str, source="db"),
+    ),
+    fragments=(
+        engine.Fragment(target="a", uses=("a", "limited"), template="{{ a }}{{ limited }}"),
+        engine.Fragment(target="b", uses=("b",), template="{{ b }}", priority="low"),
+    ),
+)
+
+
+async def test_batch_size_and_admission_wait_are_query_attributes(autojump_clock, spans) -> None:
+    """What the batching and admission layers note arrives on the spans of a served render."""
+    app = App({"/": DATA_LAYER}, tracing=spans.provider, sources=engine.Sources(db=1))
+    client = await call(app, "/")
+    assert b"user1limited" in client.body and b"user2" in client.body
+    a, b, limited = (spans.named(f"query {n}") for n in ("a", "b", "limited"))
+    assert a.attributes["engine.batch.size"] == b.attributes["engine.batch.size"] == 2
+    # One place in db: `limited` takes it at once; the batched call, which goes out once both
+    # loading queries took their first step, waits until `limited` gives it back.
+    assert limited.attributes["engine.admission.wait_s"] == 0
+    assert a.attributes["engine.admission.wait_s"] == pytest.approx(0.5)
+    assert b.attributes["engine.admission.wait_s"] == pytest.approx(0.5)
+    assert seconds(a) == seconds(b) == pytest.approx(1.5)
+
+
 def middleware(spans: Spans, **options) -> OpenTelemetryMiddleware:
     return OpenTelemetryMiddleware(
         App(PAGES, tracing=spans.provider, **options), tracer_provider=spans.provider
