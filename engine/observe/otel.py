@@ -180,8 +180,10 @@ class RenderTrace:
                 return
             flushes, self._unsent = self._unsent, []
             token = otel_context.attach(trace.set_span_in_context(flushes[-1], self.context))
+            written = False
             try:
                 await send(message)
+                written = True
             except BaseException as exc:
                 for span in flushes:
                     span.set_status(Status(StatusCode.ERROR, f"not written: {exc!r}"))
@@ -190,6 +192,7 @@ class RenderTrace:
                 otel_context.detach(token)
                 end = self._ns(trio.current_time())
                 for span in flushes:
+                    span.set_attribute("engine.flush.written", written)
                     span.end(end)
 
         return traced

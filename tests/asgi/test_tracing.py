@@ -201,6 +201,7 @@ async def test_a_flush_span_ends_when_its_bytes_were_sent(autojump_clock, spans,
         # Ends exactly when the server's send returned (virtual time), not when handed over.
         assert flush.end_time - render.start_time == pytest.approx(sent_at * 1e9, abs=1e3)
         assert seconds(flush) == pytest.approx(SlowClient.SEND)
+        assert flush.attributes["engine.flush.written"] is True
     assert b"".join(m["body"] for _, m in client.bodies) == client.body
     if mode == "out-of-order":
         shell, last = flushes
@@ -210,6 +211,23 @@ async def test_a_flush_span_ends_when_its_bytes_were_sent(autojump_clock, spans,
         assert last.attributes["engine.flush.bytes"] == len(client.bodies[1][1]["body"])
         assert shell.end_time <= last.start_time
     assert render.end_time >= flushes[-1].end_time
+
+
+async def test_a_flush_whose_send_failed_or_never_came_says_so(autojump_clock, spans) -> None:
+    app = App(PAGES, tracing=spans.provider)
+    gone = await call(app, "/traced/x", "delay=1", client=Client(send_error=OSError))
+    assert gone.start["status"] == 200 and not gone.bodies
+    await call(app, "/traced/x", "delay=1", method="HEAD")
+    failed, head = spans.all_named("render traced")
+    assert failed.attributes["engine.outcome"] == "client gone"
+    assert head.attributes["engine.outcome"] == "ok"
+    (not_written, never_sent) = spans.all_named("flush")
+    assert not_written.attributes["engine.flush.written"] is False
+    assert not_written.status.status_code is StatusCode.ERROR
+    assert "not written: OSError('client gone')" in not_written.status.description
+    assert never_sent.attributes["engine.flush.written"] is False
+    assert never_sent.status.status_code is StatusCode.UNSET
+    assert never_sent.end_time == head.end_time
 
 
 async def test_a_client_that_leaves_ends_every_span(autojump_clock, spans) -> None:
