@@ -175,7 +175,10 @@ def sections(res: dict[str, Any]) -> list[str]:
             f" last) is high priority. {m['s6_repeats']} pages per variant after"
             f" {m['s6_warmup']} warmup, one at a time on fresh connections, variants"
             " interleaved; median (p10–p90) ms from before `connect()`. *Calls* and *at once*"
-            " are counted by the source itself.\n"
+            " are counted by the source itself. trio runs a batch of ready tasks in order or"
+            " reversed, at random, so without admission the high-priority fragment gets its"
+            " call in the first or the last wave (its p10 and p90 show both); with admission it"
+            " waits at most for the calls that took the places before anyone waited.\n"
         )
         w(
             "| peer | variant | what the engine knows of the source | calls per page |"

@@ -183,3 +183,27 @@ def test_the_source_counts_calls_keys_and_calls_at_once(autojump_clock: Any) -> 
 
     trio.run(main, clock=autojump_clock)
     assert source.take_counts() == {"calls": 6, "keys": 7, "max_in_flight": engine_s6.LIMIT}
+
+
+async def test_the_engines_help_shows_in_s6(autojump_clock: Any) -> None:
+    """What S6 measures, under the mock clock. trio runs a batch of ready tasks in order or
+    reversed, at random, so without admission the high-priority fragment (declared last)
+    gets its call in the first or the last wave. With admission it waits at most for the
+    first wave (the places taken before anyone waited); batched, all keys go in one call."""
+    cfg = page.S6
+    wave = (cfg["source_latency_ms"] + cfg["per_key_ms"]) / 1000
+    for path, (_, pg) in engine_s6.VARIANTS.items():
+        for _ in range(4):  # both orders are likely to come up
+            engine_s6.source.take_counts()
+            t0 = trio.current_time()
+            seen, _ = await timed_render(pg)
+            high = seen[engine_s6.HIGH] - t0
+            calls = engine_s6.source.take_counts()["calls"]
+            if path == f"{page.S6_PATH}/batched":
+                batch = (cfg["source_latency_ms"] + cfg["per_key_ms"] * engine_s6.N) / 1000
+                assert (calls, high) == (1, pytest.approx(batch))
+            elif path == f"{page.S6_PATH}/admission":
+                assert calls == engine_s6.N
+                assert high in (pytest.approx(wave), pytest.approx(2 * wave))
+            else:
+                assert calls == engine_s6.N

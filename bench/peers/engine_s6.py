@@ -13,6 +13,9 @@ what the engine knows of the source):
 * ``/s6/admission``: the queries name the source (``source="s6"``, ``Sources(s6=limit)``), so
   the engine holds the calls beyond the limit and admits them by the urgency of the fragment
   that needs them.
+* ``/s6/batched``: the queries load their key through a batched source (``engine.Loader``
+  over the same source, with its limit): the loads of queries that start together go out as
+  one call, admitted by urgency. Served once the engine has batching.
 
 ``GET /s6/calls`` returns the source's counters since the previous read (calls, keys, the
 most calls in flight at once) and resets them; the client reads it after each page.
@@ -25,10 +28,10 @@ from typing import Any
 
 import trio
 
+import engine
 from bench import page as bp
 from bench.peers._asgi import HEADERS
 from bench.peers.engine_app import Item, section_renderer, shell
-from engine import Sources
 from engine.asgi import App
 
 CFG = bp.S6
@@ -74,11 +77,22 @@ def _one(i: int) -> Any:
     return fetch
 
 
-def build(name: str, **query_options: Any) -> Any:
+def _loaded(i: int) -> Any:
+    # The loader arrives under its name; the annotation is engine.RequestLoader.
+    async def fetch(items: Any) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await items.load(i)
+        return result
+
+    if (request_loader := getattr(engine, "RequestLoader", None)) is not None:
+        fetch.__annotations__["items"] = request_loader[int, list[dict[str, Any]]]
+    return fetch
+
+
+def build(name: str, call: Any = _one, **query_options: Any) -> Any:
     from schemas import Fragment, Page, Query
 
     queries = tuple(
-        Query(name=f"q{i}", call=_one(i), result=list[Item], **query_options) for i in range(N)
+        Query(name=f"q{i}", call=call(i), result=list[Item], **query_options) for i in range(N)
     )
     fragments = tuple(
         Fragment(
@@ -98,7 +112,15 @@ VARIANTS = {
         build("s6_admission", source=SOURCE),
     ),
 }
-pages = App({path: pg for path, (_, pg) in VARIANTS.items()}, sources=Sources(**{SOURCE: LIMIT}))
+if hasattr(engine, "Loader"):  # batching, once the engine has it
+    items_loader = engine.Loader(source.get_many, name="items", source=SOURCE)
+    VARIANTS[f"{bp.S6_PATH}/batched"] = (
+        f"a batched source (engine.Loader, source={SOURCE!r}): one call per turn's keys,"
+        " admitted by urgency",
+        build("s6_batched", _loaded, loaders=(items_loader,)),
+    )
+SOURCES = engine.Sources(**{SOURCE: LIMIT})
+pages = App({path: pg for path, (_, pg) in VARIANTS.items()}, sources=SOURCES)
 
 
 async def _json(send: Any, value: Any) -> None:
