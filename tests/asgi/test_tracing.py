@@ -439,12 +439,19 @@ def test_the_request_that_starts_the_guest_run_leaks_no_context_into_it() -> Non
     assert seen == [None, None]
 
 
-@pytest.mark.parametrize("server", ["uvicorn", "hypercorn"])
+@pytest.mark.parametrize("server", ["uvicorn", "uvicorn-uvloop", "hypercorn"])
 def test_a_real_server_links_the_render_to_its_request_span(tmp_path, server) -> None:
+    """uvicorn on asyncio's own loop and on uvloop (its production setup): trio as a guest."""
     trace_file = tmp_path / "spans.jsonl"
     trace_file.touch()
     port = free_port()
-    argv = (uvicorn_argv if server == "uvicorn" else hypercorn_argv)("traced_site:app", port)
+    if server == "hypercorn":
+        argv = hypercorn_argv("traced_site:app", port)
+    elif server == "uvicorn":
+        argv = uvicorn_argv("traced_site:app", port, "--loop", "asyncio")
+    else:
+        pytest.importorskip("uvloop", reason="uvloop comes with uvicorn[standard] (bench extra)")
+        argv = uvicorn_argv("traced_site:app", port, "--loop", "uvloop")
     process = start_server(
         argv,
         port=port,
