@@ -6,6 +6,7 @@ coalescing that only held by luck would show here.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 import engine
 from engine import Fragment, Graph, Page, Query, Shell, Sources
+from engine.asgi._guest import run_as_asyncio_guest
 from engine.resolution.batching import Batches
 
 SHELL = '<!doctype html><html><head><meta charset="utf-8"></head><body>{}</body></html>'
@@ -441,3 +443,38 @@ def test_every_query_gets_its_values_in_at_most_one_call_per_turn(graph) -> None
     # call of its own.
     later = sum(len(set(keys[1:]) - {keys[0]}) for _, keys, _ in graph)
     assert len(recorder.calls) <= len(turns) + later
+
+
+def test_queries_on_asyncio_batch_with_those_on_trio() -> None:
+    """Loads by asyncio queries (and a fetch on asyncio) coalesce as deterministically."""
+    calls: list[list[int]] = []
+
+    @engine.on_asyncio
+    async def fetch_users(keys: list[int]) -> dict[int, str]:
+        asyncio.current_task()  # really on asyncio: raises without a running loop
+        calls.append(list(keys))
+        await asyncio.sleep(0)
+        return {k: f"user{k}" for k in keys}
+
+    users = engine.Loader(fetch_users, name="users")
+
+    @engine.on_asyncio
+    async def on_asyncio(users: engine.RequestLoader[int, str], ready: int) -> str:
+        first = await users.load(1)
+        return first + "," + ",".join(await users.load_many([2, 3]))
+
+    page = page_of(
+        users,
+        {
+            "a": (on_asyncio, ("ready",)),
+            "b": (loading(4), ("ready",)),
+            "c": (loading(3, 1, many=True), ("ready",)),
+        },
+    )
+    for _ in range(RUNS):
+        calls.clear()
+        html = run_as_asyncio_guest(render, page)
+        assert "<p id=a>user1,user2,user3</p>" in html
+        assert "<p id=c>user3,user1</p>" in html
+        # One call for the turn (keys in declaration order), then a's second load alone.
+        assert calls == [[1, 4, 3], [2]]

@@ -137,7 +137,7 @@ def check_loaders(
             report.problem(problem, node=q.name, key=f"{key}[{j}]")
         found.append(item)
     if found and call is not None:
-        problem = _caller_problem(call, q)
+        problem = _caller_problem(call)
         if problem:
             report.problem(problem, node=q.name, key=f"$.queries[{index}].call")
     return tuple(found)
@@ -167,7 +167,7 @@ def _fetch_problem(item: Loader[Any, Any]) -> str | None:
     return None
 
 
-def _caller_problem(call: Callable[..., Any], q: Query) -> str | None:
+def _caller_problem(call: Callable[..., Any]) -> str | None:
     if is_batched(call):
         return (
             f"{describe(call)} yields batches; loaders serve queries that return one value"
@@ -177,10 +177,5 @@ def _caller_problem(call: Callable[..., Any], q: Query) -> str | None:
         return (
             f"{describe(call)} uses loaders but is not async: a sync query runs in a worker"
             " thread and cannot await a load; make it `async def`"
-        )
-    if loop_of(call, q.loop) == "asyncio":
-        return (
-            f"{describe(call)} runs on asyncio, where loaders cannot be awaited yet: run the"
-            " query on trio (the loader's fetch itself may be @engine.on_asyncio)"
         )
     return None

@@ -5,9 +5,10 @@ that the render starts together (at the start, or as dependents of one query tha
 resolved) form a *cohort*; their loads are collected and sent as one call per loader once
 every member's first step has ended: it waits for a load, it finished, or it awaits
 something else. The engine sees each first step end because it drives the query's
-coroutine itself (:func:`after_first_step`), so what goes out together depends neither on
+coroutine itself (``steps.after_first_step``), so what goes out together depends neither on
 trio's task order (which trio randomises) nor on time. A load made after a query's first
-step goes out at once.
+step goes out at once. Queries on asyncio (``loop = "asyncio"``) batch the same way: their
+loads and the end of their first step reach trio in order, through its token.
 
 Each key is fetched once per request (memoized, failures too): a second load of the same
 key, by the same query or another, waits for the same call. A call goes through its
@@ -16,10 +17,10 @@ loader's source (``engine.Sources``), admitted as the most urgent query waiting 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
-import types
-from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, cast
 
 import trio
@@ -27,14 +28,13 @@ import trio
 from .._errors import QueryError
 from ..definition.loaders import Loader
 from ..definition.nodes import QueryNode
-from .bridge import run_on_asyncio
+from .bridge import on_trio, run_on_asyncio
 from .sources import LEAST_URGENT, Admission, Sources
 
-__all__ = ["Batches", "RequestLoader", "after_first_step"]
+__all__ = ["Batches", "RequestLoader"]
 
 K = TypeVar("K")
 V = TypeVar("V")
-T = TypeVar("T")
 
 Note = Callable[[QueryNode, str, Any], None]
 
@@ -121,10 +121,43 @@ class Batches:
     def handle(self, q: QueryNode, loader: Loader[K, V]) -> RequestLoader[K, V]:
         return RequestLoader(self, q, loader)
 
+    async def from_asyncio(
+        self, q: QueryNode, loader: Loader[Any, Any], keys: Iterable[object]
+    ) -> list[Any]:
+        """Loads by a query running on asyncio: asked and awaited on trio, in order with the
+        query's first step (both reach trio through its token, first in, first out)."""
+        keys = list(keys)
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+
+        def ask() -> None:
+            try:
+                entries = self.ask(q, loader, keys)
+            except Exception as exc:
+                _resolve(future, exc)
+            else:
+                self.nursery.start_soon(self._relay, q, loader, entries, future)
+
+        on_trio(ask)()
+        return await future
+
+    async def _relay(
+        self,
+        q: QueryNode,
+        loader: Loader[Any, Any],
+        entries: list[_Entry],
+        future: asyncio.Future[list[Any]],
+    ) -> None:
+        try:
+            values = [await self.wait(q, loader, entry) for entry in entries]
+        except Exception as exc:
+            _resolve(future, exc)
+        else:
+            _resolve(future, values)
+
     def ask(self, q: QueryNode, loader: Loader[Any, Any], keys: Iterable[object]) -> list[_Entry]:
         memo = self.memo.setdefault(loader, {})
         entries: list[_Entry] = []
-        new: list[tuple[int, int, _Entry]] = []
+        unsent: list[tuple[int, int, _Entry]] = []
         for key in keys:
             try:
                 entry = memo.get(key)
@@ -135,14 +168,15 @@ class Batches:
                 ) from None
             if entry is None:
                 entry = memo[key] = _Entry(key)
-                new.append((q.index, next(self._asks), entry))
+            if entry.call is None:  # goes with the first of its askers' calls to be sent
+                unsent.append((q.index, next(self._asks), entry))
             entries.append(entry)
-        if new:
+        if unsent:
             cohort = self.cohort_of.get(q.index)
             if cohort is not None:
-                cohort.forming.setdefault(loader, []).extend(new)
+                cohort.forming.setdefault(loader, []).extend(unsent)
             else:
-                self._send({loader: new})
+                self._send({loader: unsent})
         return entries
 
     async def wait(self, q: QueryNode, loader: Loader[Any, Any], entry: _Entry) -> Any:
@@ -178,7 +212,14 @@ class Batches:
         for loader, asked in forming.items():
             # The keys in the order their queries are declared, then asked: the same call,
             # with the same keys in the same order, on every run.
-            entries = [entry for *_, entry in sorted(asked, key=lambda a: a[:2])]
+            entries: list[_Entry] = []
+            seen: set[int] = set()
+            for *_, entry in sorted(asked, key=lambda a: a[:2]):
+                if entry.call is None and id(entry) not in seen:
+                    seen.add(id(entry))
+                    entries.append(entry)
+            if not entries:  # each went out with another query's call meanwhile
+                continue
             size = loader.max_batch or len(entries)
             for start in range(0, len(entries), size):
                 call = _Call(loader, entries[start : start + size])
@@ -287,6 +328,16 @@ class Batches:
             )
 
 
+def _resolve(future: asyncio.Future[list[Any]], outcome: list[Any] | Exception) -> None:
+    """Settle an asyncio future from trio (the same thread, in guest mode)."""
+    if future.done():  # the asyncio task gave up waiting
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
 class RequestLoader(Generic[K, V]):
     """A loader as one query of one request sees it: ``await users.load(user_id)``.
 
@@ -308,46 +359,16 @@ class RequestLoader(Generic[K, V]):
     async def load(self, key: K) -> V:
         """The value for ``key``; raises what the loader returned for it if that is an
         exception, or a :class:`~engine.QueryError` if the call failed or left it out."""
+        if self._query.loop == "asyncio":
+            [value] = await self._batches.from_asyncio(self._query, self._loader, (key,))
+            return cast(V, value)
         [entry] = self._batches.ask(self._query, self._loader, (key,))
         return cast(V, await self._batches.wait(self._query, self._loader, entry))
 
     async def load_many(self, keys: Iterable[K]) -> list[V]:
         """The values for ``keys``, in order, asked for in one go (one call if none is
         memoized); raises the first failing key's error."""
+        if self._query.loop == "asyncio":
+            return await self._batches.from_asyncio(self._query, self._loader, keys)
         entries = self._batches.ask(self._query, self._loader, keys)
         return [await self._batches.wait(self._query, self._loader, e) for e in entries]
-
-
-@types.coroutine
-def after_first_step(
-    coroutine: Coroutine[Any, Any, T], stepped: Callable[[], None]
-) -> Generator[Any, Any, T]:
-    """Await ``coroutine``, calling ``stepped`` once its first step has ended.
-
-    The first step ends when the coroutine first suspends (it waits for something: a load,
-    a sleep, a socket) or returns or raises. Every later step is passed through untouched,
-    whatever the event loop sends or throws.
-    """
-    inner = coroutine.__await__()
-    try:
-        signal = inner.send(None)
-    except StopIteration as finished:
-        return cast(T, finished.value)
-    finally:
-        stepped()
-    while True:
-        try:
-            sent = yield signal
-        except GeneratorExit:
-            inner.close()
-            raise
-        except BaseException as exc:
-            try:
-                signal = inner.throw(exc)
-            except StopIteration as finished:
-                return cast(T, finished.value)
-        else:
-            try:
-                signal = inner.send(sent)
-            except StopIteration as finished:
-                return cast(T, finished.value)

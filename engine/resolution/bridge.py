@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar, cast
 
 import trio
 
 from .._errors import NoAsyncioHost
+from .steps import after_first_step
 
 __all__ = [
     "AsyncioCancelled",
     "asyncio_context",
     "host_loop",
+    "on_trio",
     "require_asyncio_host",
     "run_on_asyncio",
 ]
@@ -63,15 +66,24 @@ def require_asyncio_host(page: str, queries: Sequence[str]) -> None:
         )
 
 
-async def run_on_asyncio(make: Callable[[], Awaitable[T]], *, what: str = "query") -> T:
+async def run_on_asyncio(
+    make: Callable[[], Awaitable[T]],
+    *,
+    what: str = "query",
+    first_step: Callable[[], None] | None = None,
+) -> T:
     """Await ``make()`` as a task of the host asyncio loop, from a trio task.
 
     The awaitable is created inside the asyncio task, so everything the callable does,
     including before its first ``await``, sees asyncio as the running library.
+    ``first_step`` is called on trio once the coroutine's first step on asyncio has ended
+    (batching waits for it).
     """
     loop = host_loop()
     if loop is None:
         raise RuntimeError(f"{what} needs an asyncio loop hosting this trio run; there is none")
+    if first_step is not None:
+        make = functools.partial(_first_step, make, on_trio(first_step))
     task = loop.create_task(_await(make))
     settled = trio.Event()
     task.add_done_callback(lambda _: settled.set())  # runs on the host loop, same thread
@@ -93,6 +105,16 @@ class AsyncioCancelled(Exception):
 
 async def _await(make: Callable[[], Awaitable[T]]) -> T:
     return await make()
+
+
+async def _first_step(make: Callable[[], Awaitable[T]], stepped: Callable[[], None]) -> T:
+    return await after_first_step(cast("Coroutine[Any, Any, T]", make()), stepped)
+
+
+def on_trio(fn: Callable[[], None]) -> Callable[[], None]:
+    """``fn``, called from the asyncio side but run by trio, in order with other such calls."""
+    token = trio.lowlevel.current_trio_token()
+    return functools.partial(token.run_sync_soon, fn)
 
 
 @contextlib.asynccontextmanager

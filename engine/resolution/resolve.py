@@ -30,9 +30,10 @@ from ..context.response import Response
 from ..definition.convert import CONVERSION_ERRORS
 from ..definition.graph import Graph, QueryNode
 from ..definition.signatures import type_name
-from .batching import Batches, after_first_step
+from .batching import Batches
 from .bridge import run_on_asyncio
 from .sources import Admission, Sources
+from .steps import after_first_step
 
 __all__ = [
     "DEFAULT_SOURCES",
@@ -240,10 +241,11 @@ class Resolution:
         if q.batched:
             await self._run_batches(q, kwargs)
             return None
+        stepped = functools.partial(cast("Batches", self.batches).stepped, q) if q.loaders else None
         if q.loop == "asyncio":
-            return self._check(q, await run_on_asyncio(functools.partial(q.call, **kwargs)))
-        if q.loaders:
-            stepped = functools.partial(cast("Batches", self.batches).stepped, q)
+            call = functools.partial(q.call, **kwargs)
+            return self._check(q, await run_on_asyncio(call, first_step=stepped))
+        if stepped is not None:
             return self._check(q, await after_first_step(q.call(**kwargs), stepped))
         return self._check(q, await q.call(**kwargs))
 
