@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 import engine
 from engine import Fragment, Graph, Page, Query, Shell, Sources
 from engine.asgi._guest import run_as_asyncio_guest
+from engine.cli import main
 from engine.resolution.batching import Batches
 
 SHELL = '<!doctype html><html><head><meta charset="utf-8"></head><body>{}</body></html>'
@@ -331,8 +333,8 @@ def test_loaders_are_checked_with_the_page(tmp_path) -> None:
     users = engine.Loader(Recorder(), name="users")
     assert errors(Query(name="a", call=uses, result=str, loaders=(not_a_loader,))) == [
         "$.queries[0].loaders[0]: error: page 'p' [a]: loader tests.test_batching:"
-        "test_loaders_are_checked_with_the_page.<locals>.not_a_loader is a function, not an"
-        " engine.Loader: declare it with @engine.loader() above the function, or"
+        "test_loaders_are_checked_with_the_page.<locals>.not_a_loader is not an engine.Loader"
+        " (function): declare it with @engine.loader() above the function, or"
         " engine.Loader(not_a_loader)"
     ]
     assert errors(Query(name="a", call=sync_uses, result=str, loaders=(users,))) == [
@@ -478,3 +480,63 @@ def test_queries_on_asyncio_batch_with_those_on_trio() -> None:
         assert "<p id=c>user3,user1</p>" in html
         # One call for the turn (keys in declaration order), then a's second load alone.
         assert calls == [[1, 4, 3], [2]]
+
+
+async def test_a_call_stays_while_any_query_waits_for_one_of_its_keys(autojump_clock) -> None:
+    recorder = Recorder(seconds=5)
+    users = make_loader(recorder, source="db", max_batch=1)
+    page = page_of(
+        users,
+        {
+            "holder": (loading(0), ()),  # holds the one place of `db` from 0 s to 5 s
+            "patient": (loading(1, 2, many=True), ("ready",)),  # two calls, queued at 0 s
+            "hasty": (loading(2), ("ready",)),  # gives up on key 2 at 1 s
+        },
+    )
+    page = Page(
+        name=page.name,
+        shell=page.shell,
+        queries=tuple(
+            Query(
+                name=q.name,
+                call=q.call,
+                result=q.result,
+                depends_on=q.depends_on,
+                loaders=q.loaders,
+                timeout=1 if q.name == "hasty" else None,
+            )
+            for q in page.queries
+        ),
+        fragments=page.fragments,
+    )
+    errors: list[BaseException] = []
+    html = await render(page, Sources(db=1), on_error=lambda p, n, e: errors.append(e))
+    assert "<p id=patient>user1,user2</p>" in html
+    assert "<p id=hasty>failed</p>" in html
+    assert [type(e) for e in errors] == [engine.SourceExhausted]
+    assert sorted(recorder.calls) == [[0], [1], [2]]
+
+
+def test_engine_check_names_the_file_and_the_key_of_a_loader_that_is_not_one(
+    tmp_path, capsys
+) -> None:
+    module = f"loaders_{uuid.uuid4().hex[:10]}"
+    (tmp_path / f"{module}.py").write_text(
+        "async def author(users) -> str:\n    return await users.load(1)\n\n\n"
+        "def users(keys):\n    return {k: str(k) for k in keys}\n"
+    )
+    page = tmp_path / "page.toml"
+    page.write_text(
+        'name = "p"\n[shell]\nhtml = "<!doctype html><html><head><meta charset=\\"utf-8\\">'
+        '</head><body></body></html>"\n'
+        f'[[queries]]\nname = "author"\ncall = "{module}:author"\nresult = "str"\n'
+        f'loaders = ["{module}:users"]\n'
+    )
+    code = main(["check", str(page)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert (
+        f"{page}:$.queries[0].loaders[0]: error: page 'p' [author]: loader '{module}:users' is"
+        " not an engine.Loader (function): declare it with @engine.loader() above the function,"
+        " or engine.Loader(users)"
+    ) in out + err

@@ -119,7 +119,7 @@ def check_loaders(
                 else "name an engine.Loader"
             )
             report.problem(
-                f"loader {_shown(ref)} is a {type(item).__name__}, not an engine.Loader: {fix}",
+                f"loader {_shown(ref)} is not an engine.Loader ({type(item).__name__}): {fix}",
                 node=q.name,
                 key=f"{key}[{j}]",
             )

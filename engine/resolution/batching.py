@@ -70,7 +70,7 @@ class _Call:
         self.scope = trio.CancelScope()
 
     def unwanted(self) -> bool:
-        """Nobody waits for it and it has not started: giving up its place costs nothing."""
+        """Nobody waits for any of its keys, and it holds no place yet (nor a thread)."""
         admitted = self.admission is not None and self.admission.state != "waiting"
         return not admitted and not any(e.waiters for e in self.entries)
 
@@ -148,7 +148,7 @@ class Batches:
         future: asyncio.Future[list[Any]],
     ) -> None:
         try:
-            values = [await self.wait(q, loader, entry) for entry in entries]
+            values = await self.wait(q, loader, entries)
         except Exception as exc:
             _resolve(future, exc)
         else:
@@ -179,24 +179,37 @@ class Batches:
                 self._send({loader: unsent})
         return entries
 
-    async def wait(self, q: QueryNode, loader: Loader[Any, Any], entry: _Entry) -> Any:
-        if not entry.settled:
-            entry.waiters.append(q)
-            call = entry.call
-            if call is not None:
-                self.note(q, "batch.size", len(call.entries))
-                if call.admission is not None:
-                    call.admission.prioritize(q.urgency)
-                    self.admissions[q.index] = call.admission
-            try:
+    async def wait(
+        self, q: QueryNode, loader: Loader[Any, Any], entries: list[_Entry]
+    ) -> list[Any]:
+        """The values of ``entries``, in order; raises the first failing one's error.
+
+        ``q`` waits for all of them from the start: a call is given up only when nobody
+        waits for any of its keys.
+        """
+        pending = [entry for entry in entries if not entry.settled]
+        for entry in pending:
+            self._join(q, entry)
+        try:
+            for entry in pending:
                 await entry.done.wait()
-            except BaseException:
+        except BaseException:
+            for entry in pending:
                 entry.waiters.remove(q)
                 call = entry.call
-                if call is not None and call.unwanted():
+                if call is not None and not entry.settled and call.unwanted():
                     call.scope.cancel()
-                raise
-        return self._outcome(q, loader, entry)
+            raise
+        return [self._outcome(q, loader, entry) for entry in entries]
+
+    def _join(self, q: QueryNode, entry: _Entry) -> None:
+        entry.waiters.append(q)
+        call = entry.call
+        if call is not None:
+            self.note(q, "batch.size", len(call.entries))
+            if call.admission is not None:
+                call.admission.prioritize(q.urgency)
+                self.admissions[q.index] = call.admission
 
     def _outcome(self, q: QueryNode, loader: Loader[Any, Any], entry: _Entry) -> Any:
         if entry.failure is not None:
@@ -362,8 +375,9 @@ class RequestLoader(Generic[K, V]):
         if self._query.loop == "asyncio":
             [value] = await self._batches.from_asyncio(self._query, self._loader, (key,))
             return cast(V, value)
-        [entry] = self._batches.ask(self._query, self._loader, (key,))
-        return cast(V, await self._batches.wait(self._query, self._loader, entry))
+        entries = self._batches.ask(self._query, self._loader, (key,))
+        [value] = await self._batches.wait(self._query, self._loader, entries)
+        return cast(V, value)
 
     async def load_many(self, keys: Iterable[K]) -> list[V]:
         """The values for ``keys``, in order, asked for in one go (one call if none is
@@ -371,4 +385,4 @@ class RequestLoader(Generic[K, V]):
         if self._query.loop == "asyncio":
             return await self._batches.from_asyncio(self._query, self._loader, keys)
         entries = self._batches.ask(self._query, self._loader, keys)
-        return [await self._batches.wait(self._query, self._loader, e) for e in entries]
+        return await self._batches.wait(self._query, self._loader, entries)
