@@ -540,3 +540,48 @@ def test_engine_check_names_the_file_and_the_key_of_a_loader_that_is_not_one(
         " not an engine.Loader (function): declare it with @engine.loader() above the function,"
         " or engine.Loader(users)"
     ) in out + err
+
+
+def after(seconds: float):
+    async def gate() -> int:
+        await trio.sleep(seconds)
+        return 1
+
+    return gate
+
+
+async def test_a_waiting_call_moves_up_when_a_more_urgent_query_asks_for_its_key(
+    autojump_clock,
+) -> None:
+    recorder = Recorder(seconds=1)
+    users = make_loader(recorder, source="db")
+    page = page_of(
+        users,
+        {
+            "holder": (loading(0), ()),  # holds the one place of `db` from 0 s to 1 s
+            "low": (loading(1), ("a",)),  # queues a call for key 1 at 0.2 s
+            "normal": (loading(2), ("b",)),  # queues a call for key 2 at 0.3 s
+            "high": (loading(1), ("c",)),  # waits for key 1's call from 0.4 s
+        },
+    )
+    priorities = {"holder": "low", "low": "low", "normal": "normal", "high": "high"}
+    page = Page(
+        name=page.name,
+        shell=page.shell,
+        queries=(
+            *page.queries,
+            Query(name="a", call=after(0.2), result=int),
+            Query(name="b", call=after(0.3), result=int),
+            Query(name="c", call=after(0.4), result=int),
+        ),
+        fragments=tuple(
+            Fragment(
+                target=f.target, uses=f.uses, template=f.template, priority=priorities[f.target]
+            )
+            for f in page.fragments
+        ),
+    )
+    html = await render(page, Sources(db=1))
+    # Key 1's call was queued as low, before key 2's normal one; `high` moved it up.
+    assert recorder.calls == [[0], [1], [2]]
+    assert "<p id=high>user1</p>" in html
