@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import svg
+from bench import page, svg
 
 # Targets from issue 11.
 S4_VS_JINJA = 0.9  # the engine at least 0.9x the plain Jinja2 page, on the same server
@@ -92,6 +92,7 @@ def _throughput_table(res: dict[str, Any], key: str, extra: list[str]) -> list[s
             f"`{p['name']}`", SERVER_NAMES.get(p["server"], p["server"]), _range(d["rps"]),
             _f(d["latency_p50_ms"]["median"]), _f(d["latency_p99_ms"]["median"]),
             f"{d['body_bytes']:,}", str(d["errors"]),
+            _f((d.get("cpu_ms_per_request") or {}).get("median"), 2),
         ]  # fmt: skip
         for column in extra:
             cells.append(_extra_cell(res, key, p, column))
@@ -126,19 +127,21 @@ def sections(res: dict[str, Any]) -> list[str]:
             f"A shell, one fragment holding a table of {c['rows']:,} rows (a 36-character id,"
             " a name holding `&` and `<`, an integer, a price; every cell escaped) and"
             f" {c['small_sections']} small sections, about"
-            f" {res['S4']['peers'][_ran(res, 'S4')[0]['name']]['body_bytes'] / 1000:.0f} kB."
+            f" {len(page.s4_page().encode()) / 1000:.0f} kB rendered whole."
             f" Each section's data is one call with latency {c['latency_ms']} that yields once."
             f" wrk with {c['concurrency']} connections for {m['s4_duration']} s after"
             f" {m['s4_warmup']} s warmup, {m['more_runs']} runs; median (min–max) over runs."
             " Every peer's sections are checked byte for byte against the same expected HTML"
-            " before it is measured (`bench/verify.py`). The Jinja2 peers read dict rows"
-            ' (`r["id"]`), the engine typed records (`r.id`) converted from the same dicts.\n'
+            " before it is measured (`bench/verify.py`). *Server CPU* is the server process's"
+            " user + system time during the measurement divided by the requests wrk completed."
+            ' The Jinja2 peers read dict rows (`r["id"]`), the engine typed records (`r.id`)'
+            " converted from the same dicts.\n"
         )
         w(
             "| peer | server | req/s | latency p50 ms | latency p99 ms | body bytes | errors |"
-            " engine / Jinja2 page, same server |"
+            " server CPU ms per request | engine / Jinja2 page, same server (req/s) |"
         )
-        w("| --- " * 8 + "|")
+        w("| --- " * 9 + "|")
         out.extend(_throughput_table(res, "S4", ["vs-jinja"]))
         w("")
         w("![S4 requests per second](img/bench-s4-rps.svg)\n")
@@ -156,9 +159,10 @@ def sections(res: dict[str, Any]) -> list[str]:
             " so that the S5/S2 ratio compares the same server in the same minute.\n"
         )
         head = "| peer | server | req/s | latency p50 ms | latency p99 ms | body bytes | errors |"
-        head += " its S2 req/s | S5 / S2 |" + "".join(f" {e} / peer |" for e in engines)
+        head += " server CPU ms per request | its S2 req/s | S5 / S2 |"
+        head += "".join(f" {e} / peer |" for e in engines)
         w(head)
-        w("| --- " * (9 + len(engines)) + "|")
+        w("| --- " * (10 + len(engines)) + "|")
         out.extend(_throughput_table(res, "S5", ["own-s2", *engines]))
         if not engines:
             w("\nThe engine peers were left out: the engine had no query caching at this commit.")

@@ -170,23 +170,44 @@ def pin_self(cpu: int | None) -> None:
             os.sched_setaffinity(0, {cpu})
 
 
-def rss_kib(pid: int) -> int:
-    """VmRSS of ``pid`` plus its descendants, in KiB (0 if gone)."""
-    total = 0
-    stack = [pid]
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants."""
+    found, stack = [], [pid]
     while stack:
         p = stack.pop()
         try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                stack.extend(int(k) for k in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        found.append(p)
+    return found
+
+
+def rss_kib(pid: int) -> int:
+    """VmRSS of ``pid`` plus its descendants, in KiB (0 if gone)."""
+    total = 0
+    for p in _tree(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, PermissionError):
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
                     break
-            for task in Path(f"/proc/{p}/task").iterdir():
-                kids = (task / "children").read_text().split()
-                stack.extend(int(k) for k in kids)
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
     return total
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and its descendants, in seconds.
+
+    Per request, this moves far less with other work on the machine than requests per
+    second do: a server that is not scheduled uses no CPU.
+    """
+    ticks = 0
+    for p in _tree(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, PermissionError):
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class Server:
@@ -208,6 +229,9 @@ class Server:
 
     def rss_kib(self) -> int:
         return rss_kib(self.pid)
+
+    def cpu_s(self) -> float:
+        return cpu_s(self.pid)
 
     def start(self, timeout: float = 30.0) -> Server:
         argv = self.peer.argv(self.port)

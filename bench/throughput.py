@@ -22,8 +22,13 @@ def measure(srv: Server, path: str, concurrency: int, duration: float, warmup: f
     if warmup:
         load.run_wrk(url, concurrency, warmup, cpu=CLIENT_CPU)
     la = loadavg()
+    cpu0 = srv.cpu_s()
     w = load.run_wrk(url, concurrency, duration, cpu=CLIENT_CPU)
+    cpu = srv.cpu_s() - cpu0
     w["loadavg"] = la
+    w["server_cpu_s"] = round(cpu, 3)
+    # wrk counts responses it finished reading; the server may be midway through a few more.
+    w["cpu_ms_per_request"] = round(1000 * cpu / w["requests"], 3) if w["requests"] else None
     w["body_bytes"] = v["body_bytes"]
     w["server_rss_kib"] = srv.rss_kib()
     return w
@@ -32,7 +37,8 @@ def measure(srv: Server, path: str, concurrency: int, duration: float, warmup: f
 def _line(w: dict[str, Any]) -> str:
     return (
         f"{w['rps']:>9.1f} req/s  p50 {w['latency_ms']['p50']} ms  "
-        f"p99 {w['latency_ms']['p99']} ms  errors {w['error_count']}"
+        f"p99 {w['latency_ms']['p99']} ms  errors {w['error_count']}  "
+        f"server CPU {w['cpu_ms_per_request']} ms/request"
     )
 
 
@@ -44,6 +50,7 @@ def rates(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "latency_p99_ms": summary(r["latency_ms"]["p99"] for r in rows),
         "errors": sum(r["error_count"] for r in rows),
         "body_bytes": rows[0]["body_bytes"],
+        "cpu_ms_per_request": summary(r.get("cpu_ms_per_request") for r in rows),
     }
 
 

@@ -7,6 +7,7 @@ The suite itself (servers, wrk, timings) is not run here; ``python -m bench --qu
 from __future__ import annotations
 
 import importlib.util
+import time
 from typing import Any
 
 import httpx
@@ -207,3 +208,23 @@ async def test_the_engines_help_shows_in_s6(autojump_clock: Any) -> None:
                 assert high in (pytest.approx(wave), pytest.approx(2 * wave))
             else:
                 assert calls == engine_s6.N
+
+
+def test_server_cpu_time_counts_the_process_tree() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from bench.servers import cpu_s
+
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
+    child = subprocess.Popen([sys.executable, "-c", spin + "time.sleep(5)"])
+    try:
+        before = cpu_s(os.getpid())
+        deadline = time.monotonic() + 10
+        while cpu_s(os.getpid()) - before < 0.25 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert cpu_s(os.getpid()) - before >= 0.25  # the child's spinning, seen from the parent
+    finally:
+        child.kill()
+        child.wait()
