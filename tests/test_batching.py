@@ -222,6 +222,17 @@ async def test_max_batch_splits_a_turn_into_calls_of_at_most_that_many_keys() ->
         assert "<p id=b>user4,user5</p>" in html
 
 
+async def test_the_calls_of_one_turn_queue_for_their_source_in_key_order() -> None:
+    for _ in range(RUNS):
+        recorder = Recorder()
+        users = make_loader(recorder, max_batch=2, source="db")
+        page = page_of(
+            users, {"a": (loading(1, 2, 3, many=True), ()), "b": (loading(4, 5, many=True), ())}
+        )
+        await render(page, Sources(db=1))
+        assert recorder.calls == [[1, 2], [3, 4], [5]]  # whatever order trio ran them in
+
+
 async def test_calls_wait_for_their_source_and_go_by_the_most_urgent_query_waiting(
     autojump_clock,
 ) -> None:
@@ -585,3 +596,41 @@ async def test_a_waiting_call_moves_up_when_a_more_urgent_query_asks_for_its_key
     # Key 1's call was queued as low, before key 2's normal one; `high` moved it up.
     assert recorder.calls == [[0], [1], [2]]
     assert "<p id=high>user1</p>" in html
+
+
+async def test_a_sync_fetch_that_hangs_holds_its_place_until_its_thread_ends() -> None:
+    release = threading.Event()
+
+    def fetch_users(keys: list[int]) -> dict[int, str]:
+        release.wait(30)
+        return {k: "late" for k in keys}
+
+    users = engine.Loader(fetch_users, name="users", source="db")
+    page = page_of(users, {"a": (loading(1), ())})
+    page = Page(
+        name=page.name,
+        shell=page.shell,
+        queries=tuple(
+            Query(
+                name=q.name,
+                call=q.call,
+                result=q.result,
+                loaders=q.loaders,
+                timeout=0.05 if q.loaders else None,
+            )
+            for q in page.queries
+        ),
+        fragments=page.fragments,
+    )
+    sources = Sources(db=2)
+    try:
+        html = await render(page, sources)
+        assert "<p id=a>failed</p>" in html
+        [db] = [s for s in sources.statistics() if s.name == "db"]
+        assert (db.busy, db.abandoned) == (1, 1)  # the render is over; the thread is not
+    finally:
+        release.set()
+    with trio.fail_after(30):
+        while sources.source("db").statistics().busy:  # noqa: ASYNC110 (a thread; no event)
+            await trio.sleep(0.01)
+    assert sources.source("db").statistics().abandoned == 0

@@ -71,8 +71,24 @@ class _Call:
 
     def unwanted(self) -> bool:
         """Nobody waits for any of its keys, and it holds no place yet (nor a thread)."""
-        admitted = self.admission is not None and self.admission.state != "waiting"
+        admitted = self.admission is not None and self.admission.state not in ("new", "waiting")
         return not admitted and not any(e.waiters for e in self.entries)
+
+
+class _Held:
+    """The limiter ``trio.to_thread.run_sync`` sees for a call that already holds its place:
+    it gives the place back when the thread really ends."""
+
+    def __init__(self, admission: Admission) -> None:
+        self.admission = admission
+        self.handed_over = False
+        """trio took the place over: it gives it back when the thread ends."""
+
+    async def acquire_on_behalf_of(self, borrower: object) -> None:
+        self.handed_over = True  # the place is taken already
+
+    def release_on_behalf_of(self, borrower: object) -> None:
+        self.admission.release_on_behalf_of(self.admission)
 
 
 class _Cohort:
@@ -234,10 +250,17 @@ class Batches:
             if not entries:  # each went out with another query's call meanwhile
                 continue
             size = loader.max_batch or len(entries)
+            limited = loader.source is not None or not loader.is_async
             for start in range(0, len(entries), size):
                 call = _Call(loader, entries[start : start + size])
                 for entry in call.entries:
                     entry.call = call
+                if limited:  # made here, in key order: equally urgent calls queue in that order
+                    urgency = min(
+                        (q.urgency for e in call.entries for q in e.waiters), default=LEAST_URGENT
+                    )
+                    call.admission = self.sources.source(loader.source).admission(urgency)
+                    call.admission.request()
                 self.nursery.start_soon(self._run, call, name=f"loader {loader.name}")
 
     async def _run(self, call: _Call) -> None:
@@ -247,10 +270,8 @@ class Batches:
         for q in waiting:
             self.note(q, "batch.size", len(keys))
         in_thread = not loader.is_async
-        admission = None
-        if loader.source is not None or in_thread:
-            urgency = min((q.urgency for q in waiting), default=LEAST_URGENT)
-            admission = call.admission = self.sources.source(loader.source).admission(urgency)
+        admission = call.admission
+        if admission is not None:
             for q in waiting:
                 self.admissions[q.index] = admission
         result = None
@@ -281,19 +302,21 @@ class Batches:
         in_thread: bool,
     ) -> Any:
         fetch = functools.partial(loader.fetch, keys)
+        if admission is not None:
+            await admission.granted()
         if in_thread:
             assert admission is not None
+            held = _Held(admission)
             try:
                 return await trio.to_thread.run_sync(
-                    fetch,
-                    abandon_on_cancel=True,
-                    limiter=cast("trio.CapacityLimiter", admission),
+                    fetch, abandon_on_cancel=True, limiter=cast("trio.CapacityLimiter", held)
                 )
             except trio.Cancelled:
-                admission.abandon()  # its thread runs on, holding its place until it returns
+                if held.handed_over:
+                    admission.abandon()  # its thread runs on, holding its place until it returns
+                else:  # cancelled before trio took the place over
+                    admission.release_on_behalf_of(admission)
                 raise
-        if admission is not None and not admission.try_acquire():
-            await admission.acquire_on_behalf_of(admission)
         try:
             if loader.loop == "asyncio":
                 return await run_on_asyncio(fetch, what=f"loader {loader.name!r}")

@@ -49,7 +49,8 @@ DEFAULT_LIMIT = 40
 """Places per source unless configured (trio's own default thread limit)."""
 
 Urgency = tuple[float, ...]
-"""Smaller is admitted first (``QueryNode.urgency``); ties go in arrival order."""
+"""Smaller is admitted first (``QueryNode.urgency``); ties go in the order the calls'
+admissions were made."""
 LEAST_URGENT: Urgency = (math.inf,)
 """The urgency of a call no page ranked: after every ranked one."""
 
@@ -124,14 +125,19 @@ class Source:
             return True
         return False
 
-    async def _take(self, waiter: _Waiter, urgency: Urgency) -> None:
+    def _queue_up(self, waiter: _Waiter, urgency: Urgency, arrival: int) -> None:
         self.waiting += 1
-        self._enqueue(waiter, urgency, next(self._arrivals))
+        self._enqueue(waiter, urgency, arrival)
+
+    async def _turn(self, waiter: _Waiter) -> None:
         try:
             await waiter.admitted.wait()
-        except BaseException:  # cancelled before admitted: once admitted, it wakes for sure
-            waiter.gone = True
-            self.waiting -= 1
+        except BaseException:
+            if waiter.granted:  # admitted before it came to wait, then cancelled: pass it on
+                self._give_back(waiter.borrower)
+            else:
+                waiter.gone = True
+                self.waiting -= 1
             raise
 
     def _enqueue(self, waiter: _Waiter, urgency: Urgency, arrival: int) -> None:
@@ -180,11 +186,15 @@ class Admission:
     def __init__(self, source: Source, urgency: Urgency = LEAST_URGENT) -> None:
         self.source = source
         self.urgency = urgency
+        self.arrival = next(source._arrivals)
+        """Its place among equally urgent calls: made first, admitted first (whatever order
+        trio runs their tasks in)."""
         self.state = "new"
         """new, waiting, running, abandoned or done."""
         self.wait_s = 0.0
         """Seconds it waited for its place (0 when one was free)."""
         self._waiter: _Waiter | None = None
+        self._queued_at = 0.0
 
     def try_acquire(self) -> bool:
         """Take a place for itself now, if one is free and no call waits (no checkpoint)."""
@@ -193,27 +203,43 @@ class Admission:
             return True
         return False
 
+    def request(self) -> None:
+        """Ask for a place for itself now (no checkpoint): taken if one is free, else queued,
+        so calls made in one go queue in the order they were made; then await ``granted``."""
+        if not self.try_acquire():
+            self._queue(self)
+
+    async def granted(self) -> None:
+        if self.state != "running":
+            await self._await_turn()
+            self.state = "running"
+
     async def acquire_on_behalf_of(self, borrower: object) -> None:
         if not self.source._take_nowait(borrower):
-            await self._wait(borrower)
+            self._queue(borrower)
+            await self._await_turn()
         self.state = "running"
 
-    async def _wait(self, borrower: object) -> None:
+    def _queue(self, borrower: object) -> None:
         source = self.source
         source.waited += 1
         if source.waiting == 0:  # once per episode, not once per waiting call
             logger.warning("%s: queries wait for a place", source.describe())
         self.state = "waiting"
-        started = trio.current_time()
+        self._queued_at = trio.current_time()
         self._waiter = _Waiter(borrower)
+        source._queue_up(self._waiter, self.urgency, self.arrival)
+
+    async def _await_turn(self) -> None:
+        assert self._waiter is not None
         try:
-            await source._take(self._waiter, self.urgency)
+            await self.source._turn(self._waiter)
         except BaseException:
-            source.starved += 1
+            self.source.starved += 1
             raise
         finally:
             self._waiter = None
-            self.wait_s = trio.current_time() - started
+            self.wait_s = trio.current_time() - self._queued_at
 
     def prioritize(self, urgency: Urgency) -> None:
         """Wait as the more urgent ``urgency`` from now on (a more urgent query needs it)."""
