@@ -38,6 +38,33 @@ def test_template_lookups_attributes_items_and_indexes() -> None:
     )
 
 
+def test_a_mapping_is_read_by_key_before_attribute_whatever_its_type() -> None:
+    from collections.abc import Mapping
+    from types import MappingProxyType
+
+    class Record(Mapping[str, str]):  # a Mapping by inheritance, with a clashing attribute
+        keys_seen = "attribute"
+
+        def __getitem__(self, key: str) -> str:
+            return f"item {key}"
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            return iter(())
+
+        def __len__(self) -> int:
+            return 0
+
+    class Row:
+        items = "attribute items"
+
+    template = Template.parse("{{ d.items }}|{{ p.items }}|{{ m.keys_seen }}|{{ r.items }}")
+    values = {"d": {"items": "key"}, "p": MappingProxyType({"items": "proxy key"}), "m": Record()}
+    for _ in range(2):  # the second time from the memo of which types are mappings
+        assert template.render({**values, "r": Row()}) == (
+            "key|proxy key|item keys_seen|attribute items"
+        )
+
+
 def test_embedded_json_cannot_close_its_script() -> None:
     value = {"x": "</script><!--<script>&", "ls": "\u2028\u2029"}
     data = embed_json(value).decode()

@@ -169,10 +169,18 @@ def _clip(text: str) -> str:
     return repr(text if len(text) <= 60 else f"{text[:57]}...")
 
 
+_IS_MAPPING: dict[type, bool] = {}
+
+
 def _lookup(value: Any, name: str) -> Any:
-    if isinstance(value, Mapping):
-        return value[name]
-    return getattr(value, name)
+    # Keys before attributes ({{ d.items }} is the key "items" of a dict). The Mapping check
+    # is memoized per type: the ABC check costs more than the lookup itself, per placeholder
+    # per row of a table rendered with engine.html.
+    cls = type(value)
+    is_mapping = _IS_MAPPING.get(cls)
+    if is_mapping is None:
+        is_mapping = _IS_MAPPING[cls] = issubclass(cls, Mapping)
+    return value[name] if is_mapping else getattr(value, name)
 
 
 @functools.lru_cache(maxsize=512)
