@@ -18,9 +18,8 @@ loader's source (``engine.Sources``), admitted as the most urgent query waiting 
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar, cast
 
 import trio
@@ -28,7 +27,8 @@ import trio
 from .._errors import QueryError
 from ..definition.loaders import Loader
 from ..definition.nodes import QueryNode
-from .bridge import on_trio, run_on_asyncio
+from .bridge import on_trio
+from .loadcalls import Call, Entry, distribute, fetch, settle_all
 from .sources import LEAST_URGENT, Admission, Sources
 
 __all__ = ["Batches", "RequestLoader"]
@@ -39,64 +39,12 @@ V = TypeVar("V")
 Note = Callable[[QueryNode, str, Any], None]
 
 
-class _Entry:
-    """One key of one loader in this request: its call, its waiters, then its outcome."""
-
-    __slots__ = ("call", "done", "failure", "key", "settled", "value", "waiters")
-
-    def __init__(self, key: object) -> None:
-        self.key = key
-        self.done = trio.Event()
-        self.settled = False
-        self.value: Any = None
-        self.failure: str | None = None
-        """Why the engine fails it (the call failed, no value came back); else ``value``."""
-        self.waiters: list[QueryNode] = []
-        self.call: _Call | None = None
-
-    def settle(self, value: Any = None, failure: str | None = None) -> None:
-        if not self.settled:
-            self.settled, self.value, self.failure = True, value, failure
-            self.done.set()
-
-
-class _Call:
-    __slots__ = ("admission", "entries", "loader", "scope")
-
-    def __init__(self, loader: Loader[Any, Any], entries: list[_Entry]) -> None:
-        self.loader = loader
-        self.entries = entries
-        self.admission: Admission | None = None
-        self.scope = trio.CancelScope()
-
-    def unwanted(self) -> bool:
-        """Nobody waits for any of its keys, and it holds no place yet (nor a thread)."""
-        admitted = self.admission is not None and self.admission.state not in ("new", "waiting")
-        return not admitted and not any(e.waiters for e in self.entries)
-
-
-class _Held:
-    """The limiter ``trio.to_thread.run_sync`` sees for a call that already holds its place:
-    it gives the place back when the thread really ends."""
-
-    def __init__(self, admission: Admission) -> None:
-        self.admission = admission
-        self.handed_over = False
-        """trio took the place over: it gives it back when the thread ends."""
-
-    async def acquire_on_behalf_of(self, borrower: object) -> None:
-        self.handed_over = True  # the place is taken already
-
-    def release_on_behalf_of(self, borrower: object) -> None:
-        self.admission.release_on_behalf_of(self.admission)
-
-
 class _Cohort:
     __slots__ = ("forming", "pending")
 
     def __init__(self, pending: set[int]) -> None:
         self.pending = pending
-        self.forming: dict[Loader[Any, Any], list[tuple[int, int, _Entry]]] = {}
+        self.forming: dict[Loader[Any, Any], list[tuple[int, int, Entry]]] = {}
 
 
 class Batches:
@@ -115,7 +63,7 @@ class Batches:
         self.sources = sources
         self.admissions = admissions
         self.note = note
-        self.memo: dict[Loader[Any, Any], dict[Any, _Entry]] = {}
+        self.memo: dict[Loader[Any, Any], dict[Any, Entry]] = {}
         self.cohort_of: dict[int, _Cohort] = {}
         self._asks = itertools.count()
 
@@ -160,7 +108,7 @@ class Batches:
         self,
         q: QueryNode,
         loader: Loader[Any, Any],
-        entries: list[_Entry],
+        entries: list[Entry],
         future: asyncio.Future[list[Any]],
     ) -> None:
         try:
@@ -170,10 +118,10 @@ class Batches:
         else:
             _resolve(future, values)
 
-    def ask(self, q: QueryNode, loader: Loader[Any, Any], keys: Iterable[object]) -> list[_Entry]:
+    def ask(self, q: QueryNode, loader: Loader[Any, Any], keys: Iterable[object]) -> list[Entry]:
         memo = self.memo.setdefault(loader, {})
-        entries: list[_Entry] = []
-        unsent: list[tuple[int, int, _Entry]] = []
+        entries: list[Entry] = []
+        unsent: list[tuple[int, int, Entry]] = []
         for key in keys:
             try:
                 entry = memo.get(key)
@@ -183,7 +131,7 @@ class Batches:
                     " per request, so they must be (an int, a str, a tuple...)"
                 ) from None
             if entry is None:
-                entry = memo[key] = _Entry(key)
+                entry = memo[key] = Entry(key)
             if entry.call is None:  # goes with the first of its askers' calls to be sent
                 unsent.append((q.index, next(self._asks), entry))
             entries.append(entry)
@@ -195,9 +143,7 @@ class Batches:
                 self._send({loader: unsent})
         return entries
 
-    async def wait(
-        self, q: QueryNode, loader: Loader[Any, Any], entries: list[_Entry]
-    ) -> list[Any]:
+    async def wait(self, q: QueryNode, loader: Loader[Any, Any], entries: list[Entry]) -> list[Any]:
         """The values of ``entries``, in order; raises the first failing one's error.
 
         ``q`` waits for all of them from the start: a call is given up only when nobody
@@ -218,7 +164,7 @@ class Batches:
             raise
         return [self._outcome(q, loader, entry) for entry in entries]
 
-    def _join(self, q: QueryNode, entry: _Entry) -> None:
+    def _join(self, q: QueryNode, entry: Entry) -> None:
         entry.waiters.append(q)
         call = entry.call
         if call is not None:
@@ -227,7 +173,7 @@ class Batches:
                 call.admission.prioritize(q.urgency)
                 self.admissions[q.index] = call.admission
 
-    def _outcome(self, q: QueryNode, loader: Loader[Any, Any], entry: _Entry) -> Any:
+    def _outcome(self, q: QueryNode, loader: Loader[Any, Any], entry: Entry) -> Any:
         if entry.failure is not None:
             error = QueryError(
                 f"loader {loader.name!r} {entry.failure}", page=self.page, query=q.name
@@ -237,11 +183,11 @@ class Batches:
             raise entry.value  # the loader's own answer for this key
         return entry.value
 
-    def _send(self, forming: Mapping[Loader[Any, Any], list[tuple[int, int, _Entry]]]) -> None:
+    def _send(self, forming: Mapping[Loader[Any, Any], list[tuple[int, int, Entry]]]) -> None:
         for loader, asked in forming.items():
             # The keys in the order their queries are declared, then asked: the same call,
             # with the same keys in the same order, on every run.
-            entries: list[_Entry] = []
+            entries: list[Entry] = []
             seen: set[int] = set()
             for *_, entry in sorted(asked, key=lambda a: a[:2]):
                 if entry.call is None and id(entry) not in seen:
@@ -252,7 +198,7 @@ class Batches:
             size = loader.max_batch or len(entries)
             limited = loader.source is not None or not loader.is_async
             for start in range(0, len(entries), size):
-                call = _Call(loader, entries[start : start + size])
+                call = Call(loader, entries[start : start + size])
                 for entry in call.entries:
                     entry.call = call
                 if limited:  # made here, in key order: equally urgent calls queue in that order
@@ -263,7 +209,7 @@ class Batches:
                     call.admission.request()
                 self.nursery.start_soon(self._run, call, name=f"loader {loader.name}")
 
-    async def _run(self, call: _Call) -> None:
+    async def _run(self, call: Call) -> None:
         loader = call.loader
         keys = [entry.key for entry in call.entries]
         waiting = [q for entry in call.entries for q in entry.waiters]
@@ -277,91 +223,29 @@ class Batches:
         result = None
         try:
             with call.scope:
-                result = await self._fetch(loader, keys, admission, in_thread)
+                result = await fetch(loader, keys, admission, in_thread)
         except BaseException as exc:
             if isinstance(exc, trio.Cancelled | KeyboardInterrupt):  # the render ends
-                self._settle_all(call, None, "was cancelled")
+                settle_all(call, None, "was cancelled")
                 raise
-            self._settle_all(call, exc, f"failed: {type(exc).__name__}: {exc}")
+            settle_all(call, exc, f"failed: {type(exc).__name__}: {exc}")
         else:
             if call.scope.cancelled_caught:  # every query waiting for it gave up
                 self._forget(call)
             else:
-                self._distribute(call, result)
+                distribute(call, result)
         finally:
             if admission is not None:
                 for entry in call.entries:
                     for q in entry.waiters:
                         self.note(q, "admission.wait_s", admission.wait_s)
 
-    async def _fetch(
-        self,
-        loader: Loader[Any, Any],
-        keys: list[Any],
-        admission: Admission | None,
-        in_thread: bool,
-    ) -> Any:
-        fetch = functools.partial(loader.fetch, keys)
-        if admission is not None:
-            await admission.granted()
-        if in_thread:
-            assert admission is not None
-            held = _Held(admission)
-            try:
-                return await trio.to_thread.run_sync(
-                    fetch, abandon_on_cancel=True, limiter=cast("trio.CapacityLimiter", held)
-                )
-            except trio.Cancelled:
-                if held.handed_over:
-                    admission.abandon()  # its thread runs on, holding its place until it returns
-                else:  # cancelled before trio took the place over
-                    admission.release_on_behalf_of(admission)
-                raise
-        try:
-            if loader.loop == "asyncio":
-                return await run_on_asyncio(fetch, what=f"loader {loader.name!r}")
-            return await fetch()
-        finally:
-            if admission is not None:
-                admission.release_on_behalf_of(admission)
-
-    def _forget(self, call: _Call) -> None:
+    def _forget(self, call: Call) -> None:
         memo = self.memo[call.loader]
         for entry in call.entries:
             if memo.get(entry.key) is entry:
                 del memo[entry.key]  # a later load asks again
             entry.settle(None, "was cancelled: every query waiting for it gave up")
-
-    def _settle_all(self, call: _Call, cause: BaseException | None, failure: str) -> None:
-        for entry in call.entries:
-            entry.settle(cause, failure)
-
-    def _distribute(self, call: _Call, result: Any) -> None:
-        entries = call.entries
-        if isinstance(result, Mapping):
-            for entry in entries:
-                if entry.key in result:
-                    entry.settle(result[entry.key])
-                else:
-                    entry.settle(None, f"returned no value for key {entry.key!r}")
-        elif isinstance(result, Sequence) and not isinstance(result, str | bytes | bytearray):
-            if len(result) == len(entries):
-                for entry, value in zip(entries, result, strict=True):
-                    entry.settle(value)
-            else:
-                self._settle_all(
-                    call,
-                    None,
-                    f"returned {len(result)} values for {len(entries)} keys: return one value"
-                    " per key, in the keys' order, or a mapping of key to value",
-                )
-        else:
-            self._settle_all(
-                call,
-                None,
-                f"returned a {type(result).__name__}: return a mapping of key to value, or a"
-                " list of values aligned with the keys",
-            )
 
 
 def _resolve(future: asyncio.Future[list[Any]], outcome: list[Any] | Exception) -> None:
