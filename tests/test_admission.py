@@ -268,3 +268,65 @@ def test_places_go_by_urgency_then_arrival_and_never_exceed_the_limit(
     admitted = trio.run(main)
     staying = [i for i, (_, gives_up) in enumerate(calls) if not gives_up]
     assert admitted == sorted(staying, key=lambda i: (calls[i][0], i))
+
+
+@given(
+    deps=st.lists(st.sets(st.integers(0, 20), max_size=3), min_size=1, max_size=10),
+    fragments=st.lists(
+        st.tuples(st.sets(st.integers(0, 20), min_size=1, max_size=3), st.integers(-3, 3)),
+        max_size=6,
+    ),
+    shell=st.sets(st.integers(0, 20), max_size=2),
+)
+def test_a_query_ranks_as_the_most_urgent_fragment_needing_it(deps, fragments, shell) -> None:
+    count = len(deps)
+    depends = [sorted({d % i for d in ds}) if i else [] for i, ds in enumerate(deps)]
+    uses = [sorted({u % count for u in us}) for us, _ in fragments]
+    shell_queries = sorted({s % count for s in shell})
+
+    def call(**_: object) -> int:
+        return 1
+
+    page = Page(
+        name="ranked",
+        shell=Shell(
+            html=SHELL.format(
+                "".join(f'<?marker name="f{i}">' for i in range(len(fragments)))
+                + "".join(f"{{{{ q{s} }}}}" for s in shell_queries)
+            ),
+            queries=tuple(f"q{s}" for s in shell_queries),
+        ),
+        queries=tuple(
+            Query(name=f"q{i}", call=call, result=int, depends_on=tuple(f"q{d}" for d in ds))
+            for i, ds in enumerate(depends)
+        ),
+        fragments=tuple(
+            Fragment(target=f"f{i}", uses=tuple(f"q{u}" for u in uses[i]), priority=p, template="x")
+            for i, (_, p) in enumerate(fragments)
+        ),
+    )
+    graph = engine.Graph.build(page)
+
+    def upstream(roots: list[int]) -> set[int]:
+        """The queries ``roots`` need, themselves included."""
+        seen: set[int] = set()
+        stack = list(roots)
+        while stack:
+            q = stack.pop()
+            if q not in seen:
+                seen.add(q)
+                stack.extend(depends[q])
+        return seen
+
+    before_first_byte = upstream(shell_queries)
+    for q in graph.queries:
+        if q.index in before_first_byte:
+            expected: tuple[float, ...] = (0, 0, 0)
+        else:
+            needing = [
+                (1, -priority, f)
+                for f, (_, priority) in enumerate(fragments)
+                if q.index in upstream(uses[f])
+            ]
+            expected = min(needing, default=(2, 0, 0))
+        assert q.urgency == (*expected, q.index), q.name
