@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -27,3 +28,25 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 _site_db_dir = tempfile.mkdtemp(prefix="engine-site-tests-")
 atexit.register(shutil.rmtree, _site_db_dir, ignore_errors=True)
 os.environ.setdefault("SITE_DB", os.path.join(_site_db_dir, "acme.db"))
+
+
+@pytest.fixture(autouse=True)
+def _cold_caches_under_mutation():
+    """Under ``python -m tools.mutation``, each test compiles its templates and builds its
+    graphs itself: a cache filled before the mutant was switched on (while mutmut's parent
+    process collected the tests) would run the unmutated code and hide the mutant."""
+    if "MUTANT_UNDER_TEST" in os.environ:
+        from engine import _render
+        from engine.markup import jinja, templates
+        from engine.wire import format as wire_format
+
+        for cached in (
+            jinja.environment,
+            jinja._compile,
+            jinja._from_string,
+            templates._cached,
+            wire_format.slot_template,
+            _render._build,
+        ):
+            cached.cache_clear()
+    yield

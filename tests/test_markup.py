@@ -8,6 +8,8 @@ import pytest
 from markupsafe import Markup
 
 import engine
+from engine import Fragment, Graph, Page, Shell
+from engine.markup.context import stray_text
 from engine.markup.templates import (
     Template,
     TemplateSyntaxError,
@@ -73,6 +75,15 @@ def test_embedded_json_cannot_close_its_script() -> None:
     assert json.loads(data) == value
 
 
+def test_json_with_a_lone_surrogate_keeps_it_as_an_escape() -> None:
+    # msgspec cannot write a lone surrogate as UTF-8: the fallback writes the same compact,
+    # ASCII-only JSON, every key a string, so JSON.parse gives back exactly this string.
+    value = {"text": "a\ud800é</script>", 7: [1.5, None]}
+    data = embed_json(value)
+    assert data == b'{"text":"a\\ud800\\u00e9\\u003c/script\\u003e","7":[1.5,null]}'
+    assert json.loads(data) == {"text": "a\ud800é</script>", "7": [1.5, None]}
+
+
 def test_template_balance() -> None:
     assert template_balance_error("<template><p></p></template>") is None
     assert "closes a <template>" in template_balance_error("</template><script>x</script>")
@@ -127,6 +138,8 @@ def test_a_template_with_jinja_syntax_or_an_unknown_filter_is_rejected() -> None
         ("{{ name | upper }}", "unknown filter 'upper' in '{{ name | upper }}'"),
         ("{{ items[0] }}", "cannot read '{{ items[0] }}': a placeholder is a path"),
         ("{{ a.b() }}", "cannot read '{{ a.b() }}'"),
+        # Long statements are clipped to 57 characters in the message.
+        ("{% if " + "x" * 80 + " %}", "'{% if " + "x" * 51 + "...' is Jinja syntax"),
     ):
         with pytest.raises(TemplateSyntaxError) as caught:
             Template.parse(text)
@@ -152,3 +165,58 @@ def test_placeholders_that_decide_a_url_scheme_are_found() -> None:
         ("formaction", "{{ e }}"),
     ]
     assert "write {{ a | url }}" in str(found[0])
+    [tight] = unsafe_url_placeholders('<a href="{{link}}">')
+    assert str(tight).startswith("{{link}} starts the URL in href=:")
+    assert "write {{ link | url }} (http(s), mailto" in str(tight)
+
+
+# -- slots in a table or a select: text in a fallback would be moved out ------------------
+
+
+@pytest.mark.parametrize(
+    ("html", "stray"),
+    [
+        ("<tr><td>Loading…</td></tr>", None),
+        ("Loading…", "Loading…"),
+        ("  ", None),
+        ("<tr><td>1</td></tr> more", "more"),
+        ("<p><b>deep</b>in p</p>after", "after"),  # nested closes come back to the top
+        ("a<br>b<p>c</p>d", "abd"),  # a void element holds no text
+        ("x<span/>y", "xy"),  # nor does a self-closed one
+        ("<TR><TD>1</TD></TR>x<BR>y", "xy"),  # tags in any case
+        ("<!-- note -->wait<p>in</p>", "wait"),  # a comment is not an element
+        ("</p>stray", "stray"),  # a close tag with nothing open
+    ],
+)
+def test_stray_text_is_text_outside_every_element(html: str, stray: str | None) -> None:
+    assert stray_text(html) == stray
+
+
+@pytest.mark.parametrize(
+    ("container", "fallback", "warned"),
+    [
+        ("<table><tbody>{}</tbody></table>", "<tr><td>…</td></tr>", None),
+        ("<table><tbody>{}</tbody></table>", "<!-- rows --><tr></tr>Loading", "table"),
+        ("<select>{}</select>", "<option>…</option>", None),
+        ("<select>{}</select>", "<option>a</option><br>pick one", "select"),
+        ("<div>{}</div>", "Loading", None),  # flow content keeps its text
+    ],
+)
+def test_engine_check_warns_about_text_a_table_or_select_moves_out(
+    container: str, fallback: str, warned: str | None
+) -> None:
+    slot = container.format('<?marker name="x">')
+    page = Page(
+        name="w",
+        shell=Shell(html=f'<meta charset="utf-8">{slot}'),
+        fragments=(Fragment(target="x", template="<tr></tr>", fallback=fallback),),
+    )
+    messages = [str(w) for w in Graph.build(page).warnings]
+    if warned is None:
+        assert messages == []
+    else:
+        text = "Loading" if warned == "table" else "pick one"
+        fix = "rows" if warned == "table" else "options"
+        [message] = messages
+        assert f"slot is inside a {warned}, where the text {text!r} of its fallback" in message
+        assert message.endswith(f"cannot stay (a table moves it out for good): use {fix}")

@@ -4,6 +4,7 @@
     python -m tools.mutation                 # every core module, one after the other
     python -m tools.mutation wire markup     # some of them
     python -m tools.mutation --report        # only print the table of the last runs
+    python -m tools.mutation markup --survivors  # after adding tests: rerun only the survivors
 
 Each module runs in its own copy of the repository under ``.mutation/<module>/`` with
 ``[tool.mutmut]`` narrowed to that module's files and to the tests that exercise it, so a
@@ -11,6 +12,10 @@ module's mutants run only those tests (mutmut then keeps, per mutant, only the t
 reach the mutated function). Hypothesis runs its ``mutation`` profile there: fewer
 examples, derandomized, so a verdict does not depend on luck. Results stay in the copy:
 ``cd .mutation/wire && mutmut results`` lists survivors, ``mutmut show NAME`` shows one.
+
+``--survivors`` reruns only the last run's survivors against the current tests (copied in
+again), which is honest as long as the mutated files are unchanged: tests were only added,
+so a killed mutant stays killed. It refuses if the module's code changed since the run.
 """
 
 from __future__ import annotations
@@ -41,6 +46,12 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_testing.py",
             "tests/test_html5.py",
             "tests/test_properties.py",
+            "tests/test_append_failures.py",
+            "tests/test_surrogates.py",
+            "tests/test_wire_guards.py",
+            "tests/test_shell.py",
+            "tests/test_layouts.py",
+            "tests/test_site.py",
         ),
     ),
     "resolution": (
@@ -50,6 +61,11 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_failures.py",
             "tests/test_testing.py",
             "tests/test_properties.py",
+            "tests/test_append_failures.py",
+            "tests/test_surrogates.py",
+            "tests/test_sources.py",
+            "tests/test_shell.py",
+            "tests/test_site.py",
         ),
     ),
     "wire": (
@@ -70,6 +86,12 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_graph.py",
             "tests/test_render.py",
             "tests/test_html5.py",
+            "tests/test_jinja.py",
+            "tests/test_shell.py",
+            "tests/test_surrogates.py",
+            "tests/test_layouts.py",
+            "tests/test_malformed_pages.py",
+            "tests/test_site.py",
         ),
     ),
     "contract": (
@@ -79,6 +101,10 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_testing.py",
             "tests/test_trace.py",
             "tests/test_properties.py",
+            "tests/test_append_failures.py",
+            "tests/test_wire_guards.py",
+            "tests/test_examples.py",
+            "tests/test_html5.py",
         ),
     ),
     "definition": (
@@ -91,6 +117,12 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_examples.py",
             "tests/test_readme.py",
             "tests/test_render.py",
+            "tests/test_malformed_pages.py",
+            "tests/test_definition_errors.py",
+            "tests/test_page_properties.py",
+            "tests/test_jinja.py",
+            "tests/test_layouts.py",
+            "tests/test_shell.py",
         ),
     ),
 }
@@ -130,22 +162,36 @@ class Score:
 
 def prepare(module: str) -> Path:
     """A fresh copy of the repository whose mutmut config covers only ``module``."""
-    pattern, tests = MODULES[module]
     copy = WORK / module
     shutil.rmtree(copy, ignore_errors=True)
     copy.mkdir(parents=True)
-    for name in COPIED:
+    _copy_into(copy, COPIED)
+    _narrow(module, copy)
+    return copy
+
+
+def _copy_into(copy: Path, names: tuple[str, ...]) -> None:
+    for name in names:
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(
+                source,
+                copy / name,
+                ignore=shutil.ignore_patterns("__pycache__"),
+                dirs_exist_ok=True,
+            )
         elif source.exists():
             shutil.copy2(source, copy / name)
+
+
+def _narrow(module: str, copy: Path) -> None:
+    pattern, tests = MODULES[module]
+    shutil.copy2(ROOT / "pyproject.toml", copy / "pyproject.toml")
     pyproject = copy / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8")
     text = _replace_list(text, "only_mutate", [pattern])
     text = _replace_list(text, "pytest_add_cli_args_test_selection", list(tests))
     pyproject.write_text(text, encoding="utf-8")
-    return copy
 
 
 def _replace_list(text: str, key: str, values: list[str]) -> str:
@@ -155,14 +201,24 @@ def _replace_list(text: str, key: str, values: list[str]) -> str:
     return block.sub(f"{key} = {json.dumps(values)}", text, count=1)
 
 
-def run(module: str, max_children: int) -> Score:
-    copy = prepare(module)
+def run(module: str, max_children: int, *, survivors: bool = False) -> Score:
+    names: list[str] = []
+    if survivors:
+        copy = WORK / module
+        names = survivors_of(module)
+        _check_unchanged(module, copy)
+        _copy_into(copy, ("tests",))
+        _narrow(module, copy)
+        print(f"{module}: rerunning {len(names)} survivor(s)", flush=True)
+    else:
+        copy = prepare(module)
     env = {**os.environ, "HYPOTHESIS_PROFILE": "mutation"}
     env.pop("PYTHONPATH", None)  # mutmut puts its mutated copy first on the path itself
     started = time.monotonic()
-    with open(copy / "mutmut.log", "w", encoding="utf-8") as log:
+    log_name = "mutmut-survivors.log" if survivors else "mutmut.log"
+    with open(copy / log_name, "w", encoding="utf-8") as log:
         subprocess.run(
-            [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)],
+            [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children), *names],
             cwd=copy,
             env=env,
             stdout=log,
@@ -175,21 +231,52 @@ def run(module: str, max_children: int) -> Score:
     return score
 
 
+def _exit_codes(module: str) -> dict[str, int | None]:
+    codes: dict[str, int | None] = {}
+    for meta in (WORK / module / "mutants").rglob("*.py.meta"):
+        codes.update(json.loads(meta.read_text(encoding="utf-8")).get("exit_code_by_key", {}))
+    return codes
+
+
+def survivors_of(module: str) -> list[str]:
+    """The mutants of the last run that no test killed (or that no test reached)."""
+    codes = _exit_codes(module)
+    if not codes:
+        raise SystemExit(f"{module}: no earlier run in {WORK / module}; run the module first")
+    if None in codes.values():
+        raise SystemExit(f"{module}: the last run did not finish; run the module again")
+    return sorted(name for name, code in codes.items() if code in SURVIVED | NO_TESTS)
+
+
+def _check_unchanged(module: str, copy: Path) -> None:
+    """Survivor reruns are honest only if the mutated code is what the run mutated."""
+    package = MODULES[module][0].removesuffix("/*")
+    ours, theirs = ROOT / package, copy / package
+    changed = sorted(
+        path.name
+        for path in ours.glob("*.py")
+        if not (theirs / path.name).exists()
+        or (theirs / path.name).read_bytes() != path.read_bytes()
+    )
+    if changed:
+        raise SystemExit(
+            f"{module}: {', '.join(changed)} changed since the last run; run the module again"
+        )
+
+
 def score_of(module: str) -> Score:
     score = Score(module)
-    for meta in (WORK / module / "mutants").rglob("*.py.meta"):
-        codes = json.loads(meta.read_text(encoding="utf-8")).get("exit_code_by_key", {})
-        for code in codes.values():
-            if code in KILLED:
-                score.killed += 1
-            elif code in TIMEOUT:
-                score.timeout += 1
-            elif code in SURVIVED:
-                score.survived += 1
-            elif code in NO_TESTS:
-                score.no_tests += 1
-            else:
-                score.other += 1
+    for code in _exit_codes(module).values():
+        if code in KILLED:
+            score.killed += 1
+        elif code in TIMEOUT:
+            score.timeout += 1
+        elif code in SURVIVED:
+            score.survived += 1
+        elif code in NO_TESTS:
+            score.no_tests += 1
+        else:
+            score.other += 1
     return score
 
 
@@ -204,6 +291,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", metavar="MODULE", help=", ".join(MODULES))
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--report", action="store_true", help="only print the last results")
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="rerun only the last run's survivors against the current tests",
+    )
     args = parser.parse_args(argv)
     modules = args.modules or list(MODULES)
     unknown = sorted(set(modules) - set(MODULES))
@@ -214,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.report:
             print(score_of(module).row())
         else:
-            run(module, args.max_children)
+            run(module, args.max_children, survivors=args.survivors)
     return 0
 
 

@@ -62,18 +62,17 @@ class Facts:
             return self.ready(f)
         return max(self.ready(f), self.seq(f.batch_query))
 
-    def group_ready(self, f: FragmentNode) -> int:
-        """When every member of f's group was ready, or known to go down with its parent.
+    def complete_or_doomed(self, f: FragmentNode) -> int:
+        """In order: when ``f`` had all it will show, or was sure to go down with an ancestor."""
+        return min(self.complete(f), self._doomed_at(f))
 
-        Out of order, a member dropped with its parent holds its group until the drop
-        (it could never be placed before); in order, until it is ready or dropped.
+    def group_ready(self, f: FragmentNode) -> int:
+        """In order: when every member of f's group could go out, ready or sure to go down.
+
+        (Out of order, rule 3 finds the write each member could join itself: a member
+        dropped with its parent joins the write that reports the drop.)
         """
-        members = [self.g.fragments[m] for m in f.group]
-        if self.t.mode == "out-of-order":
-            return max(
-                self._dropped_at(m) if m.target in self.dropped else self.ready(m) for m in members
-            )
-        return max(self.ready_or_doomed(m) for m in members)
+        return max(self.ready_or_doomed(self.g.fragments[m]) for m in f.group)
 
     def ready_or_doomed(self, f: FragmentNode) -> int:
         """In order: when ``f`` itself could go out, ready or sure to go down with an ancestor."""
@@ -87,11 +86,6 @@ class Facts:
             if node.target in self.failed and node.target not in self.dropped:
                 return self.ready(node)
             parent = node.parent
-        return NEVER
-
-    def _dropped_at(self, f: FragmentNode) -> int:
-        if f.target in self.dropped and f.target in self.first:
-            return self.t.writes[self.write_of(f.target)].seq
         return NEVER
 
     def write_of(self, target: str) -> int:

@@ -112,8 +112,8 @@ def _unit_pairs(x: Facts, w: int) -> list[tuple[FragmentNode, FragmentNode]]:
         ):
             root_of[name] = root_of[parent.target]  # placed inside its parent
             continue
-        if kind in ("fragment", "failed") and not placed_here:
-            continue  # a later failure of an append fragment: part of its batches
+        if kind == "fragment" and not placed_here:
+            continue  # a second fill of its slot: rule 5 says so
         if not roots or roots[-1].target != name:
             roots.append(f)
         root_of[name] = name
@@ -163,7 +163,7 @@ def _work_conserving(x: Facts, slack: float) -> list[Violation]:
     if x.t.mode == "buffered":
         return out
     if x.t.mode == "in-order":
-        waiting = 0
+        waiting = 0  # when all before f in the document was complete (or sure to go down)
         for f in x.document_order():
             if f.target not in x.first:
                 continue
@@ -188,7 +188,7 @@ def _work_conserving(x: Facts, slack: float) -> list[Violation]:
                         f" for write #{earliest}",
                     )
                 )
-            waiting = max(waiting, x.complete(f))
+            waiting = max(waiting, x.complete_or_doomed(f))
         return out
     for f in x.g.fragments:
         if f.target not in x.first or f.target in x.dropped:

@@ -1,0 +1,318 @@
+"""The contract checker on the hard cases: no false alarm on a real render, no miss on a forgery.
+
+``tests/test_contract.py`` breaks each rule once on a plain page. These are the cases the
+checker has to reason about: failures that take nested fragments down, append fragments
+that fail between batches, data in the same write as the fragment using it, a fragment
+that shares its name with a query, reveal-group members dropped with their parent.
+Each real render must pass; each forgery must be reported as exactly its rule.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from engine import Fragment, Page, Query, Shell
+from engine.testing import Timeline, Violation, check_contract, render_timeline
+from tests.test_contract import SHELL, assert_reported, with_chunks
+
+MODES = ("out-of-order", "in-order", "buffered")
+
+
+def after(delay: float, value: int = 1, *, fails: bool = False):
+    async def call(**deps: object) -> int:
+        await trio.sleep(delay)
+        if fails:
+            raise ConnectionError("backend down")
+        return value
+
+    return call
+
+
+def shows(target: str, *uses: str, template: str | None = None, **options: object) -> Fragment:
+    shown = template if template is not None else "".join(f"{{{{ {u} }}}}" for u in uses)
+    return Fragment(target=target, uses=uses, template=shown, fallback="…", **options)
+
+
+def shell(*slots: str, queries: tuple[str, ...] = ()) -> Shell:
+    return Shell(
+        html=SHELL.format("".join(f'<?marker name="{s}">' for s in slots)), queries=queries
+    )
+
+
+def chunks(timeline: Timeline) -> list[tuple[tuple[str, str], ...]]:
+    return [w.chunks for w in timeline.writes]
+
+
+# -- failures that take nested fragments down -------------------------------------------
+
+# outer fails at 0.1; middle and inner sit inside it, and inner's query depends on one that
+# was still running when the render ended (so it never started).
+NEVER_RAN = Page(
+    name="contract",
+    shell=shell("outer", "after"),
+    queries=(
+        Query(name="a", call=after(0.1, fails=True), result=int),
+        Query(name="b", call=after(0.2), result=int),
+        Query(name="c", call=after(0.3), result=int, depends_on=("b",)),
+        Query(name="d", call=after(0.05), result=int),
+    ),
+    fragments=(
+        shows("outer", "a", template='<div>{{ a }}<?marker name="middle"></div>'),
+        shows("middle", "b", template='<p>{{ b }}<?marker name="inner"></p>'),
+        shows("inner", "c"),
+        shows("after", "d"),
+    ),
+)
+DOWN = (("failed", "outer"), ("failed", "middle"), ("failed", "inner"))
+
+
+async def test_fragments_inside_a_failure_whose_queries_never_ran(autojump_clock) -> None:
+    for mode in MODES:
+        timeline = await render_timeline(NEVER_RAN, mode=mode)
+        assert "c" not in timeline.queries  # never started: b had not resolved
+        assert timeline.queries["b"].end is None  # cancelled when the render ended
+        assert check_contract(timeline) == [], mode
+    assert chunks(timeline) == [(("shell", ""), *DOWN, ("fragment", "after"), ("close", ""))]
+
+
+# In order, inner's own data (e, 0.3) comes after outer failed (0.1), and "after" needs e
+# too: inner goes down with its grandparent at 0.1, not when its data would have come.
+GRANDPARENT = Page(
+    name="contract",
+    shell=shell("outer", "after"),
+    queries=(
+        Query(name="a", call=after(0.1, fails=True), result=int),
+        Query(name="b", call=after(0.2), result=int),
+        Query(name="e", call=after(0.3), result=int),
+    ),
+    fragments=(
+        shows("outer", "a", template='<div>{{ a }}<?marker name="middle"></div>'),
+        shows("middle", "b", template='<p>{{ b }}<?marker name="inner"></p>'),
+        shows("inner", "e"),
+        shows("after", "e"),
+    ),
+)
+
+
+async def test_in_order_a_grandchild_goes_down_with_its_grandparent(autojump_clock) -> None:
+    timeline = await render_timeline(GRANDPARENT, mode="in-order")
+    assert chunks(timeline) == [
+        (("shell", ""),),
+        DOWN,
+        (("fragment", "after"), ("close", "")),
+    ]
+    assert [w.time for w in timeline.writes] == [0, 0.1, 0.3]
+    assert check_contract(timeline) == []
+    # Held back until its own data came, it would break rule 3.
+    held = with_chunks(timeline, {1: DOWN[:2], 2: (DOWN[2], *chunks(timeline)[2])})
+    assert_reported(held, 3, "'inner' was ready (with all before it) for write #1")
+
+
+# -- append fragments that fail between batches -----------------------------------------
+
+
+def feed(*gaps: float):
+    """One batch at once, then one after each gap but the last, then a failure."""
+
+    async def call():
+        yield [0]
+        for gap in gaps[:-1]:
+            await trio.sleep(gap)
+            yield [1]
+        await trio.sleep(gaps[-1])
+        raise ConnectionError("feed dropped")
+
+    return call
+
+
+# The list fails at 0.3 after a batch at 0.25; "later" (0.2) and "hi" (0.3) follow it.
+FEED = Page(
+    name="contract",
+    shell=Shell(
+        html=SHELL.format('<ul><?marker name="list"></ul><?marker name="later"><?marker name="hi">')
+    ),
+    queries=(
+        Query(name="rows", call=feed(0.25, 0.05), result=list[int]),
+        Query(name="l", call=after(0.2), result=int),
+        Query(name="h", call=after(0.3), result=int),
+    ),
+    fragments=(
+        Fragment(
+            target="list",
+            uses=("rows",),
+            mode="append",
+            template="<li>{{ rows }}</li>",
+            fallback="…",
+            priority="low",
+        ),
+        shows("later", "l"),
+        shows("hi", "h", priority="high"),
+    ),
+)
+
+
+async def test_in_order_what_follows_a_failing_append_waits_for_its_failure(
+    autojump_clock,
+) -> None:
+    timeline = await render_timeline(FEED, mode="in-order")
+    assert chunks(timeline) == [
+        (("shell", ""),),
+        (("fragment", "list"),),
+        (("batch", "list"),),
+        (("failed", "list"), ("fragment", "later"), ("fragment", "hi"), ("close", "")),
+    ]
+    assert check_contract(timeline) == []
+    # "later" was ready at 0.2 (before the batch at 0.25), but in order the list before it
+    # was not complete until it failed at 0.3: holding "later" until then is no violation.
+
+
+async def test_out_of_order_a_failing_append_is_a_chunk_like_its_batches(autojump_clock) -> None:
+    timeline = await render_timeline(FEED)
+    assert chunks(timeline) == [
+        (("shell", ""),),
+        (("fragment", "list"),),
+        (("fragment", "later"),),
+        (("batch", "list"),),
+        (("fragment", "hi"), ("failed", "list"), ("close", "")),
+    ]
+    assert check_contract(timeline) == []
+    # Its failure (priority low) before a high-priority fragment in the same write.
+    forged = with_chunks(timeline, {4: (("failed", "list"), ("fragment", "hi"), ("close", ""))})
+    assert_reported(forged, 2, "'list' (priority -1) went before 'hi' (priority 1")
+    # A batch of it likewise (the batch moved from write 3 to write 4, before "hi").
+    moved = with_chunks(
+        timeline,
+        {3: (), 4: (("batch", "list"), ("fragment", "hi"), ("failed", "list"), ("close", ""))},
+    )
+    assert_reported(moved, 2, "'list' (priority -1) went before 'hi' (priority 1")
+    ended = with_chunks(
+        timeline,
+        {4: (("end", "list"), ("fragment", "hi"), ("close", ""))},
+    )
+    assert 2 in {v.rule for v in check_contract(ended)}
+
+
+# -- data in the same write as the fragments ---------------------------------------------
+
+# The exposed query "p" shares its name with the fragment "p" that shows it.
+SAME_NAME = Page(
+    name="contract",
+    shell=shell("q", "p"),
+    queries=(
+        Query(name="v", call=after(0.1), result=int),
+        Query(name="p", call=after(0.1), result=int, expose=True),
+    ),
+    fragments=(shows("q", "v", priority="high"), shows("p", "p", priority="low")),
+)
+
+
+async def test_data_early_in_a_write_is_not_a_chunk_out_of_order(autojump_clock) -> None:
+    timeline = await render_timeline(SAME_NAME)
+    q, data, p, close = (("fragment", "q"), ("query", "p"), ("fragment", "p"), ("close", ""))
+    assert chunks(timeline) == [(("shell", ""),), (q, data, p, close)]
+    assert check_contract(timeline) == []
+    # The data of "p" may go before "q": it is not the fragment "p" (rule 1 allows earlier).
+    assert check_contract(with_chunks(timeline, {1: (data, q, p, close)})) == []
+    # After a data chunk, chunks are still checked: "p" before the more urgent "q".
+    swapped = with_chunks(timeline, {1: (data, p, q, close)})
+    assert_reported(swapped, 2, "'p' (priority -1) went before 'q' (priority 1")
+
+
+# outer holds inner; "hi" and "lo" are ready at the same time as outer.
+NESTED_TIES = Page(
+    name="contract",
+    shell=shell("outer", "hi", "lo"),
+    queries=(Query(name="a", call=after(0.1), result=int),),
+    fragments=(
+        shows("outer", "a", template='<div>{{ a }}<?marker name="inner"></div>'),
+        shows("inner", "a"),
+        shows("hi", "a", priority="high"),
+        shows("lo", "a", priority="low"),
+    ),
+)
+
+
+async def test_chunks_after_a_fragment_placed_inside_its_parent_are_checked(
+    autojump_clock,
+) -> None:
+    timeline = await render_timeline(NESTED_TIES)
+    hi, outer, inner, lo = (("fragment", n) for n in ("hi", "outer", "inner", "lo"))
+    assert chunks(timeline) == [(("shell", ""),), (hi, outer, inner, lo, ("close", ""))]
+    assert check_contract(timeline) == []
+    forged = with_chunks(timeline, {1: (outer, inner, lo, hi, ("close", ""))})
+    found = assert_reported(forged, 2, "'lo' (priority -1) went before 'hi' (priority 1")
+    assert found == [
+        Violation(
+            2,
+            "write #1 at t=0.1: 'lo' (priority -1) went before 'hi' (priority 1, declared"
+            " earlier or more urgent)",
+        )
+    ]
+
+
+# -- failures of a whole write ----------------------------------------------------------
+
+BOTH_FAIL = Page(
+    name="contract",
+    shell=shell("hi", "lo"),
+    queries=(Query(name="b", call=after(0.2, fails=True), result=int),),
+    fragments=(shows("hi", "b", priority="high"), shows("lo", "b", priority="low")),
+)
+
+
+async def test_failed_chunks_go_by_priority_too(autojump_clock) -> None:
+    timeline = await render_timeline(BOTH_FAIL)
+    hi, lo = ("failed", "hi"), ("failed", "lo")
+    assert chunks(timeline) == [(("shell", ""),), (hi, lo, ("close", ""))]
+    assert check_contract(timeline) == []
+    forged = with_chunks(timeline, {1: (lo, hi, ("close", ""))})
+    assert_reported(forged, 2, "'lo' (priority -1) went before 'hi' (priority 1")
+
+
+# -- a reveal-group member dropped with its parent --------------------------------------
+
+# "gx" (group g) sits in "outer", which fails; "gy" (group g, high) does not wait for it.
+# "x" is declared before "outer", with the same priority.
+DROPPED_MEMBER = Page(
+    name="contract",
+    shell=shell("x", "outer", "gy"),
+    queries=(
+        Query(name="a", call=after(0.1, fails=True), result=int),
+        Query(name="v", call=after(0.1), result=int),
+    ),
+    fragments=(
+        shows("x", "v"),
+        shows("outer", "a", template='<div>{{ a }}<?marker name="gx"></div>'),
+        shows("gx", "v", reveal="g"),
+        shows("gy", "v", reveal="g", priority="high"),
+    ),
+)
+
+
+async def test_a_member_dropped_with_its_parent_ties_nothing(autojump_clock) -> None:
+    timeline = await render_timeline(DROPPED_MEMBER)
+    gy, x, outer, gx = ("fragment", "gy"), ("fragment", "x"), ("failed", "outer"), ("failed", "gx")
+    assert chunks(timeline) == [(("shell", ""),), (gy, x, outer, gx, ("close", ""))]
+    assert check_contract(timeline) == []
+    # gx is not placed, so outer is not in gy's unit: outer before x is out of order.
+    forged = with_chunks(timeline, {1: (gy, outer, gx, x, ("close", ""))})
+    assert_reported(forged, 2, "'outer' (priority 0) went before 'x' (priority 0")
+
+
+async def test_in_order_a_shell_query_fragment_goes_with_the_shell(autojump_clock) -> None:
+    page = Page(
+        name="contract",
+        shell=shell("x", "y", queries=("s",)),
+        queries=(
+            Query(name="s", call=after(0.1), result=int),
+            Query(name="t", call=after(0.2), result=int),
+        ),
+        fragments=(shows("x", "s"), shows("y", "t")),
+    )
+    for mode in ("out-of-order", "in-order"):
+        timeline = await render_timeline(page, mode=mode)
+        assert chunks(timeline) == [
+            (("shell", ""), ("fragment", "x")),
+            (("fragment", "y"), ("close", "")),
+        ]
+        assert check_contract(timeline) == [], mode

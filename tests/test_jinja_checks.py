@@ -1,0 +1,121 @@
+"""Jinja2 templates read at definition time: every message names the right file and line.
+
+What ``engine check`` finds in a Jinja2 template (where each slot is, what is included,
+what cannot be read) comes from its syntax tree, including the trees of the templates it
+includes; these pin the file and line each finding names, and what is read only once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import engine
+from engine import Fragment, Graph
+from engine.testing import render_timeline
+
+from .test_jinja import jinja, messages, page, rendered
+
+LOOP = (
+    "a slot must appear exactly once in the rendered HTML, so it cannot be repeated, left out"
+    " or rendered by a macro; move it out (its own fragment can loop or decide)"
+)
+
+
+def test_a_slot_is_found_on_its_own_line_inside_a_text_block() -> None:
+    found = messages(
+        jinja(
+            "first\n{% for r in reviews %}\n\n  <?marker name='a'>\n{% endfor %}\n"
+            '{% if product %}<p>\n<?marker name="b"></p>\n\n{% endif %}',
+            slots="ab",
+        )
+    )
+    assert found == [
+        f"inline template:4: slot 'a' is inside a {{% for %}} loop: {LOOP}",
+        f"inline template:7: slot 'b' is inside an {{% if %}}: {LOOP}",
+    ]
+
+
+def test_slot_takes_exactly_one_literal_name() -> None:
+    found = messages(
+        jinja('{{ slot("a", "b") }}\n{{ slot(3) }}\n{{ slot() }}\n{{ slot("a") }}', slots="a")
+    )
+    assert found == [
+        f"inline template:{line}: slot() takes the slot's name as a literal string"
+        for line in (1, 2, 3)
+    ]
+
+
+def test_a_slot_two_includes_deep_names_the_innermost_file(tmp_path: Path) -> None:
+    (tmp_path / "a.html").write_text('{% include "b.html" %}')
+    (tmp_path / "b.html").write_text('<ul>{% include "c.html" %}</ul>')
+    (tmp_path / "c.html").write_text('\n<li><?marker name="r"></li>')
+    [message] = messages(
+        jinja('{% for x in reviews %}{% include "a.html" %}{% endfor %}', slots="r"),
+        tmp_path / "p.toml",
+    )
+    assert message == f"{tmp_path}/c.html:2: slot 'r' is inside a {{% for %}} loop: {LOOP}"
+
+
+def test_a_template_that_includes_itself_is_read_twice_not_forever(tmp_path: Path) -> None:
+    (tmp_path / "tree.html").write_text(
+        '{% if reviews %}{% include "tree.html" %}{% endif %}<?marker name="r">'
+    )
+    source = tmp_path / "p.toml"
+    found = messages(
+        page(
+            Fragment(target="x", uses=("reviews",), jinja="tree.html", fallback="…"),
+            Fragment(target="r", template="r", fallback="…"),
+        ),
+        source,
+    )
+    # Read once more inside itself, no deeper: the slot is found twice, not forever.
+    assert found == [
+        f"{tmp_path}/tree.html:1: slot 'r' is inside an {{% if %}}: {LOOP}",
+        "slot 'r' appears both in fragment 'x' and in fragment 'x'",
+    ]
+
+
+def test_includes_after_a_computed_one_are_still_read(tmp_path: Path) -> None:
+    (tmp_path / "broken.html").write_text("{% if %}")
+    [message] = messages(
+        jinja('{% include product.name %}{% include "broken.html" %}'), tmp_path / "p.toml"
+    )
+    assert message.startswith(f"{tmp_path}/broken.html:1: template syntax error:")
+
+
+def test_templates_that_cannot_be_read_say_why(tmp_path: Path) -> None:
+    source = tmp_path / "p.toml"
+    [message] = messages(jinja('{% include "gone.html" %}'), source)
+    assert message == f"inline template: template 'gone.html' not found (looked in {tmp_path})"
+    [message] = messages(page(Fragment(target="x", jinja="nope.html", fallback="…")), source)
+    assert message == f"cannot read template {tmp_path}/nope.html: No such file or directory"
+    (tmp_path / "latin.html").write_bytes(b"caf\xe9")
+    [message] = messages(page(Fragment(target="x", jinja="latin.html", fallback="…")), source)
+    assert message.startswith(
+        f"template {tmp_path}/latin.html is not UTF-8: 'utf-8' codec can't decode byte 0xe9"
+    )
+
+
+async def test_a_template_outside_the_page_directory(tmp_path: Path, autojump_clock) -> None:
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "x.html").write_text('{% include "part.html" %}')
+    (tmp_path / "shared" / "part.html").write_text("<b>{{ product.name }}</b>")
+    fragment = Fragment(target="x", uses=("product",), jinja="../shared/x.html", fallback="…")
+    graph = Graph.build(page(fragment), source=str(tmp_path / "pages" / "p.toml"))
+    assert '<?start name="x"><b>Lamp &lt;b&gt;</b><?end>' in await rendered(graph)
+
+
+async def test_a_render_error_in_a_template_file_names_its_line(
+    tmp_path: Path, autojump_clock
+) -> None:
+    (tmp_path / "t.html").write_text("<p>\n{% for r in reviews %}\n{{ r.author.nope }}{% endfor %}")
+    graph = Graph.build(
+        page(Fragment(target="x", uses=("reviews",), jinja="t.html", fallback="…")),
+        source=str(tmp_path / "p.toml"),
+    )
+    failures: list[BaseException] = []
+    await render_timeline(graph, on_error=lambda page, node, error: failures.append(error))
+    [error] = failures
+    assert isinstance(error, engine.FragmentError)
+    assert f"{tmp_path}/t.html:3: 'str object' has no attribute 'nope'" in str(error)
