@@ -52,6 +52,7 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_shell.py",
             "tests/test_layouts.py",
             "tests/test_site.py",
+            "tests/test_contract_cases.py",
         ),
     ),
     "resolution": (
@@ -92,6 +93,7 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_layouts.py",
             "tests/test_malformed_pages.py",
             "tests/test_site.py",
+            "tests/test_jinja_checks.py",
         ),
     ),
     "contract": (
@@ -105,6 +107,7 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_wire_guards.py",
             "tests/test_examples.py",
             "tests/test_html5.py",
+            "tests/test_contract_cases.py",
         ),
     ),
     "definition": (
@@ -123,6 +126,8 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_jinja.py",
             "tests/test_layouts.py",
             "tests/test_shell.py",
+            "tests/test_jinja_checks.py",
+            "tests/test_markup.py",
         ),
     ),
 }
