@@ -45,6 +45,16 @@ def test_slot_takes_exactly_one_literal_name() -> None:
     ]
 
 
+def test_a_slot_call_in_single_quotes_has_its_context() -> None:
+    graph = Graph.build(
+        page(
+            Fragment(target="x", jinja_source="<table>{{ slot('rows') }}</table>", fallback="…"),
+            Fragment(target="rows", template="<tr><td>1</td></tr>", fallback="<tr></tr>"),
+        )
+    )
+    assert graph.fragments[graph.fragment_index["rows"]].context == "table"
+
+
 def test_a_slot_two_includes_deep_names_the_innermost_file(tmp_path: Path) -> None:
     (tmp_path / "a.html").write_text('{% include "b.html" %}')
     (tmp_path / "b.html").write_text('<ul>{% include "c.html" %}</ul>')

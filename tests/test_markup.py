@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 import engine
 from engine import Fragment, Graph, Page, Shell
-from engine.markup.context import stray_text
+from engine.markup.context import slot_contexts, stray_text
 from engine.markup.templates import (
     Template,
     TemplateSyntaxError,
@@ -86,8 +86,10 @@ def test_json_with_a_lone_surrogate_keeps_it_as_an_escape() -> None:
 
 def test_template_balance() -> None:
     assert template_balance_error("<template><p></p></template>") is None
-    assert "closes a <template>" in template_balance_error("</template><script>x</script>")
-    assert "unclosed" in template_balance_error("<template>")
+    assert template_balance_error("</template><script>x</script>") == (
+        "its HTML closes a <template> it did not open"
+    )
+    assert template_balance_error("<template>") == "its HTML leaves a <template> unclosed"
 
 
 # -- URLs from data (issue 8, item 3) -----------------------------------------------------
@@ -135,7 +137,10 @@ def test_a_template_with_jinja_syntax_or_an_unknown_filter_is_rejected() -> None
     for text, message in (
         ("{% for r in reviews %}{{ r }}{% endfor %}", "'{% for r in reviews %}' is Jinja syntax"),
         ("{# note #}", "'{# note #}' is Jinja syntax"),
-        ("{{ name | upper }}", "unknown filter 'upper' in '{{ name | upper }}'"),
+        (
+            "{{ name | upper }}",
+            "unknown filter 'upper' in '{{ name | upper }}': the filters are url;",
+        ),
         ("{{ items[0] }}", "cannot read '{{ items[0] }}': a placeholder is a path"),
         ("{{ a.b() }}", "cannot read '{{ a.b() }}'"),
         # Long statements are clipped to 57 characters in the message.
@@ -220,3 +225,27 @@ def test_engine_check_warns_about_text_a_table_or_select_moves_out(
         [message] = messages
         assert f"slot is inside a {warned}, where the text {text!r} of its fallback" in message
         assert message.endswith(f"cannot stay (a table moves it out for good): use {fix}")
+
+
+@pytest.mark.parametrize(
+    ("html", "contexts"),
+    [
+        ("<table><?marker name='t'></table><?marker name='f'>", {"t": "table", "f": "flow"}),
+        ('<!-- a <table> --><select><?marker name="o">', {"o": "select"}),
+        ('<style>p{}</style><svg><?marker name="s"></svg>', {"s": "svg"}),
+        # A close tag closes what it closes, and everything left open inside it.
+        (
+            '<table><tr><td><span><?marker name="a"></td><?marker name="b">',
+            {"a": "flow", "b": "table"},
+        ),
+        ('<td><svg><g></g><?marker name="d"></svg></td>', {"d": "svg"}),
+        (
+            '<table><tr><td><table><tr><td>x</table><?marker name="e"></td></tr></table>',
+            {"e": "flow"},
+        ),
+        ('<math><mi><svg></svg><?marker name="m"></mi></math>', {"m": "math"}),
+        ('<svg/><img src=x><?marker name="h">', {"h": "flow"}),  # nothing left open
+    ],
+)
+def test_slot_contexts_follow_what_is_open(html: str, contexts: dict[str, str]) -> None:
+    assert slot_contexts(html) == contexts

@@ -106,7 +106,6 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_append_failures.py",
             "tests/test_wire_guards.py",
             "tests/test_examples.py",
-            "tests/test_html5.py",
             "tests/test_contract_cases.py",
         ),
     ),
