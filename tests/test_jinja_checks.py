@@ -114,6 +114,14 @@ async def test_a_template_outside_the_page_directory(tmp_path: Path, autojump_cl
     fragment = Fragment(target="x", uses=("product",), jinja="../shared/x.html", fallback="…")
     graph = Graph.build(page(fragment), source=str(tmp_path / "pages" / "p.toml"))
     assert '<?start name="x"><b>Lamp &lt;b&gt;</b><?end>' in await rendered(graph)
+    # Its includes resolve from the page's directory, then from its own.
+    (tmp_path / "shared" / "y.html").write_text('{% include "gone.html" %}')
+    moved = Fragment(target="x", jinja="../shared/y.html", fallback="…")
+    [message] = messages(page(moved), tmp_path / "pages" / "p.toml")
+    shared = f"{tmp_path}/pages/../shared"
+    assert message == (
+        f"{shared}/y.html: template 'gone.html' not found (looked in {tmp_path}/pages, {shared})"
+    )
 
 
 async def test_a_render_error_in_a_template_file_names_its_line(
