@@ -5,7 +5,7 @@ every query starts as soon as its inputs resolve, the shell goes out at once, an
 each fragment follows the moment the ordering contract allows.
 """
 
-from schemas import Fragment, Layout, Mode, Page, Params, Query, Shell
+from schemas import Cache, Fragment, Layout, Mode, Page, Params, Query, Shell
 
 from ._errors import (
     DependencyFailed,
@@ -25,6 +25,7 @@ from ._errors import (
     SourceExhausted,
 )
 from ._render import Sink, render, render_fragment, render_to_bytes
+from .caching import CacheStore, MemoryStore, RedisStore
 from .context.request import Headers, QueryParams, Request
 from .context.resources import ResourceError, Resources
 from .context.response import Response
@@ -42,6 +43,8 @@ from .wire.format import SCRIPT_HASHES
 __all__ = [
     "BLOCKED_URL",
     "SCRIPT_HASHES",
+    "Cache",
+    "CacheStore",
     "DependencyFailed",
     "EngineError",
     "ErrorHook",
@@ -51,6 +54,7 @@ __all__ = [
     "Headers",
     "Layout",
     "Loader",
+    "MemoryStore",
     "Mode",
     "NoAsyncioHost",
     "NotFound",
@@ -64,6 +68,7 @@ __all__ = [
     "QueryParams",
     "QueryTimeout",
     "Redirect",
+    "RedisStore",
     "RenderError",
     "Request",
     "RequestLoader",

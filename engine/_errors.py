@@ -150,6 +150,7 @@ class QueryError(EngineError):
     def __init__(self, message: str, *, page: str, query: str) -> None:
         self.page = page
         self.query = query
+        self.reason = message
         super().__init__(f"page {page!r}, query {query!r}: {message}")
 
 

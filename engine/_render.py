@@ -21,6 +21,7 @@ import trio
 from schemas import Mode, Page
 
 from ._errors import NotFound, QueryError, Redirect, ShellError
+from .caching import DEFAULT_STORE, CacheStore
 from .context.request import Request
 from .context.resources import ResourceError
 from .context.response import Response
@@ -74,6 +75,7 @@ class _Inputs:
     request: Request
     response: Response
     resources: Mapping[str, Any]
+    cache: CacheStore
 
 
 async def render(
@@ -89,6 +91,7 @@ async def render(
     tracer: Tracer | None = None,
     on_error: ErrorHook | None = None,
     sources: Sources = DEFAULT_SOURCES,
+    cache: CacheStore = DEFAULT_STORE,
 ) -> None:
     """Stream ``page`` to ``sink``.
 
@@ -104,7 +107,9 @@ async def render(
     trio run). After the first byte, failures are rendered in their slots and the document
     still closes. Cancelling the caller, or a sink that raises, cancels every query still
     running. ``sources`` limits how many calls of each data source run at once (shared by
-    every render given the same object; see :class:`Sources`).
+    every render given the same object; see :class:`Sources`). ``cache`` holds the results of
+    queries that declare a cache policy (in process by default; ``engine.RedisStore`` to share
+    them between workers).
     """
     graph = as_graph(page)
     chosen = mode or graph.page.mode
@@ -117,7 +122,8 @@ async def render(
         require_asyncio_host(graph.name, graph.asyncio_queries)
     needed = graph.resource_names
     async with _resources(graph, needed, resources) as opened:
-        inputs = _Inputs(values, request, response or Response(secure=request.secure), opened)
+        head = response or Response(secure=request.secure)
+        inputs = _Inputs(values, request, head, opened, cache)
         writer = _Writer(graph, chosen, wire, sink, tracer, on_error, sources, inputs)
         await _in_nursery(writer.page)
 
@@ -135,6 +141,7 @@ async def render_fragment(
     tracer: Tracer | None = None,
     on_error: ErrorHook | None = None,
     sources: Sources = DEFAULT_SOURCES,
+    cache: CacheStore = DEFAULT_STORE,
 ) -> None:
     """Render one fragment (and what it needs) as ``<template for="target">``, in one write.
 
@@ -154,7 +161,8 @@ async def render_fragment(
         require_asyncio_host(graph.name, graph.asyncio_queries)
     needed = frozenset(r for q in only for r in graph.queries[q].resources)
     async with _resources(graph, needed, resources) as opened:
-        inputs = _Inputs(values, request, response or Response(secure=request.secure), opened)
+        head = response or Response(secure=request.secure)
+        inputs = _Inputs(values, request, head, opened, cache)
         writer = _Writer(graph, "buffered", Wire(nonce), sink, tracer, on_error, sources, inputs)
         await _in_nursery(functools.partial(writer.fragment, index))
 
@@ -192,6 +200,7 @@ async def render_to_bytes(
     mode: Mode | None = None,
     nonce: str | None = None,
     sources: Sources = DEFAULT_SOURCES,
+    cache: CacheStore = DEFAULT_STORE,
 ) -> bytes:
     """The whole response as bytes (for snapshots and tests)."""
     parts: list[bytes] = []
@@ -199,7 +208,7 @@ async def render_to_bytes(
     async def collect(data: bytes) -> None:
         parts.append(data)
 
-    await render(page, collect, params=params, mode=mode, nonce=nonce, sources=sources)
+    await render(page, collect, params=params, mode=mode, nonce=nonce, sources=sources, cache=cache)
     return b"".join(parts)
 
 
@@ -254,6 +263,7 @@ class _Writer:
             request=inputs.request,
             response=inputs.response,
             resources=inputs.resources,
+            cache=inputs.cache,
         )
 
     def _deadline(self) -> float:

@@ -23,6 +23,7 @@ import trio
 from schemas import Mode, Page
 
 from ._render import as_graph, render
+from .caching import DEFAULT_STORE, CacheStore
 from .context.request import Request
 from .context.response import Response
 from .contract.check import RULES, Violation, violations
@@ -59,6 +60,7 @@ async def render_timeline(
     mode: Mode | None = None,
     nonce: str | None = None,
     on_error: ErrorHook | None = None,
+    cache: CacheStore = DEFAULT_STORE,
 ) -> Timeline:
     """Render ``page`` with every query made deterministic, and return its timeline.
 
@@ -71,6 +73,8 @@ async def render_timeline(
     (``engine.Request.build`` makes one with a session or a user). ``resources`` replaces
     app resources by name with fakes (given as is, not entered); the page's other resources
     are opened around the render. Pass ``response`` to read what shell queries set on it.
+    Cached queries use ``cache`` (the in-process store by default, whose entries last for the
+    trio run: a second render in the same test hits what the first one stored).
     """
     graph = as_graph(page)
     latencies, results, failures = latencies or {}, results or {}, failures or {}
@@ -100,6 +104,7 @@ async def render_timeline(
         nonce=nonce,
         tracer=timeline,
         on_error=on_error,
+        cache=cache,
     )
     return timeline
 

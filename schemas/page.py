@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 import msgspec
 
 __all__ = [
+    "Cache",
     "Fragment",
     "Layout",
     "Mode",
@@ -124,6 +125,30 @@ class Params(_Node, frozen=True, kw_only=True):
     """Cookies, by their exact name."""
 
 
+class Cache(_Node, frozen=True, kw_only=True):
+    """A query's cache policy: its results are kept across requests, keyed by all its inputs.
+
+    The key is never declared by hand: it is always every request parameter (with its source),
+    every dependency's value, the query's identity (``name``, its callable and result type) and
+    ``version``, so two calls share an entry only if they would receive the same arguments.
+    In a page file: ``cache = { ttl = 60, stale = 300 }``.
+    """
+
+    ttl: Seconds
+    """How long a result is fresh: served without calling the query."""
+    stale: Annotated[float, msgspec.Meta(ge=0)] = 0
+    """Stale-while-revalidate: for this long after ``ttl``, the old result is served at once
+    and one call in the background refreshes it."""
+    failures: Seconds | None = None
+    """Cache a failure (an exception from the call, a result of the wrong type) for this long;
+    by default a failure is never cached and the next request calls again. Timeouts never are."""
+    name: Annotated[str, msgspec.Meta(min_length=1, pattern=r"^\S+$")] | None = None
+    """The entry family, ``page.query`` by default. Pages that give the same query the same
+    name share its entries (its inputs, callable and result type are still in the key)."""
+    version: str = ""
+    """Part of every key: change it (``"2"``) to stop serving entries written before."""
+
+
 class Query(_Node, frozen=True, kw_only=True):
     """A data call whose result feeds fragments and other queries."""
 
@@ -158,6 +183,8 @@ class Query(_Node, frozen=True, kw_only=True):
     source: SourceName | None = None
     """The data source it calls: at most that source's limit of its calls run at once
     (``engine.Sources``). Sync queries that name none share the source ``default``."""
+    cache: Cache | None = None
+    """Keep results across requests (``engine.Cache``); the app's store holds them."""
 
 
 class Fragment(_Node, frozen=True, kw_only=True):

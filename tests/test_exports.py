@@ -18,6 +18,8 @@ import schemas
 ENGINE_ALL = [
     "BLOCKED_URL",
     "SCRIPT_HASHES",
+    "Cache",
+    "CacheStore",
     "DependencyFailed",
     "EngineError",
     "ErrorHook",
@@ -27,6 +29,7 @@ ENGINE_ALL = [
     "Headers",
     "Layout",
     "Loader",
+    "MemoryStore",
     "Mode",
     "NoAsyncioHost",
     "NotFound",
@@ -40,6 +43,7 @@ ENGINE_ALL = [
     "QueryParams",
     "QueryTimeout",
     "Redirect",
+    "RedisStore",
     "RenderError",
     "Request",
     "RequestLoader",
@@ -106,7 +110,7 @@ def test_no_internals_are_exported(module) -> None:
 
 
 def test_schema_types_are_the_schemas_package_own() -> None:
-    for name in ("Fragment", "Page", "Query", "Shell", "Mode"):
+    for name in ("Cache", "Fragment", "Page", "Query", "Shell", "Mode"):
         assert getattr(engine, name) is getattr(schemas, name)
 
 

@@ -13,6 +13,8 @@ import threading
 from pathlib import Path
 
 import pytest
+import trio
+import trio.testing
 
 import engine
 from engine.asgi._guest import run_as_asyncio_guest
@@ -176,6 +178,31 @@ async def test_home_lists_the_catalogue_and_the_best_rated(fresh_db, autojump_cl
     assert [int(i) for i in re.findall(r'href="/product/(\d+)"', top)] == [i for (i,) in best]
     if mode != "out-of-order":
         assert "skeleton" not in html, "no fallback is ever shown"
+
+
+async def test_the_catalogue_is_cached_then_refreshed_in_the_background(
+    fresh_db, autojump_clock, monkeypatch
+) -> None:
+    queries: list[str] = []
+    real_fetch = catalog.fetch
+
+    def counting_fetch(sql: str, *args: object) -> list[tuple[object, ...]]:
+        queries.append(sql)
+        return real_fetch(sql, *args)
+
+    monkeypatch.setattr(catalog, "fetch", counting_fetch)
+    catalogue_sql = f"{catalog._PRODUCT} ORDER BY id"
+    for _ in range(3):
+        timeline = await render_timeline(page("home"), mode="in-order")
+        assert slot(timeline.html, "catalogue").count('<li class="card">') == 48
+    assert queries.count(catalogue_sql) == 1, "one database query for three visitors"
+    with sqlite3.connect(fresh_db) as conn:
+        conn.execute("UPDATE product SET name = 'Renamed widget' WHERE id = 1")
+    await trio.sleep(31)  # stale: the old list at once, a refresh behind it
+    assert "Renamed widget" not in (await render_timeline(page("home"))).html
+    await trio.testing.wait_all_tasks_blocked()
+    assert queries.count(catalogue_sql) == 2
+    assert "Renamed widget" in (await render_timeline(page("home"))).html
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -21,6 +21,7 @@ from schemas import Mode
 
 from .._errors import NoAsyncioHost, ParameterError, Redirect, RenderError
 from .._render import render, render_fragment
+from ..caching import CacheStore
 from ..context.request import Request as PageRequest
 from ..context.response import Response as Head
 from ..definition.graph import Graph
@@ -220,7 +221,15 @@ class App:
                 watchers.start_soon(client.watch, receive)
                 watchers.start_soon(response.watch_writes)
                 outcome = await _respond(
-                    plan, response, head, self.resources, client, nonce, tracer, opts.sources
+                    plan,
+                    response,
+                    head,
+                    self.resources,
+                    client,
+                    nonce,
+                    tracer,
+                    opts.sources,
+                    opts.cache,
                 )
                 if response.connection_reset:
                     # The connection was reset: let the server see it go before returning,
@@ -269,6 +278,7 @@ async def _respond(
     nonce: str | None,
     tracer: Tracer | None,
     sources: Sources,
+    cache: CacheStore,
 ) -> str:
     """Answer the request; return the outcome for the access log, never raise (but Cancelled).
 
@@ -283,7 +293,7 @@ async def _respond(
             outcome = "ok"
         else:
             outcome = await _stream(
-                plan, response, head, app_resources, client, nonce, tracer, sources
+                plan, response, head, app_resources, client, nonce, tracer, sources, cache
             )
     except (WriteTimeout, OSError):  # uvicorn >= 0.27 reports a gone client from send()
         outcome = "client gone"
@@ -310,6 +320,7 @@ async def _stream(
     nonce: str | None,
     tracer: Tracer | None,
     sources: Sources,
+    cache: CacheStore,
 ) -> str:
     """Render until done or until the client leaves; return "ok" or "client gone".
 
@@ -334,6 +345,7 @@ async def _stream(
                     nonce=nonce,
                     tracer=tracer,
                     sources=sources,
+                    cache=cache,
                 )
             else:
                 await render(
@@ -346,6 +358,7 @@ async def _stream(
                     nonce=nonce,
                     tracer=tracer,
                     sources=sources,
+                    cache=cache,
                 )
         except HeadComplete:
             pass

@@ -11,6 +11,7 @@ import attrs
 from schemas import Mode
 
 from .._errors import ParameterError
+from ..caching import DEFAULT_STORE, CacheStore
 from ..resolution.resolve import DEFAULT_SOURCES
 from ..resolution.sources import Sources
 from ..wire.format import SCRIPT_HASHES
@@ -48,6 +49,8 @@ class Options:
     - ``tracing``: OpenTelemetry spans for every render, query and flush (docs/data.md#tracing):
       True sends them to the global tracer provider, a ``TracerProvider`` to that one. Needs
       ``pip install 'engine[otel]'``; off by default, and then costs nothing.
+    - ``cache``: the store of cached query results (``engine.MemoryStore()`` in process by
+      default, ``engine.RedisStore(url)`` shared by workers; docs/data.md#caching).
     """
 
     cache_control: str = "no-store"
@@ -62,6 +65,7 @@ class Options:
     write_timeout: float | None = 30.0
     sources: Sources = DEFAULT_SOURCES
     tracing: object = False
+    cache: CacheStore = DEFAULT_STORE
     _crawler_re: re.Pattern[str] | None = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:

@@ -85,6 +85,11 @@ class Graph:
         ),
     )
     """Queries that run on asyncio: rendering the page needs an asyncio host loop."""
+    cached: bool = attrs.field(
+        init=False,
+        default=attrs.Factory(lambda g: any(q.cache for q in g.queries), takes_self=True),
+    )
+    """Some query keeps its results across requests (``Query.cache``)."""
 
     @property
     def name(self) -> str:

@@ -17,6 +17,7 @@ from .convert import converter_for
 from .refs import RefError, import_ref, parse_type
 
 if TYPE_CHECKING:
+    from .caching import CachePolicy
     from .loaders import Loader
 
 __all__ = [
@@ -66,6 +67,8 @@ class QueryNode:
     """Batched data sources it receives by name (``engine.Loader``)."""
     urgency: tuple[float, ...] = (math.inf,)
     """Its rank when calls wait for a data source: smaller goes first (set by ``Graph.build``)."""
+    cache: CachePolicy | None = None
+    """Its results are kept across requests (``Query.cache``, checked)."""
     convert: Callable[[Any], Any] = attrs.field(
         init=False,
         eq=False,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from schemas import Page, Query
 
 from ..context.resources import Resources
+from .caching import cache_policy
 from .inputs import check_resource_names, context_arguments, declared_resources, param_sources
 from .loaders import check_loaders
 from .nodes import QueryNode, Report, is_async, is_batched, loop_of
@@ -135,6 +136,8 @@ class _QueryChecks:
                 node=q.name,
                 key=f"{key}.loop",
             )
+        batched = is_batched(call)
+        cache = cache_policy(self.report, self.page.name, i, q, call, result, context, batched)
         return QueryNode(
             index=i,
             name=q.name,
@@ -147,13 +150,14 @@ class _QueryChecks:
             timeout=q.timeout,
             expose=q.expose,
             source=q.source,
-            batched=is_batched(call),
+            batched=batched,
             is_async=is_async(call),
             loop=loop,
             sources=sources,
             context=context,
             resources=q.resources,
             loaders=loaders,
+            cache=cache,
         )
 
     def check_cycles(self, index: Mapping[str, int]) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, Protocol, cast
 
 import msgspec
@@ -25,6 +26,7 @@ from .._errors import (
     ResultTypeError,
     SourceExhausted,
 )
+from ..caching import CacheStore, Lookup
 from ..context.request import Request
 from ..context.response import Response
 from ..definition.convert import CONVERSION_ERRORS
@@ -96,6 +98,7 @@ class Resolution:
         request: Request | None = None,
         response: Response | None = None,
         resources: Mapping[str, Any] | None = None,
+        cache: CacheStore | None = None,
     ) -> None:
         self.graph = graph
         self.sources = sources
@@ -121,6 +124,11 @@ class Resolution:
             if graph.uses_loaders
             else None
         )
+        self.cache = (
+            Lookup(cache, graph.name, self.note) if cache is not None and graph.cached else None
+        )
+        self._ready: deque[QueryNode] = deque()
+        self._resolving = False
 
     def note(self, q: QueryNode, key: str, value: Any) -> None:
         """Record a fact about one query's call (cache outcome, batch size, admission wait).
@@ -161,11 +169,58 @@ class Resolution:
             self._spawn(q)
 
     def _spawn(self, q: QueryNode) -> None:
-        self.nursery.start_soon(self._run, q, name=q.task_name)
+        if q.cache is None or self.cache is None:
+            self.nursery.start_soon(self._run, q, name=q.task_name)
+            return
+        self._ready.append(q)
+        if not self._resolving:
+            self._resolve_ready()
 
-    async def _run(self, q: QueryNode) -> None:
+    def _resolve_ready(self) -> None:
+        """Start the ready cached queries: a hit in memory resolves now, without a task.
+
+        A loop, not recursion: a hit's dependents that are cached too join the queue, so a
+        chain of a thousand hits resolves in one call.
+        """
+        self._resolving = True
+        try:
+            while self._ready:
+                q = self._ready.popleft()
+                if not self._from_memory(q):
+                    self.nursery.start_soon(self._run, q, name=q.task_name)
+        finally:
+            self._resolving = False
+
+    def _from_memory(self, q: QueryNode) -> bool:
+        assert self.cache is not None
+        key = self._key(q)
+        if key is None:
+            return False
+        found = self.cache.peek(key)
+        if found is None:
+            return False
         if self.tracer:
             self.tracer.query_started(q.name, trio.current_time())
+        self.cache.served(q, key, found, functools.partial(self._refresh, q))
+        try:
+            value = self.cache.value(q, found)
+        except QueryError as exc:
+            self._fail(q, exc)
+        except Exception as exc:
+            self._fail(q, self._failure(q, exc))
+        else:
+            self._succeed(q, value)
+        return True
+
+    def _refresh(self, q: QueryNode) -> Callable[[], Awaitable[Any]]:
+        """The call that refreshes a stale hit (built only when one is stale)."""
+        return functools.partial(self._call, q, self._kwargs(q))
+
+    def _key(self, q: QueryNode) -> str | None:
+        assert self.cache is not None
+        return self.cache.key(q, self.params, [self.values[d] for d in q.depends_on])
+
+    def _kwargs(self, q: QueryNode) -> dict[str, Any]:
         kwargs = {self.graph.queries[d].name: self.values[d] for d in q.depends_on}
         if q.params:
             kwargs.update((p, self.params[p]) for p in q.params if p in self.params)
@@ -179,30 +234,49 @@ class Resolution:
         if q.loaders:
             batches = cast("Batches", self.batches)
             kwargs.update((item.name, batches.handle(q, item)) for item in q.loaders)
+        return kwargs
+
+    async def _run(self, q: QueryNode) -> None:
+        if self.tracer:
+            self.tracer.query_started(q.name, trio.current_time())
+        kwargs = self._kwargs(q)
+        cached: Callable[[], Awaitable[Any]] | None = None
+        if q.cache is not None and self.cache is not None:
+            key = self._key(q)
+            if key is not None:  # the store, or a call shared with other renders
+                call = functools.partial(self._call, q, kwargs)
+                cached = functools.partial(self.cache.fetch, q, key, call)
         try:
             if q.timeout is not None or self.page_deadline != math.inf:
-                value = await self._call_timed(q, kwargs)
-            else:
+                value = await self._call_timed(q, kwargs, cached)
+            elif cached is None:
                 value = await self._call(q, kwargs)
+            else:
+                value = await cached()
         except QueryError as exc:
             self._fail(q, exc)
         except BaseException as exc:
             if propagates(exc):
                 raise
-            error = QueryError(f"{type(exc).__name__}: {exc}", page=self.graph.name, query=q.name)
-            error.__cause__ = exc
-            self._fail(q, error)
+            self._fail(q, self._failure(q, exc))
         else:
             self._succeed(q, value)
         finally:
             if q.loaders:  # it may have failed before its first step
                 cast("Batches", self.batches).stepped(q)
 
-    async def _call_timed(self, q: QueryNode, kwargs: dict[str, Any]) -> Any:
+    def _failure(self, q: QueryNode, exc: BaseException) -> QueryError:
+        error = QueryError(f"{type(exc).__name__}: {exc}", page=self.graph.name, query=q.name)
+        error.__cause__ = exc
+        return error
+
+    async def _call_timed(
+        self, q: QueryNode, kwargs: dict[str, Any], cached: Callable[[], Awaitable[Any]] | None
+    ) -> Any:
         started = trio.current_time()
         deadline = min(self.page_deadline, started + q.timeout if q.timeout else math.inf)
         with trio.CancelScope(deadline=deadline):
-            return await self._call(q, kwargs)
+            return await (self._call(q, kwargs) if cached is None else cached())
         raise self._timeout(q, started)  # reached only when the scope caught its cancellation
 
     async def _call(self, q: QueryNode, kwargs: dict[str, Any]) -> Any:
