@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import trio
+from servers import free_port
 from test_app import call
 from test_tracing import Spans, parent_of, seconds
 
@@ -44,3 +45,19 @@ async def test_a_query_span_says_miss_then_hit_and_a_hit_takes_no_time(autojump_
     assert hit.attributes["engine.query.outcome"] == "done"
     assert [parent_of(miss), parent_of(hit)] == [r.context.span_id for r in renders]
     assert CALLS == 1
+
+
+async def test_a_redis_outage_is_on_the_span_and_the_page_still_renders(autojump_clock) -> None:
+    global CALLS
+    CALLS = 0
+    spans = Spans()
+    store = engine.RedisStore(f"redis://127.0.0.1:{free_port()}", retry_after=60)
+    app = App({"/price/{sku}": PAGE}, tracing=spans.provider, cache=store)
+    for _ in range(2):
+        client = await call(app, "/price/b2")
+        assert client.start["status"] == 200 and b"b2: 9.99" in client.body
+    assert [s.attributes["engine.cache"] for s in spans.all_named("query price")] == [
+        "unavailable",
+        "unavailable",
+    ]
+    assert CALLS == 2
