@@ -12,12 +12,16 @@ from pathlib import Path
 import msgspec
 import pytest
 import trio
+import trio.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from redis_server import redis_server
 
 import engine
 from engine import Cache, Fragment, Page, Query, Shell
 from engine.caching import Entry, StoreUnavailable
 from engine.caching.stores import CachedFailure
+from tests.test_cache_keys import each_sees_their_own, visitors
 
 SHELL = '<!doctype html><html><head><meta charset="utf-8"></head><body>{}</body></html>'
 
@@ -32,6 +36,27 @@ class Item(msgspec.Struct, frozen=True):
 def redis_port(tmp_path: Path) -> Iterator[int]:
     with redis_server(tmp_path) as port:
         yield port
+
+
+@pytest.fixture(scope="module")
+def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One server for every example of a property: entries outlive examples, as in production."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as port:
+        yield f"redis://127.0.0.1:{port}"
+
+
+@settings(max_examples=40)
+@given(sequence=st.lists(visitors, min_size=2, max_size=8))
+def test_redis_never_serves_one_visitors_value_to_another(shared_redis: str, sequence) -> None:
+    async def main() -> None:
+        store = engine.RedisStore(shared_redis)
+        try:
+            await each_sees_their_own(sequence, store)
+            await trio.testing.wait_all_tasks_blocked()  # the last fills land before closing
+        finally:
+            await store.aclose()
+
+    trio.run(main)
 
 
 CALLS: list[int] = []
