@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -33,7 +34,11 @@ CASES = {
     "floor": "50 trio tasks that yield once and report on a channel (the floor's second half)",
     "render": "engine.render into a sink",
     "app": "engine.asgi.App, one ASGI request",
+    "app-asyncio": "engine.asgi.App, one ASGI request on an asyncio loop (trio guest mode)",
+    "peer-asyncio": "hand-written Starlette page (peer b), one ASGI request on an asyncio loop",
 }
+
+ASYNCIO_CASES = ("app-asyncio", "peer-asyncio")
 
 
 async def _page() -> None:
@@ -86,7 +91,59 @@ async def _app() -> None:
     await engine_app.app(_scope("/s2"), receive, send)
 
 
+def _asyncio_request(app: Any) -> Callable[[], Awaitable[None]]:
+    """One S2 request to ``app`` as an asyncio server makes it: the request body, then a
+    ``receive`` that waits (a connected client), and a ``send`` that does not block (the
+    transport's buffer takes the bytes)."""
+    import asyncio
+
+    from bench.micro import _scope
+
+    async def request() -> None:
+        first = [True]
+
+        async def receive() -> dict[str, Any]:
+            if first[0]:
+                first[0] = False
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await asyncio.Event().wait()  # a connected client: the disconnect watcher waits
+            raise AssertionError("unreachable")
+
+        async def send(message: dict[str, Any]) -> None:
+            pass
+
+        await app(_scope("/s2"), receive, send)
+
+    return request
+
+
+def _drive_asyncio(case: str, pages: int) -> None:
+    import asyncio
+
+    if case == "app-asyncio":
+        from bench.peers import engine_app
+
+        app = engine_app.app
+    else:
+        from bench.peers import starlette_ooo
+
+        app = starlette_ooo.app
+    request = _asyncio_request(app)
+
+    async def worker(n: int) -> None:
+        for _ in range(n):
+            await request()
+
+    async def main() -> None:
+        await asyncio.gather(*(worker(pages // CONCURRENCY) for _ in range(CONCURRENCY)))
+
+    asyncio.run(main())
+
+
 def _drive(case: str, pages: int) -> None:
+    if case in ASYNCIO_CASES:
+        _drive_asyncio(case, pages)
+        return
     fn = {"page": _page, "floor": _floor, "render": _render, "app": _app}[case]
 
     async def worker(n: int) -> None:

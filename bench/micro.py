@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
+import trio.testing
 
 from bench import page
 from bench.stats import summary
@@ -188,7 +189,8 @@ def run_memory(n: int, hold_s: float = 3600.0) -> dict[str, Any]:
                 async with trio.open_nursery() as nursery:
                     for _ in range(n):
                         nursery.start_soon(call, sink)
-                    await all_out.wait()  # every shell is out: all n are waiting
+                    await all_out.wait()  # every shell is out
+                    await trio.testing.wait_all_tasks_blocked()  # every query is waiting too
                     held = tracemalloc.get_traced_memory()[0] - base
                     nursery.cancel_scope.cancel()
                 tracemalloc.stop()

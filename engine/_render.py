@@ -120,12 +120,27 @@ async def render(
     values = request_values(graph, request)
     if graph.asyncio_queries:
         require_asyncio_host(graph.name, graph.asyncio_queries)
-    needed = graph.resource_names
-    async with _resources(graph, needed, resources) as opened:
-        head = response or Response(secure=request.secure)
-        inputs = _Inputs(values, request, head, opened, cache)
-        writer = _Writer(graph, chosen, wire, sink, tracer, on_error, sources, inputs)
-        await _in_nursery(writer.page)
+    given = resources or {}
+    if graph.resources is not None and any(name not in given for name in graph.resource_names):
+        async with _resources(graph, graph.resource_names, given) as opened:
+            await render(
+                graph, sink, request=request, response=response, resources=opened, mode=chosen,
+                nonce=nonce, tracer=tracer, on_error=on_error, sources=sources, cache=cache,
+            )  # fmt: skip
+        return
+    # What follows holds as few frames and objects as it can: an open stream keeps them all
+    # (so no context manager for resources App already passed, and the nursery opened here).
+    inputs = _Inputs(values, request, response or Response(secure=request.secure), given, cache)
+    writer = _Writer(graph, chosen, wire, sink, tracer, on_error, sources, inputs)
+    failure: Exception | None = None
+    async with trio.open_nursery() as nursery:
+        try:
+            await writer.page(nursery)
+        except Exception as exc:  # re-raised as is, not in an ExceptionGroup (see _in_nursery)
+            failure = exc
+        nursery.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
 
 
 async def render_fragment(
@@ -248,7 +263,7 @@ class _Writer:
         self.state = State(graph, on_error)
         self.on_error = on_error
         self.inbox = Inbox()
-        self.surrogates_reported: set[int] = set()
+        self.surrogates_reported: set[int] | None = None
 
     def _resolution(self, nursery: trio.Nursery) -> Resolution:
         inputs = self.inputs
@@ -348,8 +363,9 @@ class _Writer:
         """Write lone surrogates as U+FFFD, and say which query's value held them."""
         data, first = encode_replacing(text)
         state, found = self.state, []
+        reported = self.surrogates_reported = self.surrogates_reported or set()
         for q in self.graph.queries:
-            if q.index in self.surrogates_reported:
+            if q.index in reported:
                 continue
             values = state.raw_batches[q.index] if q.batched else [state.values[q.index]]
             for i, value in enumerate(values):
@@ -357,7 +373,7 @@ class _Writer:
                 if path is not None:
                     batch = f" (batch {i})" if q.batched else ""
                     found.append(f"query {q.name!r}{batch} at {q.name}{path}")
-                    self.surrogates_reported.add(q.index)
+                    reported.add(q.index)
                     break
         if not found:  # a renderer made it: name what this write carries
             found = [f"{kind} {name!r}" for kind, name in chunks if name] or ["the shell"]

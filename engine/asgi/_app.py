@@ -29,7 +29,7 @@ from ..observe import tracing_for
 from ..resolution.bridge import require_asyncio_host
 from ..resolution.resolve import Tracer
 from ..resolution.sources import Sources
-from ._guest import Receive, Scope, Send, TrioASGI
+from ._guest import Receive, Scope, Send, TrioASGI, in_trio
 from ._lifespan import AppResources
 from ._log import access_log, log, log_access, printable
 from ._options import Options
@@ -119,6 +119,9 @@ class App:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._tracing is None or scope["type"] != "http":
+            if scope["type"] == "http" and in_trio():  # the common case, in fewer frames
+                await self._http(Request.parse(scope), receive, send, None)  # (open streams
+                return  # hold every frame of their chain)
             await self._entry(scope, receive, send)
             return
         # The server's request span is in the caller's contextvars, which do not flow into
@@ -214,29 +217,23 @@ class App:
             write_timeout=opts.write_timeout,
             stamps=opts.flush_stamps and request.headers.get(STAMP_HEADER) == b"1",
         )
-        client = _Client()
         outcome = "aborted"
         try:
-            async with trio.open_nursery() as watchers:
-                watchers.start_soon(client.watch, receive)
-                watchers.start_soon(response.watch_writes)
+            async with trio.open_nursery() as request_scope:
+                # The client leaving cancels this whole scope: the render (and so every query
+                # still running), never a final send, which is shielded. One scope for both
+                # jobs keeps each open stream smaller.
+                request_scope.start_soon(_watch_client, receive, request_scope.cancel_scope)
                 outcome = await _respond(
-                    plan,
-                    response,
-                    head,
-                    self.resources,
-                    client,
-                    nonce,
-                    tracer,
-                    opts.sources,
-                    opts.cache,
+                    plan, response, head, self.resources, nonce, tracer, opts.sources, opts.cache
                 )
                 if response.connection_reset:
                     # The connection was reset: let the server see it go before returning,
                     # or an asyncio server logs "returned without completing response".
-                    with trio.move_on_after(_SETTLE):
-                        await client.gone.wait()
-                watchers.cancel_scope.cancel()
+                    await trio.sleep(_SETTLE)  # the client's leaving ends this early
+                request_scope.cancel_scope.cancel()
+            if outcome == "aborted":  # nothing came back: the watcher cancelled the request
+                outcome = _timed_out(response) or "client gone"
         finally:
             if trace is not None:
                 trace.finish(response.status, outcome)
@@ -254,19 +251,11 @@ _SETTLE = 1.0
 """Seconds to wait for the server to notice a connection the app reset."""
 
 
-class _Client:
-    """The other end of the connection: gone or not, and what to cancel when it leaves."""
-
-    def __init__(self) -> None:
-        self.gone = trio.Event()
-        self.on_leave: trio.CancelScope | None = None
-
-    async def watch(self, receive: Receive) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        self.gone.set()
-        if self.on_leave is not None:
-            self.on_leave.cancel()
+async def _watch_client(receive: Receive, request: trio.CancelScope) -> None:
+    """Cancel ``request`` when the client leaves."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    request.cancel()
 
 
 async def _respond(
@@ -274,7 +263,6 @@ async def _respond(
     response: Response,
     head: Head,
     app_resources: AppResources,
-    client: _Client,
     nonce: str | None,
     tracer: Tracer | None,
     sources: Sources,
@@ -282,19 +270,57 @@ async def _respond(
 ) -> str:
     """Answer the request; return the outcome for the access log, never raise (but Cancelled).
 
-    Whatever goes wrong ends here as one log line: a client that left or stopped reading is
-    an outcome, and an unexpected exception before the first byte is the engine's 500 page,
-    after it an aborted connection (no final chunk, so no proxy or cache keeps a truncated
-    page as complete), never a server traceback.
+    Failures before the first byte become error pages; after it, the engine reports them
+    in-band. Whatever goes wrong ends here as one log line: a client that left or stopped
+    reading is an outcome, and an unexpected exception before the first byte is the engine's
+    500 page, after it an aborted connection (no final chunk, so no proxy or cache keeps a
+    truncated page as complete), never a server traceback. (One function, not two: an open
+    stream holds every frame of its chain.)
     """
     try:
         if isinstance(plan, Refusal):
             await response.fail(plan.status, plan.detail, plan.headers)
-            outcome = "ok"
         else:
-            outcome = await _stream(
-                plan, response, head, app_resources, client, nonce, tracer, sources, cache
-            )
+            try:
+                resources = await app_resources.for_graph(plan.graph)
+                if plan.fragment is not None:
+                    await render_fragment(
+                        plan.graph,
+                        plan.fragment,
+                        response.write,
+                        request=plan.request,
+                        response=head,
+                        resources=resources,
+                        nonce=nonce,
+                        tracer=tracer,
+                        sources=sources,
+                        cache=cache,
+                    )
+                else:
+                    await render(
+                        plan.graph,
+                        response.write,
+                        request=plan.request,
+                        response=head,
+                        resources=resources,
+                        mode=cast("Mode", plan.mode),
+                        nonce=nonce,
+                        tracer=tracer,
+                        sources=sources,
+                        cache=cache,
+                    )
+            except HeadComplete:
+                await response.finish()
+            except Redirect as exc:
+                await response.redirect(exc.status_code, exc.location)
+            except RenderError as exc:
+                if exc.status_code == 500:
+                    _log_error(plan.graph.name, exc.reason, exc.__cause__)
+                status = exc.status_code
+                await response.fail(status, None if status == 500 else exc.reason)
+            else:
+                await response.finish()
+        outcome = "ok"
     except (WriteTimeout, OSError):  # uvicorn >= 0.27 reports a gone client from send()
         outcome = "client gone"
     except Exception as exc:  # a bug, or a failure the render did not turn into an error
@@ -306,76 +332,15 @@ async def _respond(
             return "ok"
         response.abort()
         return "error"
-    if response.timed_out:  # the client may be seen leaving first, once its connection is reset
-        return "write timeout" if response.connection_reset else "write timeout; send cancelled"
-    return outcome
+    return _timed_out(response) or outcome
 
 
-async def _stream(
-    plan: Plan,
-    response: Response,
-    head: Head,
-    app_resources: AppResources,
-    client: _Client,
-    nonce: str | None,
-    tracer: Tracer | None,
-    sources: Sources,
-    cache: CacheStore,
-) -> str:
-    """Render until done or until the client leaves; return "ok" or "client gone".
-
-    The client leaving cancels the render (and so every query still running), never a final
-    send: ``finish`` runs after the render's scope and is shielded anyway. Failures before the
-    first byte become error pages; after it, the engine reports them in-band.
-    """
-    with trio.CancelScope() as producer:
-        client.on_leave = producer
-        if client.gone.is_set():
-            producer.cancel()
-        try:
-            resources = await app_resources.for_graph(plan.graph)
-            if plan.fragment is not None:
-                await render_fragment(
-                    plan.graph,
-                    plan.fragment,
-                    response.write,
-                    request=plan.request,
-                    response=head,
-                    resources=resources,
-                    nonce=nonce,
-                    tracer=tracer,
-                    sources=sources,
-                    cache=cache,
-                )
-            else:
-                await render(
-                    plan.graph,
-                    response.write,
-                    request=plan.request,
-                    response=head,
-                    resources=resources,
-                    mode=cast("Mode", plan.mode),
-                    nonce=nonce,
-                    tracer=tracer,
-                    sources=sources,
-                    cache=cache,
-                )
-        except HeadComplete:
-            pass
-        except Redirect as exc:
-            await response.redirect(exc.status_code, exc.location)
-            return "ok"
-        except RenderError as exc:
-            if exc.status_code == 500:
-                _log_error(plan.graph.name, exc.reason, exc.__cause__)
-            await response.fail(exc.status_code, None if exc.status_code == 500 else exc.reason)
-            return "ok"
-        finally:
-            client.on_leave = None
-    if producer.cancelled_caught:
-        return "client gone"
-    await response.finish()
-    return "ok"
+def _timed_out(response: Response) -> str | None:
+    """The outcome of a response whose send timed out (whatever the client did next: it may be
+    seen leaving first, once its connection is reset)."""
+    if not response.timed_out:
+        return None
+    return "write timeout" if response.connection_reset else "write timeout; send cancelled"
 
 
 def _log_error(page: str, reason: str, cause: BaseException | None) -> None:

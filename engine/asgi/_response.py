@@ -8,8 +8,9 @@ shielded from cancellation: under Hypercorn's trio worker a final send cancelled
 the connection open forever (../shared/STREAMING.md §2.6).
 
 A client that stops reading blocks a send; ``write_timeout`` bounds each send. Cancelling the
-send is not enough: Hypercorn's trio worker shields its socket send, so :meth:`watch_writes`
-resets the connection itself (``_connection``), which ends the send on every server.
+send is not enough: Hypercorn's trio worker shields its socket send, so :meth:`time_out`
+resets the connection itself (``_connection``), which ends the send on every server. One
+watcher per trio run calls it (``_write_watch``): an open response costs no task for it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..context.response import Response as Head
 from ._connection import reset_connection
 from ._guest import Scope, Send
 from ._timing import ShellTimer, stamp
+from ._write_watch import WriteWatch
 
 _REASONS = {
     301: "Moved Permanently",
@@ -79,9 +81,9 @@ class Response:
         self._buffered = buffered
         self._stamps = stamps
         self._timer = timer
-        self._timeout = write_timeout if write_timeout is not None else float("inf")
+        self._watch = None if write_timeout is None else WriteWatch.for_run(write_timeout)
         self._held: list[bytes] = []
-        self._sending: tuple[trio.CancelScope, float] | None = None
+        self._sending: trio.CancelScope | None = None
         self.timed_out = False
         self.connection_reset = False
         self._origin = trio.current_time()
@@ -158,27 +160,12 @@ class Response:
         """End the response without its final chunk: reset the connection."""
         self.connection_reset = reset_connection(self._scope)
 
-    async def watch_writes(self) -> None:
-        """Run beside the response: end any send still waiting ``write_timeout`` after it began.
-
-        Wakes at most once per ``write_timeout`` while no send is stuck, and exactly when one
-        runs out; the sends themselves only note when they began.
-        """
-        if self._timeout == float("inf"):
-            return
-        while True:
-            sending = self._sending
-            now = trio.current_time()
-            if sending is None:
-                await trio.sleep_until(now + self._timeout)
-            elif now < sending[1] + self._timeout:
-                await trio.sleep_until(sending[1] + self._timeout)
-            else:
-                break
+    def time_out(self) -> None:
+        """A send has waited ``write_timeout``: end it (called by the run's write watch)."""
         self.timed_out = True
         self.abort()
-        if not self.connection_reset:
-            sending[0].cancel()  # enough for servers whose send can be cancelled (uvicorn)
+        if not self.connection_reset and self._sending is not None:
+            self._sending.cancel()  # enough for servers whose send can be cancelled (uvicorn)
 
     async def _start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.status = status
@@ -192,8 +179,11 @@ class Response:
 
     async def _guarded(self, message: dict[str, object]) -> None:
         """Send under the write watch; raise :class:`WriteTimeout` once it has fired."""
+        watch = self._watch
         with trio.CancelScope() as scope:
-            self._sending = (scope, trio.current_time())
+            self._sending = scope
+            if watch is not None:
+                watch.begin(self)
             try:
                 await self._send(message)
             except OSError:
@@ -201,5 +191,7 @@ class Response:
                     raise
             finally:
                 self._sending = None
+                if watch is not None:
+                    watch.end(self)
         if self.timed_out:
             raise WriteTimeout

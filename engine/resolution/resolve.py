@@ -282,7 +282,9 @@ class Resolution:
     async def _call(self, q: QueryNode, kwargs: dict[str, Any]) -> Any:
         in_thread = not (q.is_async or q.batched or q.loop == "asyncio")
         if q.source is None and not in_thread:  # the common case: no limit
-            return await self._call_unlimited(q, kwargs)
+            if q.batched or q.loaders or q.loop == "asyncio":
+                return await self._call_unlimited(q, kwargs)
+            return self._check(q, await q.call(**kwargs))  # a frame less while it waits
         source = self.sources.source(q.source)
         admission = self.admissions[q.index] = source.admission(q.urgency)
         if in_thread:

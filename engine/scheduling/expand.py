@@ -61,15 +61,12 @@ class Expander:
             elif state.settled[u]:
                 self.data(u, None, out)
         for href in f.stylesheets:
-            if href not in state.styles_sent:
-                state.styles_sent.add(href)
+            if state.send_style_once(href):
                 out.append(self.wire.stylesheet(href))
 
     def data(self, q: int, batch: int | None, out: list[str]) -> None:
-        key = (q, batch)
-        if key in self.state.data_sent:
+        if not self.state.send_data_once((q, batch)):
             return
-        self.state.data_sent.add(key)
         query = self.graph.queries[q]
         value = self.state.values[q] if batch is None else self.state.raw_batches[q][batch]
         out.append(self.wire.data(query.name, value, batch))

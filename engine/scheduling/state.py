@@ -7,7 +7,8 @@ failure is known before the scheduler decides where the fragment goes.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Set as AbstractSet
+from typing import Any, cast
 
 from .._errors import FragmentError, QueryError
 from ..definition.graph import FragmentNode, Graph
@@ -17,6 +18,8 @@ from .content import Content, render_content
 __all__ = ["FragmentState", "State"]
 
 logger = logging.getLogger("engine")
+
+_NONE: frozenset[Any] = frozenset()
 
 
 class FragmentState:
@@ -58,8 +61,10 @@ class State:
         self.raw_batches: dict[int, list[Any]] = {q: [] for q in graph.batched_queries}
         """Per batched query: the batches it has produced so far."""
         self.fragments = [FragmentState() for _ in graph.fragments]
-        self.data_sent: set[tuple[int, int | None]] = set()
-        self.styles_sent: set[str] = set()
+        # Empty until first used (most renders send neither): an empty set is 216 bytes, and
+        # every open stream holds its State.
+        self.data_sent: AbstractSet[tuple[int, int | None]] = _NONE
+        self.styles_sent: AbstractSet[str] = _NONE
         self.seq = 0
         for f in graph.fragments:
             if not f.uses:
@@ -78,6 +83,22 @@ class State:
             self.errors[q.index] = event.error
         for f in q.consumers:
             self._refresh(self.graph.fragments[f])
+
+    def send_data_once(self, key: tuple[int, int | None]) -> bool:
+        """Whether exposed data ``key`` (query, batch) goes out now; it never goes twice."""
+        if key in self.data_sent:
+            return False
+        self.data_sent = set() if not self.data_sent else self.data_sent
+        cast("set[tuple[int, int | None]]", self.data_sent).add(key)
+        return True
+
+    def send_style_once(self, href: str) -> bool:
+        """Whether stylesheet ``href`` is linked now; it is linked once per page."""
+        if href in self.styles_sent:
+            return False
+        self.styles_sent = set() if not self.styles_sent else self.styles_sent
+        cast("set[str]", self.styles_sent).add(href)
+        return True
 
     def ready(self, f: int) -> bool:
         """Whether fragment ``f`` has something to show (content, a batch, or a failure)."""

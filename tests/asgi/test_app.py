@@ -8,6 +8,7 @@ import re
 import demo_site
 import pytest
 import trio
+import trio.testing
 
 import engine
 from engine.asgi import App
@@ -418,3 +419,44 @@ def test_routes_and_pages_are_checked_at_definition_time() -> None:
     broken = engine.Page(name="broken", shell=engine.Shell(html='<p><?marker name="x"></p>'))
     with pytest.raises(engine.PageError):
         App({"/": broken})
+
+
+def tasks_below(task: trio.lowlevel.Task) -> int:
+    return sum(1 + tasks_below(child) for n in task.child_nurseries for child in n.child_tasks)
+
+
+async def test_an_open_stream_holds_three_tasks_whatever_its_write_timeout(autojump_clock) -> None:
+    # The request, its disconnect watcher and its slow query: write_timeout is watched by one
+    # task per run for every response (S3: thousands of open streams each pay per task).
+    async def slow() -> str:
+        await trio.sleep(100)
+        return "late"
+
+    page = engine.Page(
+        name="waiting",
+        shell=engine.Shell(html='<main><?marker name="late"></main>'),
+        queries=(engine.Query(name="slow", call=slow, result=str),),
+        fragments=(engine.Fragment(target="late", uses=("slow",), render=lambda slow: slow),),
+    )
+    app = App({"/": page}, write_timeout=10)
+    async with trio.open_nursery() as nursery:
+        for _ in range(4):
+            nursery.start_soon(lambda: call(app, "/"))
+        await trio.testing.wait_all_tasks_blocked()
+        assert tasks_below(trio.lowlevel.current_task()) == 4 * 3
+        nursery.cancel_scope.cancel()
+
+
+async def test_stalled_sends_time_out_each_at_its_own_deadline(autojump_clock, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="engine")
+    app = App(demo_site.PAGES, write_timeout=10)
+    clients = [Client(send_gate=trio.Event(), gate_from=2) for _ in range(3)]
+    origin = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        for client in clients:
+            nursery.start_soon(lambda c=client: call(app, "/item/x", "delay=1000", client=c))
+            await trio.sleep(3)  # each stalls 3 s after the one before
+    ends = sorted(float(re.search(r"total=([\d.]+)ms", r.getMessage())[1]) for r in caplog.records)
+    assert ends == pytest.approx([10050, 10050, 10050], abs=1), "each 10 s after its own stall"
+    assert trio.current_time() - origin == pytest.approx(6 + 10.05)
+    assert all(not c.complete for c in clients)
