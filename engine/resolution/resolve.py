@@ -386,13 +386,17 @@ class Resolution:
         ready = []
         for d in q.dependents:
             self.waiting_on[d] -= 1
-            only = self.only is None or d in self.only
-            if self.waiting_on[d] == 0 and not self.settled[d] and only:
+            if (
+                self.waiting_on[d] == 0
+                and not self.settled[d]
+                and (self.only is None or d in self.only)
+            ):
                 ready.append(self.graph.queries[d])
-        if self.batches is not None:
-            self.batches.started(ready)
-        for dependent in ready:
-            self._spawn(dependent)
+        if ready:
+            if self.batches is not None:
+                self.batches.started(ready)  # started together: their first loads go as one
+            for dependent in ready:
+                self._spawn(dependent)
 
     def _fail(self, q: QueryNode, error: QueryError) -> None:
         # Iterative: the dependents of a failing head may form a chain thousands deep.
