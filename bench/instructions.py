@@ -8,8 +8,12 @@ is the cost of one page, start-up and imports excluded. Instructions are not sec
 (cache misses are free here), so this ranks changes to the render path; it does not
 replace the timed scenarios.
 
-    python -m bench.instructions            all cases (about 3 minutes on 2 cores)
+    python -m bench.instructions            all cases (about 5 minutes on 2 cores)
     python -m bench.instructions app floor  some of them
+
+The ``s4-*`` cases count one request of S4's large page through each app's ASGI interface,
+no server: the engine (Jinja2 fragments, engine.html fragments) against the Starlette page
+that renders the same Jinja2 template whole. Those pages are bigger, so fewer are counted.
 
 Not part of ``python -m bench``: it needs valgrind (Debian package ``valgrind``).
 """
@@ -36,7 +40,14 @@ CASES = {
     "app": "engine.asgi.App, one ASGI request",
     "app-asyncio": "engine.asgi.App, one ASGI request on an asyncio loop (trio guest mode)",
     "peer-asyncio": "hand-written Starlette page (peer b), one ASGI request on an asyncio loop",
+    "s4-jinja-page": "S4: Starlette + a Jinja2 template rendered whole, one ASGI request",
+    "s4-page": "S4: the engine page's own work: rows, typed conversion, its 4 Jinja2 fragments",
+    "s4-render": "S4: engine.render (Jinja2 fragments) into a sink",
+    "s4-app": "S4: engine.asgi.App with Jinja2 fragments, one ASGI request",
+    "s4-html-app": "S4: engine.asgi.App with engine.html fragments, one ASGI request",
 }
+#: S4 cases: (warm pages, counted pages, concurrency); a page is ~10x S2's.
+S4_COUNTS = (8, 48, 8)
 
 ASYNCIO_CASES = ("app-asyncio", "peer-asyncio")
 
@@ -49,7 +60,7 @@ async def _page() -> None:
 
     for i in range(len(page.ROUTES["/s2"])):
         rows = msgspec.convert(page.items(i), list[engine_app.Item], from_attributes=True)
-        engine_app._render(i, "q")(q=rows)
+        engine_app.section_renderer(i, "q")(q=rows)
 
 
 async def _floor() -> None:
@@ -77,9 +88,8 @@ async def _render() -> None:
     await engine.render(engine_app.PAGES["/s2"], _sink)
 
 
-async def _app() -> None:
+async def _request(app: Any, path: str) -> None:
     from bench.micro import _scope
-    from bench.peers import engine_app
 
     async def receive() -> dict[str, Any]:
         await trio.sleep_forever()  # a connected client: the disconnect watcher waits
@@ -88,7 +98,64 @@ async def _app() -> None:
     async def send(message: dict[str, Any]) -> None:
         await trio.lowlevel.checkpoint()
 
-    await engine_app.app(_scope("/s2"), receive, send)
+    await app(_scope(path), receive, send)
+
+
+async def _app() -> None:
+    from bench.peers import engine_app
+
+    await _request(engine_app.app, "/s2")
+
+
+async def _s4_jinja_page() -> None:
+    from bench.peers import s4_jinja
+
+    await _request(s4_jinja.page_app, "/s4")
+
+
+_S4_GRAPH: list[Any] = []
+
+
+async def _s4_page() -> None:
+    import msgspec
+
+    from bench import page
+    from bench.peers import engine_app
+    from engine import Graph
+
+    if not _S4_GRAPH:
+        _S4_GRAPH.append(Graph.build(engine_app.PAGES["/s4"]))
+    graph = _S4_GRAPH[0]
+    values = {"rows": msgspec.convert(page.table_rows(), list[engine_app.Row])}
+    for i in range(1, page.S4_SECTIONS):
+        values[f"q{i}"] = msgspec.convert(page.items(i), list[engine_app.Item])
+    for f in graph.fragments:
+        f.renderer(values).encode()
+
+
+async def _s4_render() -> None:
+    import engine
+    from bench.peers import engine_app
+
+    await engine.render(engine_app.PAGES["/s4"], _sink)
+
+
+async def _s4_app() -> None:
+    from bench.peers import engine_app
+
+    await _request(engine_app.app, "/s4")
+
+
+_S4_HTML_APP: list[Any] = []
+
+
+async def _s4_html_app() -> None:
+    if not _S4_HTML_APP:
+        from bench.peers import engine_app
+        from engine.asgi import App
+
+        _S4_HTML_APP.append(App({"/s4": engine_app.build_large_page("html")}))
+    await _request(_S4_HTML_APP[0], "/s4")
 
 
 def _asyncio_request(app: Any) -> Callable[[], Awaitable[None]]:
@@ -144,7 +211,12 @@ def _drive(case: str, pages: int) -> None:
     if case in ASYNCIO_CASES:
         _drive_asyncio(case, pages)
         return
-    fn = {"page": _page, "floor": _floor, "render": _render, "app": _app}[case]
+    fn = {
+        "page": _page, "floor": _floor, "render": _render, "app": _app,
+        "s4-jinja-page": _s4_jinja_page, "s4-page": _s4_page, "s4-render": _s4_render,
+        "s4-app": _s4_app, "s4-html-app": _s4_html_app,
+    }[case]  # fmt: skip
+    concurrency = S4_COUNTS[2] if case.startswith("s4-") else CONCURRENCY
 
     async def worker(n: int) -> None:
         for _ in range(n):
@@ -152,8 +224,8 @@ def _drive(case: str, pages: int) -> None:
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
-            for _ in range(CONCURRENCY):
-                nursery.start_soon(worker, pages // CONCURRENCY)
+            for _ in range(concurrency):
+                nursery.start_soon(worker, pages // concurrency)
 
     trio.run(main)
 
@@ -172,9 +244,10 @@ def _count(case: str, pages: int) -> int:
 
 def measure(case: str) -> float:
     """Millions of instructions per page for ``case``."""
+    warm, count = S4_COUNTS[:2] if case.startswith("s4-") else (WARM, COUNT)
     with ThreadPoolExecutor(2) as pool:  # the two runs are independent: one per core
-        base, more = pool.map(lambda n: _count(case, n), (WARM, WARM + COUNT))
-    return (more - base) / COUNT / 1e6
+        base, more = pool.map(lambda n: _count(case, n), (warm, warm + count))
+    return (more - base) / count / 1e6
 
 
 def main(argv: list[str]) -> int:
@@ -190,9 +263,9 @@ def main(argv: list[str]) -> int:
         print(f"unknown case {', '.join(unknown)}; choose from {', '.join(CASES)}", file=sys.stderr)
         return 2
     os.environ.setdefault("PYTHONHASHSEED", "0")  # same dict layouts, run after run
-    print(f"{'case':8} {'M instructions/page':>20}  what")
+    print(f"{'case':13} {'M instructions/page':>20}  what")
     for case in cases:
-        print(f"{case:8} {measure(case):20.2f}  {CASES[case]}", flush=True)
+        print(f"{case:13} {measure(case):20.2f}  {CASES[case]}", flush=True)
     return 0
 
 

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 import trio
 
@@ -228,3 +229,35 @@ def test_server_cpu_time_counts_the_process_tree() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+# ---------------------------------------------------------------------------------------
+# S5: the S2 page with every query cached
+# ---------------------------------------------------------------------------------------
+async def test_the_cached_page_is_the_s2_page_served_from_the_cache() -> None:
+    if engine_app.cache_policy() is None:
+        pytest.skip("the engine has no query caching")
+    cached = engine_app.PAGES[page.S5_PATH]
+    assert all(q.cache is not None for q in cached.queries)
+    store = engine.MemoryStore()
+    calls: list[int] = []
+    originals = [q.call for q in cached.queries]
+
+    def counting(i: int, call: Any) -> Any:
+        async def fetch() -> Any:
+            calls.append(i)
+            return await call()
+
+        return fetch
+
+    counted = msgspec.structs.replace(
+        cached,
+        queries=tuple(
+            msgspec.structs.replace(q, call=counting(i, c))
+            for i, (q, c) in enumerate(zip(cached.queries, originals, strict=True))
+        ),
+    )
+    for expected_calls in (page.S5_SECTIONS, page.S5_SECTIONS):  # filled, then all hits
+        body = await engine.render_to_bytes(counted, cache=store)
+        assert verify.section_mismatch(body, page.expected_sections(page.S5_PATH)) is None
+        assert len(calls) == expected_calls
