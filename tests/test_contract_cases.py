@@ -316,3 +316,42 @@ async def test_in_order_a_shell_query_fragment_goes_with_the_shell(autojump_cloc
             (("fragment", "y"), ("close", "")),
         ]
         assert check_contract(timeline) == [], mode
+
+
+async def two_batches():
+    yield [1]
+    await trio.sleep(0.1)
+    yield [2]
+
+
+# The list's stream ends (0.1) before its parent "outer" is placed (0.5), with "hi" and "lo".
+ENDED_EARLY = Page(
+    name="contract",
+    shell=shell("outer", "hi", "lo"),
+    queries=(
+        Query(name="s", call=after(0.5), result=int),
+        Query(name="rows", call=two_batches, result=list[int]),
+    ),
+    fragments=(
+        shows("outer", "s", template='<div>{{ s }}<ul><?marker name="list"></ul></div>'),
+        Fragment(target="list", uses=("rows",), mode="append", template="<li>{{ rows }}</li>"),
+        shows("hi", "s", priority="high"),
+        shows("lo", "s", priority="low"),
+    ),
+)
+
+
+async def test_chunks_after_an_append_placed_with_its_end_are_checked(autojump_clock) -> None:
+    timeline = await render_timeline(ENDED_EARLY)
+    hi, outer, placed, end, lo = (
+        ("fragment", "hi"),
+        ("fragment", "outer"),
+        ("fragment", "list"),
+        ("end", "list"),
+        ("fragment", "lo"),
+    )
+    close = ("close", "")
+    assert chunks(timeline) == [(("shell", ""),), (hi, outer, placed, end, lo, close)]
+    assert check_contract(timeline) == []
+    forged = with_chunks(timeline, {1: (outer, placed, end, lo, hi, close)})
+    assert_reported(forged, 2, "'lo' (priority -1) went before 'hi' (priority 1")
