@@ -8,7 +8,7 @@ import pytest
 from markupsafe import Markup
 
 import engine
-from engine import Fragment, Graph, Page, Shell
+from engine import Fragment, Graph, Page, PageError, Query, Shell
 from engine.markup.context import slot_contexts, stray_text
 from engine.markup.templates import (
     Template,
@@ -17,6 +17,8 @@ from engine.markup.templates import (
     template_balance_error,
 )
 from engine.markup.urls import unsafe_url_placeholders
+
+from .pages.fixtures import Product
 
 
 def test_html_escapes_every_placeholder_but_markup() -> None:
@@ -249,3 +251,25 @@ def test_engine_check_warns_about_text_a_table_or_select_moves_out(
 )
 def test_slot_contexts_follow_what_is_open(html: str, contexts: dict[str, str]) -> None:
     assert slot_contexts(html) == contexts
+
+
+def test_a_filtered_placeholder_is_named_whole_in_definition_errors() -> None:
+    async def product() -> Product:
+        return Product("Lamp", 1.0)
+
+    page = Page(
+        name="p",
+        shell=Shell(html='<meta charset="utf-8"><?marker name="x">'),
+        queries=(Query(name="product", call=product, result=Product),),
+        fragments=(
+            Fragment(
+                target="x",
+                uses=("product",),
+                template='<a href="{{ product.nam | url }}">',
+                fallback="…",
+            ),
+        ),
+    )
+    with pytest.raises(PageError) as caught:
+        Graph.build(page)
+    assert "{{ product.nam | url }}: product is Product" in str(caught.value)
