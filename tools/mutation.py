@@ -207,9 +207,11 @@ def _replace_list(text: str, key: str, values: list[str]) -> str:
 
 def run(module: str, max_children: int, *, survivors: bool = False) -> Score:
     names: list[str] = []
+    earlier: dict[str, int | None] = {}
     if survivors:
         copy = WORK / module
         names = survivors_of(module)
+        earlier = _exit_codes(module)
         _check_unchanged(module, copy)
         _copy_into(copy, ("tests",))
         _narrow(module, copy)
@@ -229,6 +231,8 @@ def run(module: str, max_children: int, *, survivors: bool = False) -> Score:
             stderr=subprocess.STDOUT,
             check=False,
         )
+    if survivors:
+        _keep_earlier_verdicts(module, earlier, set(names))
     score = score_of(module)
     minutes = (time.monotonic() - started) / 60
     print(f"{score.row()}  ({minutes:.0f} min)", flush=True)
@@ -240,6 +244,17 @@ def _exit_codes(module: str) -> dict[str, int | None]:
     for meta in (WORK / module / "mutants").rglob("*.py.meta"):
         codes.update(json.loads(meta.read_text(encoding="utf-8")).get("exit_code_by_key", {}))
     return codes
+
+
+def _keep_earlier_verdicts(module: str, earlier: dict[str, int | None], rerun: set[str]) -> None:
+    """mutmut forgets the verdicts of the mutants it was not asked to rerun: put them back."""
+    for meta in (WORK / module / "mutants").rglob("*.py.meta"):
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        codes = data.get("exit_code_by_key", {})
+        for name, code in codes.items():
+            if name not in rerun and code is None and earlier.get(name) is not None:
+                codes[name] = earlier[name]
+        meta.write_text(json.dumps(data), encoding="utf-8")
 
 
 def survivors_of(module: str) -> list[str]:
