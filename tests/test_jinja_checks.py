@@ -137,3 +137,15 @@ async def test_a_render_error_in_a_template_file_names_its_line(
     [error] = failures
     assert isinstance(error, engine.FragmentError)
     assert f"{tmp_path}/t.html:3: 'str object' has no attribute 'nope'" in str(error)
+
+
+def test_names_read_by_a_template_and_by_what_it_includes_are_all_checked(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "part.html").write_text("{{ product.name }}")
+    found = messages(
+        jinja('{{ reviewz }}{% include "part.html" %}', ("product",)), tmp_path / "p.toml"
+    )
+    assert found == [
+        "template reads reviewz, not in 'uses' (add the query to 'uses', or fix the name)"
+    ]
