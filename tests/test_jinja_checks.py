@@ -124,6 +124,16 @@ async def test_a_template_outside_the_page_directory(tmp_path: Path, autojump_cl
     )
 
 
+async def test_a_template_file_may_be_a_symbolic_link(tmp_path: Path, autojump_clock) -> None:
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "real.html").write_text("<i>{{ product.name }}</i>")
+    (tmp_path / "pages" / "linked.html").symlink_to(tmp_path / "elsewhere" / "real.html")
+    fragment = Fragment(target="x", uses=("product",), jinja="linked.html", fallback="…")
+    graph = Graph.build(page(fragment), source=str(tmp_path / "pages" / "p.toml"))
+    assert '<?start name="x"><i>Lamp &lt;b&gt;</i><?end>' in await rendered(graph)
+
+
 async def test_a_render_error_in_a_template_file_names_its_line(
     tmp_path: Path, autojump_clock
 ) -> None:

@@ -11,6 +11,7 @@ because a slot must appear exactly once in the rendered HTML.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -177,10 +178,11 @@ def _loader_name(env: jinja2.Environment, file: Path) -> str:
     """The name under which the environment's loader finds ``file``."""
     loader = env.loader
     assert isinstance(loader, jinja2.FileSystemLoader)
-    resolved = file.resolve()
+    # Absolute, not resolved: a template that is a symbolic link is found where it is linked.
+    absolute = Path(os.path.abspath(file))
     for root in loader.searchpath:
         try:
-            return resolved.relative_to(Path(root).resolve()).as_posix()
+            return absolute.relative_to(os.path.abspath(root)).as_posix()
         except ValueError:
             continue
     raise JinjaError(f"template {file} is outside {', '.join(loader.searchpath)}")
