@@ -53,11 +53,10 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         ))  # fmt: skip
     also = res.get("S5", {}).get("also", {})
     for p in _ran(res, "S5", "engine"):
-        own = also.get(p["name"], {}).get("S5/S2")
+        own = (also.get(p["name"], {}).get("S5/S2") or {}).get("median")
         rows.append((
             f"S5 at least {S5_VS_OWN_S2:g}x its own S2 throughput (same server)", p["name"],
-            "–" if own is None else f"{own['median']:.2f}x",
-            None if own is None else own["median"] >= S5_VS_OWN_S2,
+            "–" if own is None else f"{own:.2f}x", None if own is None else own >= S5_VS_OWN_S2,
         ))  # fmt: skip
         r = _ratio(res, "S5", p["name"], "react")
         rows.append((
@@ -110,7 +109,8 @@ def _extra_cell(res: dict[str, Any], key: str, p: dict[str, Any], column: str) -
         also = res[key].get("also", {}).get(name)
         if not also:
             return "– | –"
-        return f"{_f(also['S2']['rps']['median'], 0)} | {also[f'{key}/S2']['median']:.2f}x"
+        ratio = also[f"{key}/S2"]["median"]
+        return f"{_f(also['S2']['rps']['median'], 0)} | {'–' if ratio is None else f'{ratio:.2f}x'}"
     r = _ratio(res, key, column, name)  # an engine peer's ratio against this one
     return "–" if r is None else f"{r:.2f}x"
 

@@ -104,6 +104,17 @@ def run(
                 this.pop(p.name, None)
                 log(f"{scenario} {p.name}: FAILED {exc}")
         all_runs.append(this)
+    return aggregate(scenario, all_runs, peers, failed, engine_also)
+
+
+def aggregate(
+    scenario: str,
+    all_runs: list[dict[str, Any]],
+    peers: list[Peer],
+    failed: dict[str, str],
+    engine_also: str | None = None,
+) -> dict[str, Any]:
+    """Each peer's summary over runs, the pairwise ratios, and the engine's second scenario."""
     out: dict[str, Any] = {"runs": all_runs, "peers": {}, "ratios": {}, "failed": failed}
     for p in peers:
         rows = [r[p.name] for r in all_runs if p.name in r]
@@ -118,7 +129,12 @@ def run(
                 out["also"][p.name] = {
                     engine_also: rates([w["also"][engine_also] for w in pairs]),
                     f"{scenario}/{engine_also}": summary(
-                        (w["rps"] / w["also"][engine_also]["rps"] for w in pairs), 3
+                        (
+                            w["rps"] / w["also"][engine_also]["rps"]
+                            for w in pairs
+                            if w["also"][engine_also]["rps"]  # none finished: no ratio
+                        ),
+                        3,
                     ),
                 }
     return out

@@ -261,3 +261,30 @@ async def test_the_cached_page_is_the_s2_page_served_from_the_cache() -> None:
         body = await engine.render_to_bytes(counted, cache=store)
         assert verify.section_mismatch(body, page.expected_sections(page.S5_PATH)) is None
         assert len(calls) == expected_calls
+
+
+# ---------------------------------------------------------------------------------------
+# Throughput aggregation
+# ---------------------------------------------------------------------------------------
+def test_ratios_are_taken_within_runs_and_a_run_that_finished_nothing_gives_none() -> None:
+    from bench import throughput
+    from bench.servers import PEERS_BY_NAME
+
+    def wrk(rps: float, cpu: float | None = 1.0) -> dict[str, Any]:
+        return {"rps": rps, "latency_ms": {"p50": 1.0, "p99": 2.0}, "error_count": 0,
+                "body_bytes": 100, "cpu_ms_per_request": cpu}  # fmt: skip
+
+    peers = [PEERS_BY_NAME["engine-hypercorn"], PEERS_BY_NAME["react"]]
+    runs = [
+        {"engine-hypercorn": {**wrk(300), "also": {"S2": wrk(100)}}, "react": wrk(100)},
+        {"engine-hypercorn": {**wrk(100), "also": {"S2": wrk(50)}}, "react": wrk(50)},
+        {"engine-hypercorn": {**wrk(0, None), "also": {"S2": wrk(0, None)}}, "react": wrk(0)},
+    ]
+    out = throughput.aggregate("S5", runs, peers, {}, engine_also="S2")
+    # Pair by pair within each run (3x, 2x), not the ratio of medians (100 / 50 = 2x).
+    assert out["ratios"]["engine-hypercorn/react"]["median"] == 2.5
+    assert out["ratios"]["engine-hypercorn/react"]["n"] == 2  # the empty run has no ratio
+    assert out["also"]["engine-hypercorn"]["S5/S2"]["median"] == 2.5
+    assert out["peers"]["engine-hypercorn"]["rps"]["median"] == 100
+    assert out["peers"]["react"]["cpu_ms_per_request"]["n"] == 3
+    assert "react/engine-hypercorn" not in out["ratios"]  # only engine peers are compared
