@@ -151,7 +151,8 @@ def sections(res: dict[str, Any]) -> list[str]:
         w("## S5: a cached page\n")
         w(
             f"The S2 page ({c['sections']} sections) with every query's result cached and warm:"
-            " the engine through its declared cache (`schemas.Cache`, filled by the warmup),"
+            " the engine through its declared cache (`engine.Cache(ttl=3600)`, the in-process"
+            " store, filled by the warmup),"
             " React with promises kept across requests and already fulfilled, the hand-written"
             " pages reading a dict in each section's task. wrk with"
             f" {c['concurrency']} connections for {m['s5_duration']} s after {m['s5_warmup']} s"
