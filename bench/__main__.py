@@ -1,7 +1,7 @@
 """``python -m bench``: run the benchmark suite and regenerate docs/benchmarks.md.
 
 python -m bench                         all peers, all scenarios, profiles, docs
-python -m bench --quick                 smoke run (under a minute), docs left alone
+python -m bench --quick                 smoke run (a few minutes), docs left alone
 python -m bench --only react --only engine-hypercorn --scenario S2
 python -m bench report bench/results/latest.json    re-render the docs from a results file
 """
@@ -23,7 +23,7 @@ SCENARIOS = ("S1", "S2", "S3", "S3-large", "S4", "S5", "S6", "render", "profile"
 
 def parse(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="smoke run under a minute")
+    ap.add_argument("--quick", action="store_true", help="smoke run, a few minutes")
     ap.add_argument(
         "--only", action="append", metavar="PEER",
         help=f"run only these peers (repeatable or comma-separated): {', '.join(PEERS_BY_NAME)}",

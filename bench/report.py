@@ -339,7 +339,7 @@ def render(res: dict[str, Any], results_name: str) -> str:
     w("## Reproduce\n")
     w("```sh")
     w("python -m bench                 # everything (about 25 minutes), regenerates this page")
-    w("python -m bench --quick         # smoke run, under a minute, leaves this page alone")
+    w("python -m bench --quick         # smoke run, a few minutes, leaves this page alone")
     w("python -m bench --only engine-hypercorn --only react --scenario S2")
     w("python -m bench report bench/results/latest.json   # re-render this page from results")
     w("```\n")
