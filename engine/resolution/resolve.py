@@ -12,9 +12,8 @@ import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal, Protocol, cast
+from typing import Any, cast
 
-import msgspec
 import trio
 
 from .._errors import (
@@ -34,11 +33,14 @@ from ..definition.graph import Graph, QueryNode
 from ..definition.signatures import type_name
 from .batching import Batches
 from .bridge import run_on_asyncio
+from .outcomes import ErrorHook, Event, Tracer, call_error_hook, propagates
 from .sources import Admission, Sources
 from .steps import after_first_step
 
+# What queries report (``outcomes``) is re-exported: the modules around a render import it here.
 __all__ = [
     "DEFAULT_SOURCES",
+    "ErrorHook",
     "Event",
     "Resolution",
     "Tracer",
@@ -50,36 +52,6 @@ logger = logging.getLogger("engine")
 
 DEFAULT_SOURCES = Sources()
 """The limits of renders given none: one ``default`` source of 40 places per process."""
-
-ErrorHook = Callable[[str, str, BaseException], None]
-"""``on_error(page, node, exception)``: called for every query or fragment failure."""
-
-
-class Tracer(Protocol):
-    """Receives the timeline of one render (``engine render --trace``, tests, tracing).
-
-    A tracer may also define ``query_note(name, key, value)``: it then receives every fact
-    the data layer records with :meth:`Resolution.note` (cache outcome, batch size...).
-    """
-
-    def query_started(self, name: str, time: float) -> None: ...
-
-    def query_batch(self, name: str, time: float, seq: int) -> None: ...
-
-    def query_finished(
-        self, name: str, time: float, outcome: str, seq: int, error: BaseException | None
-    ) -> None: ...
-
-    def wrote(self, time: float, data: bytes, chunks: list[tuple[str, str]], seq: int) -> None: ...
-
-
-class Event(msgspec.Struct, frozen=True):
-    """What a query task tells the writer (one per outcome, so a cheap struct)."""
-
-    query: int
-    kind: Literal["done", "failed", "batch"]
-    value: Any = None
-    error: QueryError | None = None
 
 
 class Resolution:
@@ -430,29 +402,3 @@ class Resolution:
         self._emit(Event(q.index, "failed", error=error))
         if self.tracer:
             self.tracer.query_finished(q.name, trio.current_time(), "failed", self.seq, error)
-
-
-def propagates(exc: BaseException) -> bool:
-    """Whether ``exc`` must leave the query's task instead of failing the query.
-
-    Two kinds do: :class:`trio.Cancelled` is the engine's own cancellation (a timeout,
-    the page deadline, the client leaving), which only its cancel scope may catch; and
-    :class:`KeyboardInterrupt` means the person running the process wants it to stop.
-    Every other exception, ``SystemExit``, ``GeneratorExit``, ``asyncio.CancelledError``
-    and custom ``BaseException`` subclasses included, is one query's failure: code
-    called for one request must not end the render, let alone the server.
-    """
-    if isinstance(exc, BaseExceptionGroup):
-        return exc.subgroup(_PROPAGATING) is not None
-    return isinstance(exc, _PROPAGATING)
-
-
-_PROPAGATING = (trio.Cancelled, KeyboardInterrupt)
-
-
-def call_error_hook(hook: ErrorHook, page: str, node: str, error: BaseException) -> None:
-    """Call the user's ``on_error``; a hook that raises is logged, never fatal to the render."""
-    try:
-        hook(page, node, error)
-    except Exception:
-        logger.exception("page %r: on_error hook raised while reporting %r", page, node)

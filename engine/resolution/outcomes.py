@@ -1,0 +1,73 @@
+"""What the queries of one render report: events for the writer, the tracer's timeline, the
+user's error hook, and which exceptions leave a query's task instead of failing the query."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Literal, Protocol
+
+import msgspec
+import trio
+
+from .._errors import QueryError
+
+__all__ = ["ErrorHook", "Event", "Tracer", "call_error_hook", "propagates"]
+
+logger = logging.getLogger("engine")
+
+ErrorHook = Callable[[str, str, BaseException], None]
+"""``on_error(page, node, exception)``: called for every query or fragment failure."""
+
+
+class Tracer(Protocol):
+    """Receives the timeline of one render (``engine render --trace``, tests, tracing).
+
+    A tracer may also define ``query_note(name, key, value)``: it then receives every fact
+    the data layer records with :meth:`Resolution.note` (cache outcome, batch size...).
+    """
+
+    def query_started(self, name: str, time: float) -> None: ...
+
+    def query_batch(self, name: str, time: float, seq: int) -> None: ...
+
+    def query_finished(
+        self, name: str, time: float, outcome: str, seq: int, error: BaseException | None
+    ) -> None: ...
+
+    def wrote(self, time: float, data: bytes, chunks: list[tuple[str, str]], seq: int) -> None: ...
+
+
+class Event(msgspec.Struct, frozen=True):
+    """What a query task tells the writer (one per outcome, so a cheap struct)."""
+
+    query: int
+    kind: Literal["done", "failed", "batch"]
+    value: Any = None
+    error: QueryError | None = None
+
+
+def propagates(exc: BaseException) -> bool:
+    """Whether ``exc`` must leave the query's task instead of failing the query.
+
+    Two kinds do: :class:`trio.Cancelled` is the engine's own cancellation (a timeout,
+    the page deadline, the client leaving), which only its cancel scope may catch; and
+    :class:`KeyboardInterrupt` means the person running the process wants it to stop.
+    Every other exception, ``SystemExit``, ``GeneratorExit``, ``asyncio.CancelledError``
+    and custom ``BaseException`` subclasses included, is one query's failure: code
+    called for one request must not end the render, let alone the server.
+    """
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.subgroup(_PROPAGATING) is not None
+    return isinstance(exc, _PROPAGATING)
+
+
+_PROPAGATING = (trio.Cancelled, KeyboardInterrupt)
+
+
+def call_error_hook(hook: ErrorHook, page: str, node: str, error: BaseException) -> None:
+    """Call the user's ``on_error``; a hook that raises is logged, never fatal to the render."""
+    try:
+        hook(page, node, error)
+    except Exception:
+        logger.exception("page %r: on_error hook raised while reporting %r", page, node)
