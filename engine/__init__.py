@@ -5,7 +5,7 @@ every query starts as soon as its inputs resolve, the shell goes out at once, an
 each fragment follows the moment the ordering contract allows.
 """
 
-from schemas import Cache, Fragment, Layout, Mode, Page, Params, Query, Shell
+from schemas import Action, Cache, Fragment, Layout, Mode, Page, Params, Query, Shell
 
 from ._errors import (
     DependencyFailed,
@@ -26,6 +26,7 @@ from ._errors import (
 )
 from ._render import Sink, render, render_fragment, render_to_bytes
 from .caching import CacheStore, MemoryStore, RedisStore
+from .context.forms import FormState, form_state
 from .context.request import Headers, QueryParams, Request
 from .context.resources import ResourceError, Resources
 from .context.response import Response
@@ -43,11 +44,13 @@ from .wire.format import SCRIPT_HASHES
 __all__ = [
     "BLOCKED_URL",
     "SCRIPT_HASHES",
+    "Action",
     "Cache",
     "CacheStore",
     "DependencyFailed",
     "EngineError",
     "ErrorHook",
+    "FormState",
     "Fragment",
     "FragmentError",
     "Graph",
@@ -83,6 +86,7 @@ __all__ = [
     "SourceStatistics",
     "Sources",
     "Tracer",
+    "form_state",
     "html",
     "load",
     "loader",

@@ -1,5 +1,16 @@
 """The declarative model of a page: msgspec Structs, decodable from TOML, JSON and YAML."""
 
-from .page import Cache, Fragment, Layout, Mode, Page, Params, Priority, Query, Shell
+from .page import Action, Cache, Fragment, Layout, Mode, Page, Params, Priority, Query, Shell
 
-__all__ = ["Cache", "Fragment", "Layout", "Mode", "Page", "Params", "Priority", "Query", "Shell"]
+__all__ = [
+    "Action",
+    "Cache",
+    "Fragment",
+    "Layout",
+    "Mode",
+    "Page",
+    "Params",
+    "Priority",
+    "Query",
+    "Shell",
+]

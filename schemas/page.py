@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 import msgspec
 
 __all__ = [
+    "Action",
     "Cache",
     "Fragment",
     "Layout",
@@ -216,6 +217,23 @@ class Fragment(_Node, frozen=True, kw_only=True):
     """Reveal group: fragments of one group are emitted together, when all are ready."""
 
 
+class Action(_Node, frozen=True, kw_only=True):
+    """Something the user can do on the page: server code a ``<form method="post">`` runs.
+
+    In a page file: ``[[actions]]`` with ``name``, ``call``, ``input``, ``invalidates``.
+    """
+
+    name: Name
+    call: CallableRef
+    """Receives the decoded input as ``data``, and ``request``/``response``/resources by name."""
+    input: TypeRef | None = None
+    """A msgspec Struct decoded from the form fields (or a JSON body); None: no input."""
+    invalidates: tuple[Name, ...] = ()
+    """Queries whose results the action changes (they render fresh after it)."""
+    resources: tuple[Name, ...] = ()
+    """Resources it receives by name, as a query does."""
+
+
 class Shell(_Node, frozen=True, kw_only=True):
     """The document around the slots.
 
@@ -271,6 +289,8 @@ class Page(_Node, frozen=True, kw_only=True):
     mode: Mode = "out-of-order"
     deadline: Seconds | None = None
     """Overall budget of one render: what is not ready by then renders its error state."""
+    actions: tuple[Action, ...] = ()
+    """What the user can do: POSTs to the page run them (docs/actions.md)."""
     resources: ResourcesRef | None = None
     """The ``engine.Resources`` its queries draw on, entered once per app (or per render
     under ``engine render`` and in tests) and closed at shutdown."""

@@ -18,11 +18,13 @@ import schemas
 ENGINE_ALL = [
     "BLOCKED_URL",
     "SCRIPT_HASHES",
+    "Action",
     "Cache",
     "CacheStore",
     "DependencyFailed",
     "EngineError",
     "ErrorHook",
+    "FormState",
     "Fragment",
     "FragmentError",
     "Graph",
@@ -58,6 +60,7 @@ ENGINE_ALL = [
     "SourceStatistics",
     "Sources",
     "Tracer",
+    "form_state",
     "html",
     "load",
     "loader",
@@ -110,7 +113,7 @@ def test_no_internals_are_exported(module) -> None:
 
 
 def test_schema_types_are_the_schemas_package_own() -> None:
-    for name in ("Cache", "Fragment", "Page", "Query", "Shell", "Mode"):
+    for name in ("Action", "Cache", "Fragment", "Page", "Query", "Shell", "Mode"):
         assert getattr(engine, name) is getattr(schemas, name)
 
 

@@ -29,6 +29,7 @@ from ..observe import tracing_for
 from ..resolution.bridge import require_asyncio_host
 from ..resolution.resolve import Tracer
 from ..resolution.sources import Sources
+from ._actions import Refused, Submitted, accept, allowed_methods, issue_token, run_action
 from ._guest import Receive, Scope, Send, TrioASGI, in_trio
 from ._lifespan import AppResources
 from ._log import access_log, log, log_access, printable
@@ -74,6 +75,8 @@ class Plan:
     fragment: str | None
     mode: str
     request: PageRequest
+    submitted: Submitted | None = None
+    """A POST's action and input (``_actions``); None for a GET."""
 
 
 @attrs.frozen
@@ -157,9 +160,11 @@ class App:
         found = match(self.routes, request.path)
         if found is None:
             return Refusal(404, "No page at this address.")
-        if request.method not in ("GET", "HEAD"):
-            return Refusal(405, None, ((b"allow", b"GET, HEAD"),))
         route, captures = found
+        if request.method not in ("GET", "HEAD") and not (
+            request.method == "POST" and route.graph.actions
+        ):
+            return Refusal(405, None, ((b"allow", allowed_methods(route.graph)),))
         context = PageRequest.from_scope(request.scope, captures)
         fragment = request.query.get(FRAGMENT_PARAM)
         if fragment is not None:
@@ -187,6 +192,14 @@ class App:
                 total,
             )
 
+    async def _accept(self, plan: Plan, request: Request, receive: Receive) -> Plan | Refusal:
+        """Read and check a POST's body before the page runs (``_actions``)."""
+        graph, limit = plan.graph, self.options.action_max_bytes
+        accepted = await accept(graph, request.scope, request.headers, receive, limit)
+        if isinstance(accepted, Refused):
+            return Refusal(accepted.status, accepted.detail)
+        return attrs.evolve(plan, submitted=accepted)
+
     async def _http(self, request: Request, receive: Receive, send: Send, parent: Any) -> None:
         if self.static is not None and request.path.startswith(self.static_prefix):
             await self._static(self.static, request, send)
@@ -195,6 +208,8 @@ class App:
         opts = self.options
         nonce = opts.new_nonce()
         plan = self._plan(request)
+        if isinstance(plan, Plan) and request.method == "POST":
+            plan = await self._accept(plan, request, receive)
         timer = None
         if isinstance(plan, Plan) and plan.fragment is None and plan.graph.shell_queries:
             timer = ShellTimer(plan.graph)  # Server-Timing covers the shell queries only
@@ -217,6 +232,8 @@ class App:
             write_timeout=opts.write_timeout,
             stamps=opts.flush_stamps and request.headers.get(STAMP_HEADER) == b"1",
         )
+        if isinstance(plan, Plan) and plan.graph.actions:
+            issue_token(request.scope, head)
         outcome = "aborted"
         try:
             async with trio.open_nursery() as request_scope:
@@ -283,6 +300,19 @@ async def _respond(
         else:
             try:
                 resources = await app_resources.for_graph(plan.graph)
+                page_request = plan.request
+                if plan.submitted is not None:  # a POST: guards, then the action (_actions)
+                    page_request = await run_action(
+                        plan.graph,
+                        plan.submitted,
+                        plan.request,
+                        response,
+                        head,
+                        resources,
+                        nonce=nonce,
+                        sources=sources,
+                        cache=cache,
+                    )
                 if plan.fragment is not None:
                     await render_fragment(
                         plan.graph,
@@ -300,7 +330,7 @@ async def _respond(
                     await render(
                         plan.graph,
                         response.write,
-                        request=plan.request,
+                        request=page_request,
                         response=head,
                         resources=resources,
                         mode=cast("Mode", plan.mode),

@@ -49,6 +49,7 @@ class Options:
     - ``tracing``: OpenTelemetry spans for every render, query and flush (docs/data.md#tracing):
       True sends them to the global tracer provider, a ``TracerProvider`` to that one. Needs
       ``pip install 'engine[otel]'``; off by default, and then costs nothing.
+    - ``action_max_bytes``: the largest body a POST to an action may send (413 beyond).
     - ``cache``: the store of cached query results (``engine.MemoryStore()`` in process by
       default, ``engine.RedisStore(url)`` shared by workers; docs/data.md#caching).
     """
@@ -66,6 +67,7 @@ class Options:
     sources: Sources = DEFAULT_SOURCES
     tracing: object = False
     cache: CacheStore = DEFAULT_STORE
+    action_max_bytes: int = 64 * 1024
     _crawler_re: re.Pattern[str] | None = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:

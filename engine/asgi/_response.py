@@ -34,7 +34,11 @@ _REASONS = {
     308: "Permanent Redirect",
     400: "Bad Request",
     404: "Not Found",
+    403: "Forbidden",
     405: "Method Not Allowed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
     500: "Internal Server Error",
 }
 
@@ -88,6 +92,8 @@ class Response:
         self.connection_reset = False
         self._origin = trio.current_time()
         self.status: int | None = None
+        self.page_status = 200
+        """The status the page goes out with (422: re-rendered with a form's errors)."""
         self.writes = 0
         self.bytes = 0
         self.first_byte: float | None = None
@@ -105,7 +111,7 @@ class Response:
             self._held.append(data)
             return
         if not self.started:
-            await self._start(200, self._first_headers())
+            await self._start(self.page_status, self._first_headers())
             if self._head:
                 raise HeadComplete
         await self._body(data, more=True)
@@ -116,7 +122,7 @@ class Response:
             if self._buffered:
                 body = b"".join(self._held)
                 length = (b"content-length", str(len(body)).encode())
-                await self._start(200, [*self._first_headers(), length])
+                await self._start(self.page_status, [*self._first_headers(), length])
                 await self._body(b"" if self._head else body, more=False)
             else:
                 await self._body(b"", more=False)
@@ -136,7 +142,7 @@ class Response:
             await self._body(b"" if self._head else body, more=False)
 
     async def redirect(self, status: int, location: str) -> None:
-        """A redirect decided by a shell query, with the cookies and headers it set."""
+        """A redirect decided by a shell query or an action, with the cookies and headers set."""
         await self.fail(status, None, [(b"location", location.encode("latin-1"))])
 
     def _first_headers(self) -> list[tuple[bytes, bytes]]:

@@ -167,6 +167,14 @@ class Request:
     def auth(self) -> Any:
         return self._from_scope("auth", "Starlette's AuthenticationMiddleware")
 
+    def scope_value(self, key: str) -> Any:
+        """What the engine or a middleware put in the ASGI scope under ``key`` (None if absent)."""
+        return self._scope.get(key)
+
+    def with_scope_value(self, key: str, value: Any) -> Request:
+        """The same request, its scope holding ``value`` under ``key`` (the caller's unchanged)."""
+        return attrs.evolve(self, scope={**self._scope, key: value})
+
     def _from_scope(self, key: str, middleware: str) -> Any:
         value = self._scope.get(key, _MISSING)
         if value is _MISSING:

@@ -19,6 +19,7 @@ from .._errors import PageError, Problem
 from ..context.resources import Resources
 from ..markup.jinja import JinjaShell
 from ..markup.templates import Template
+from .actions import ActionNode, check_actions
 from .fragments import check_fragments
 from .inputs import check_response_users
 from .layouts import Problems, flatten
@@ -53,6 +54,8 @@ class Graph:
     source: str | None = None
     resources: Resources | None = None
     """The page's declared resources (``Page.resources``)."""
+    actions: Mapping[str, ActionNode] = attrs.field(factory=dict)
+    """What a POST to the page may run, by name (``Page.actions``)."""
     batched_queries: tuple[int, ...] = attrs.field(
         init=False,
         default=attrs.Factory(
@@ -62,10 +65,14 @@ class Graph:
     resource_names: frozenset[str] = attrs.field(
         init=False,
         default=attrs.Factory(
-            lambda g: frozenset(r for q in g.queries for r in q.resources), takes_self=True
+            lambda g: frozenset(
+                [r for q in g.queries for r in q.resources]
+                + [r for a in g.actions.values() for r in a.resources]
+            ),
+            takes_self=True,
         ),
     )
-    """The resources some query of the page needs."""
+    """The resources some query or action of the page needs."""
     nested: bool = attrs.field(
         init=False,
         default=attrs.Factory(
@@ -143,6 +150,7 @@ def _build(page: Page, source: str | None) -> Graph:
     fragment_index, fragments = check_fragments(
         flat.page, report, query_index, queries, flat.directory_of_fragment
     )
+    actions = check_actions(flat.page, report, query_index, queries, resources)
     tree = SlotTree(flat, report)
     shell, tail, shell_queries = tree.shell(query_index, queries)
     _check_response_users(report, queries, shell_queries)
@@ -165,6 +173,7 @@ def _build(page: Page, source: str | None) -> Graph:
         warnings=tuple(report.warnings),
         source=source,
         resources=resources,
+        actions={a.name: a for a in actions},
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from schemas import Fragment, Layout, Page, Query, Shell
+from schemas import Action, Fragment, Layout, Page, Query, Shell
 
 from .._errors import Problem
 from .suggest import did_you_mean
@@ -29,10 +29,12 @@ _SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 _NODES: tuple[tuple[str, type[msgspec.Struct], str], ...] = (
     ("queries", Query, "name"),
     ("fragments", Fragment, "target"),
+    ("actions", Action, "name"),
 )
 _REFS = {
     Query: ("call", "result", "loaders"),
     Fragment: ("render",),
+    Action: ("call", "input"),
     Page: ("resources",),
     Layout: ("resources",),
 }
