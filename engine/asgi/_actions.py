@@ -35,6 +35,7 @@ from ..context.forms import (
     TOKEN_HEADER,
     Submission,
 )
+from ..context.request import Headers, parse_cookies
 from ..context.request import Request as PageRequest
 from ..context.response import Response as Head
 from ..definition.actions import DATA_ARGUMENT, ActionNode, InputError
@@ -66,7 +67,7 @@ def issue_token(scope: Scope, head: Head) -> str:
 
 
 def _cookie_token(scope: Scope) -> str | None:
-    token = PageRequest.from_scope(scope, {}).cookies.get(TOKEN_COOKIE, "")
+    token = parse_cookies(Headers.from_raw(scope.get("headers", ()))).get(TOKEN_COOKIE, "")
     return token if 32 <= len(token) <= 64 else None
 
 
@@ -81,6 +82,8 @@ class Submitted:
 
 
 class Refused(Exception):
+    """A POST answered with an error status before any query or action of the page runs."""
+
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
         self.status, self.detail = status, detail
@@ -120,9 +123,10 @@ async def accept(
         scope[SCOPE_TOKEN] = expected
     except Refused as refused:
         return refused
-    values = {k: v for k, v in pairs if k not in (ACTION_FIELD, TOKEN_FIELD)}
+    fields_sent = [(k, v) for k, v in pairs if k not in (ACTION_FIELD, TOKEN_FIELD)]
+    values = dict(fields_sent)
     try:
-        data = action.decode_form(pairs) if kind == _FORM else action.decode_json(body)
+        data = action.decode_form(fields_sent) if kind == _FORM else action.decode_json(body)
     except InputError as invalid:
         return Submitted(action, None, invalid, values)
     return Submitted(action, data, None, values)

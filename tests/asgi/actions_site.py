@@ -14,7 +14,7 @@ from engine.asgi import App
 LISTS: dict[str, list[str]] = {}
 
 
-class AddItem(msgspec.Struct, kw_only=True):
+class AddItem(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     item: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
     qty: Annotated[int, msgspec.Meta(ge=1)] = 1
     tags: list[str] = []
