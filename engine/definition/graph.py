@@ -97,6 +97,62 @@ class Graph:
         default=attrs.Factory(lambda g: any(q.cache for q in g.queries), takes_self=True),
     )
     """Some query keeps its results across requests (``Query.cache``)."""
+    # What every render of the page would otherwise work out again (its scheduler's setup).
+    depth_order: tuple[int, ...] = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda g: tuple(f.index for f in sorted(g.fragments, key=lambda f: (f.depth, f.index))),
+            takes_self=True,
+        ),
+    )
+    """Fragment indexes, parents before their children (then in declaration order)."""
+    reveal_groups: tuple[tuple[int, ...], ...] = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda g: tuple(
+                f.group for f in g.fragments if len(f.group) > 1 and f.group[0] == f.index
+            ),
+            takes_self=True,
+        ),
+    )
+    """The reveal groups of more than one fragment."""
+    append_fragments: tuple[int, ...] = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda g: tuple(f.index for f in g.fragments if f.append), takes_self=True
+        ),
+    )
+    constant_fragments: tuple[int, ...] = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda g: tuple(f.index for f in g.fragments if not f.uses), takes_self=True
+        ),
+    )
+    """Fragments that use no query: their content is known when a render starts."""
+    loose_data: tuple[int, ...] = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda g: tuple(
+                q.index
+                for q in g.queries
+                if q.expose and not q.batched and q.index not in g.shell_queries
+            ),
+            takes_self=True,
+        ),
+    )
+    """Exposed, unbatched queries outside the shell: their data may go out on its own."""
+    prelude_fragments: frozenset[int] = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda g: frozenset(
+                f.index
+                for f in g.fragments
+                if f.stylesheets or any(g.queries[u].expose for u in f.uses)
+            ),
+            takes_self=True,
+        ),
+    )
+    """Fragments that may need data or a stylesheet sent before them."""
 
     @property
     def name(self) -> str:

@@ -32,11 +32,7 @@ class Expander:
         self.wire = wire
         self.chunks: list[Chunk] = []
         # Most fragments need no data or stylesheet: skip their prelude at once.
-        self.needs_prelude = frozenset(
-            f.index
-            for f in graph.fragments
-            if f.stylesheets or any(graph.queries[u].expose for u in f.uses)
-        )
+        self.needs_prelude = graph.prelude_fragments
         self.preludes: list[str] = []
         """Data and stylesheets held back to go before a template (out-of-order)."""
 

@@ -28,29 +28,18 @@ class OutOfOrder:
         self.state = state
         self.wire = wire
         self.expander = Expander(graph, state, wire)
-        by_depth = sorted(graph.fragments, key=lambda f: (f.depth, f.index))
-        self.pending = [f.index for f in by_depth]
-        self.groups = [
-            f.group for f in graph.fragments if len(f.group) > 1 and f.group[0] == f.index
-        ]
+        self.pending = list(graph.depth_order)
+        self.groups = graph.reveal_groups
         # Exposed data goes with its first fragment; what no fragment carried (all its
         # consumers failed or none exist) goes on its own once the query succeeds.
-        self.loose_data = [
-            q.index
-            for q in graph.queries
-            if q.expose and not q.batched and q.index not in graph.shell_queries
-        ]
+        self.loose_data = graph.loose_data
 
     @property
     def finished(self) -> bool:
         states = self.state.fragments
         return (
             not self.pending
-            and all(
-                states[f.index].closed
-                for f in self.graph.fragments
-                if f.append and not states[f.index].dropped
-            )
+            and all(states[f].closed or states[f].dropped for f in self.graph.append_fragments)
             and all(
                 self.state.errors[q] is not None or (q, None) in self.state.data_sent
                 for q in self.loose_data
@@ -230,16 +219,15 @@ class OutOfOrder:
     def _open_appends(self) -> list[int]:
         states = self.state.fragments
         return [
-            f.index
-            for f in self.graph.fragments
-            if f.append
-            and states[f.index].emitted
-            and not states[f.index].closed
-            and not states[f.index].dropped
+            f
+            for f in self.graph.append_fragments
+            if states[f].emitted
+            and not states[f].closed
+            and not states[f].dropped
             and (
-                len(states[f.index].batches) > states[f.index].sent
-                or states[f.index].done
-                or states[f.index].failure is not None
+                len(states[f].batches) > states[f].sent
+                or states[f].done
+                or states[f].failure is not None
             )
         ]
 

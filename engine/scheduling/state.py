@@ -7,6 +7,7 @@ failure is known before the scheduler decides where the fragment goes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any, cast
 
@@ -25,8 +26,8 @@ _NONE: frozenset[Any] = frozenset()
 class FragmentState:
     """Where one fragment stands in one render.
 
-    One is made per fragment per render, so defaults live on the class and only the
-    batch list is made per instance.
+    One is made per fragment per render, so every default lives on the class: making one
+    runs no ``__init__``, and an open stream holds only what changed.
     """
 
     content: Content | None = None
@@ -40,8 +41,8 @@ class FragmentState:
     dropped: bool = False
     """Its parent failed, so its slot never reached the page."""
 
-    def __init__(self) -> None:
-        self.batches: list[Content] = []
+    batches: Sequence[Content] = ()
+    """For an append fragment: its rendered batches (a list from the first one on)."""
 
     @property
     def settled(self) -> bool:
@@ -66,9 +67,8 @@ class State:
         self.data_sent: AbstractSet[tuple[int, int | None]] = _NONE
         self.styles_sent: AbstractSet[str] = _NONE
         self.seq = 0
-        for f in graph.fragments:
-            if not f.uses:
-                self._refresh(f)
+        for f in graph.constant_fragments:
+            self._refresh(graph.fragments[f])
 
     def apply(self, event: Event) -> None:
         self.seq += 1
@@ -137,7 +137,10 @@ class State:
         failed = errors[f.batch_query]
         for batch in self.raw_batches[f.batch_query][len(state.batches) :]:
             try:
-                state.batches.append(render_content(self.graph, f, {**values, name: batch}))
+                content = render_content(self.graph, f, {**values, name: batch})
+                if not state.batches:
+                    state.batches = []
+                cast("list[Content]", state.batches).append(content)
             except FragmentError as exc:
                 self._fail(f, exc)
                 return
