@@ -59,6 +59,11 @@ class ActionNode:
         default=attrs.Factory(lambda a: _list_fields(a.input), takes_self=True),
     )
     """Input fields of a sequence type: a repeated form field fills them."""
+    blank_is_default: frozenset[str] = attrs.field(
+        init=False,
+        default=attrs.Factory(lambda a: _defaulted_non_text(a.input), takes_self=True),
+    )
+    """Optional fields that are not text: an empty form field leaves their default."""
 
     def decode_form(self, pairs: Sequence[tuple[str, str]]) -> msgspec.Struct | None:
         """The input from form fields, converted as query results are (raises InputError)."""
@@ -66,6 +71,8 @@ class ActionNode:
             return None
         fields: dict[str, Any] = {}
         for key, value in pairs:
+            if not value and key in self.blank_is_default:
+                continue
             if key in self.list_fields:
                 fields.setdefault(key, []).append(value)
             else:
@@ -91,6 +98,22 @@ def _list_fields(tp: type[msgspec.Struct] | None) -> frozenset[str]:
     info = msgspec.inspect.type_info(tp)
     assert isinstance(info, msgspec.inspect.StructType)
     return frozenset(f.encode_name for f in info.fields if isinstance(f.type, _SEQUENCES))
+
+
+def _defaulted_non_text(tp: type[msgspec.Struct] | None) -> frozenset[str]:
+    if tp is None:
+        return frozenset()
+    info = msgspec.inspect.type_info(tp)
+    assert isinstance(info, msgspec.inspect.StructType)
+    return frozenset(
+        f.encode_name for f in info.fields if not f.required and not _takes_text(f.type)
+    )
+
+
+def _takes_text(tp: msgspec.inspect.Type) -> bool:
+    if isinstance(tp, msgspec.inspect.UnionType):
+        return any(_takes_text(t) for t in tp.types)
+    return isinstance(tp, msgspec.inspect.StrType | msgspec.inspect.AnyType)
 
 
 def _field_errors(message: str) -> dict[str, str]:

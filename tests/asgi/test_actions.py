@@ -239,3 +239,12 @@ async def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_re
     }
     await actions_site.app(scope, receive, send)
     assert sent[0]["status"] == 413
+
+
+async def test_an_empty_optional_field_that_is_not_text_keeps_its_default() -> None:
+    async with client_for() as client:
+        token = await token_of(client)
+        done = await post(client, token, _action="add", item="salt", qty="")
+        assert done.status_code == 303 and actions_site.LISTS == {"a": ["1 x salt"]}
+        blank_text = await post(client, token, _action="add", item="", qty="2")
+        assert blank_text.status_code == 422, "an empty text field is still text: too short"
