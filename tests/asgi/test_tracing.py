@@ -312,10 +312,14 @@ USERS = engine.Loader(fetch_users, name="users", source="db")
 
 
 def loads(key: int):
-    async def call(users: engine.RequestLoader[int, str]) -> str:
+    async def call(users: engine.RequestLoader[int, str], started: bool) -> str:
         return await users.load(key)
 
     return call
+
+
+async def started() -> bool:
+    return True
 
 
 async def limited() -> str:
@@ -327,8 +331,15 @@ DATA_LAYER = engine.Page(
     name="data",
     shell=engine.Shell(html=INNER.shell.html.replace('name="x"', 'name="a"><?marker name="b"')),
     queries=(
-        engine.Query(name="a", call=loads(1), result=str, loaders=(USERS,)),
-        engine.Query(name="b", call=loads(2), result=str, loaders=(USERS,)),
+        # `limited` asks for db's one place in the first turn; the loading queries wait for
+        # `started`, so their batched call asks in a later one whatever order trio runs tasks in.
+        engine.Query(name="started", call=started, result=bool),
+        engine.Query(
+            name="a", call=loads(1), result=str, loaders=(USERS,), depends_on=("started",)
+        ),
+        engine.Query(
+            name="b", call=loads(2), result=str, loaders=(USERS,), depends_on=("started",)
+        ),
         engine.Query(name="limited", call=limited, result=str, source="db"),
     ),
     fragments=(
