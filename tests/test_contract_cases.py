@@ -9,11 +9,12 @@ Each real render must pass; each forgery must be reported as exactly its rule.
 
 from __future__ import annotations
 
+import pytest
 import trio
 
 from engine import Fragment, Page, Query, Shell
 from engine.testing import Timeline, Violation, check_contract, render_timeline
-from tests.test_contract import SHELL, assert_reported, with_chunks
+from tests.test_contract import LINK, PAGE, SHELL, _with_data, assert_reported, with_chunks
 
 MODES = ("out-of-order", "in-order", "buffered")
 
@@ -355,3 +356,21 @@ async def test_chunks_after_an_append_placed_with_its_end_are_checked(autojump_c
     assert check_contract(timeline) == []
     forged = with_chunks(timeline, {1: (outer, placed, end, lo, hi, close)})
     assert_reported(forged, 2, "'lo' (priority -1) went before 'hi' (priority 1")
+
+
+@pytest.mark.parametrize(
+    ("mode", "again"),
+    [
+        ("out-of-order", b'<template for="outer"></template>'),
+        ("in-order", b'<?start name="outer"><?end>'),
+    ],
+)
+async def test_a_stylesheet_is_due_by_the_first_time_its_fragment_appears(
+    autojump_clock, mode: str, again: bytes
+) -> None:
+    timeline = await render_timeline(PAGE, mode=mode)
+    assert check_contract(timeline) == []
+    # The fragment's HTML before the link, and once more after it: the first one counts.
+    data = timeline.writes[1].data.replace(LINK, b"") + LINK + again
+    late = _with_data(timeline, 1, data)
+    assert_reported(late, 6, "stylesheet '/s.css' came after fragment(s) ['outer']")
