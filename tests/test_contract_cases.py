@@ -14,7 +14,15 @@ import trio
 
 from engine import Fragment, Page, Query, Shell
 from engine.testing import Timeline, Violation, check_contract, render_timeline
-from tests.test_contract import LINK, PAGE, SHELL, _with_data, assert_reported, with_chunks
+from tests.test_contract import (
+    LINK,
+    PAGE,
+    SHELL,
+    _with_data,
+    assert_reported,
+    timeline_of,
+    with_chunks,
+)
 
 MODES = ("out-of-order", "in-order", "buffered")
 
@@ -374,3 +382,12 @@ async def test_a_stylesheet_is_due_by_the_first_time_its_fragment_appears(
     data = timeline.writes[1].data.replace(LINK, b"") + LINK + again
     late = _with_data(timeline, 1, data)
     assert_reported(late, 6, "stylesheet '/s.css' came after fragment(s) ['outer']")
+
+
+async def test_a_slot_filled_again_does_not_hide_the_chunks_after_it(autojump_clock) -> None:
+    timeline = await timeline_of()
+    again = (("fragment", "outer"), ("fragment", "lo"), ("fragment", "hi"))
+    found = check_contract(with_chunks(timeline, {2: again}))
+    assert [v.rule for v in found] == [2, 5]
+    assert "'lo' (priority -1) went before 'hi' (priority 1" in found[0].message
+    assert found[1].message == "slot 'outer' received ['fragment', 'fragment']"
