@@ -435,7 +435,7 @@ async def test_renderer_failures_are_isolated(autojump_clock) -> None:
 async def test_a_batched_query_runs_at_most_a_window_ahead_of_a_slow_client(
     autojump_clock,
 ) -> None:
-    from engine._render import BATCH_WINDOW
+    from engine._writer import BATCH_WINDOW
 
     produced: list[float] = []
 
