@@ -5,14 +5,17 @@ guard the page."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
 import actions_site
 import httpx
+import msgspec
 import pytest
 import trio
 
+import engine
 from engine.asgi import App
 
 ORIGIN = "http://testserver"
@@ -248,3 +251,30 @@ async def test_an_empty_optional_field_that_is_not_text_keeps_its_default() -> N
         assert done.status_code == 303 and actions_site.LISTS == {"a": ["1 x salt"]}
         blank_text = await post(client, token, _action="add", item="", qty="2")
         assert blank_text.status_code == 422, "an empty text field is still text: too short"
+
+
+def test_an_asyncio_action_runs_on_the_loop_that_hosts_the_engine() -> None:
+    """``@engine.on_asyncio``: an action awaiting asyncio libraries runs as a task of the host
+    loop (uvicorn's), the engine's trio run being its guest, like such queries do."""
+    ran_on: list[asyncio.AbstractEventLoop] = []
+
+    @engine.on_asyncio
+    async def add_on_asyncio(data: actions_site.AddItem, request: engine.Request) -> None:
+        await asyncio.sleep(0)  # an asyncio primitive: under trio this would not run
+        ran_on.append(asyncio.get_running_loop())
+        actions_site.LISTS.setdefault(request.path_params["list_id"], []).append(data.item)
+
+    page = msgspec.structs.replace(
+        actions_site.LIST_PAGE,
+        actions=(engine.Action(name="add", call=add_on_asyncio, input=actions_site.AddItem),),
+    )
+
+    async def main() -> tuple[httpx.Response, asyncio.AbstractEventLoop]:
+        async with client_for(App({"/lists/{list_id}": page})) as client:
+            done = await post(client, await token_of(client), _action="add", item="milk")
+        return done, asyncio.get_running_loop()
+
+    done, host = asyncio.run(main())
+    assert done.status_code == 303 and done.headers["location"] == "/lists/a"
+    assert ran_on == [host]
+    assert actions_site.LISTS == {"a": ["milk"]}
