@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import msgspec
 import pytest
 import trio
 from hypothesis import given
@@ -86,6 +87,14 @@ def page_of(
             for name in queries
         ),
     )
+
+
+def with_timeout(page: Page, query: str, seconds: float) -> Page:
+    """``page`` with a timeout on one of its queries."""
+    queries = tuple(
+        msgspec.structs.replace(q, timeout=seconds) if q.name == query else q for q in page.queries
+    )
+    return msgspec.structs.replace(page, queries=queries)
 
 
 async def render(page: Page, sources: Sources | None = None, on_error: Any = None) -> str:
@@ -292,22 +301,7 @@ async def test_a_query_that_times_out_waiting_for_a_full_source_says_so(autojump
     recorder = Recorder(seconds=10)
     users = make_loader(recorder, source="db")
     page = page_of(users, {"a": (loading(1), ()), "b": (loading(2, before=1), ())})
-    page = Page(
-        name=page.name,
-        shell=page.shell,
-        queries=tuple(
-            Query(
-                name=q.name,
-                call=q.call,
-                result=q.result,
-                depends_on=q.depends_on,
-                loaders=q.loaders,
-                timeout=2 if q.name == "b" else None,
-            )
-            for q in page.queries
-        ),
-        fragments=page.fragments,
-    )
+    page = with_timeout(page, "b", 2)
     errors: list[BaseException] = []
 
     async def collect(data: bytes) -> None:
@@ -504,22 +498,7 @@ async def test_a_call_stays_while_any_query_waits_for_one_of_its_keys(autojump_c
             "hasty": (loading(2), ("ready",)),  # gives up on key 2 at 1 s
         },
     )
-    page = Page(
-        name=page.name,
-        shell=page.shell,
-        queries=tuple(
-            Query(
-                name=q.name,
-                call=q.call,
-                result=q.result,
-                depends_on=q.depends_on,
-                loaders=q.loaders,
-                timeout=1 if q.name == "hasty" else None,
-            )
-            for q in page.queries
-        ),
-        fragments=page.fragments,
-    )
+    page = with_timeout(page, "hasty", 1)
     errors: list[BaseException] = []
     html = await render(page, Sources(db=1), on_error=lambda p, n, e: errors.append(e))
     assert "<p id=patient>user1,user2</p>" in html
