@@ -200,6 +200,13 @@ def start_server(
     return server
 
 
+def start_app(server: str, app: str, log: Path, ready_path: str = "/") -> ServerProcess:
+    """``app`` ("module:attr") served by ``server`` ("hypercorn" or "uvicorn") on a free port."""
+    port = free_port()
+    argv = hypercorn_argv(app, port) if server == "hypercorn" else uvicorn_argv(app, port)
+    return start_server(argv, port=port, log=log, ready_path=ready_path, name=server)
+
+
 def hypercorn_argv(app: str, port: int) -> list[str]:
     return [
         sys.executable,

@@ -10,19 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import ServerProcess, free_port, hypercorn_argv, start_server, uvicorn_argv
+from servers import ServerProcess, start_app
 
 
 @pytest.fixture(params=["hypercorn", "uvicorn"])
 def server(request, tmp_path: Path) -> Iterator[ServerProcess]:
-    port = free_port()
-    argv = (
-        hypercorn_argv("actions_site:app", port)
-        if request.param == "hypercorn"
-        else uvicorn_argv("actions_site:app", port)
-    )
-    process = start_server(
-        argv, port=port, log=tmp_path / "server.log", ready_path="/plain", name=request.param
+    process = start_app(
+        request.param, "actions_site:app", tmp_path / "server.log", ready_path="/plain"
     )
     yield process
     process.stop(timeout=30)

@@ -9,21 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from servers import ServerProcess, fetch, free_port, hypercorn_argv, start_server, uvicorn_argv
+from servers import ServerProcess, fetch, start_app
 
 HUNG_CALLS = 45  # more than trio's default 40 worker threads
 
 
 @pytest.fixture(params=["hypercorn", "uvicorn"])
 def server(request, tmp_path: Path) -> Iterator[ServerProcess]:
-    port = free_port()
-    argv = (
-        hypercorn_argv("sources_site:app", port)
-        if request.param == "hypercorn"
-        else uvicorn_argv("sources_site:app", port)
-    )
-    process = start_server(
-        argv, port=port, log=tmp_path / "server.log", ready_path="/fine", name=request.param
+    process = start_app(
+        request.param, "sources_site:app", tmp_path / "server.log", ready_path="/fine"
     )
     yield process
     process.stop(timeout=30)

@@ -7,19 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import ServerProcess, fetch, free_port, hypercorn_argv, start_server, uvicorn_argv
+from servers import ServerProcess, fetch, start_app
 
 
 @pytest.fixture(scope="module", params=["hypercorn", "uvicorn"])
 def server(request, tmp_path_factory) -> Iterator[ServerProcess]:
-    port = free_port()
-    argv = (
-        hypercorn_argv("surrogate_site:app", port)
-        if request.param == "hypercorn"
-        else uvicorn_argv("surrogate_site:app", port)
-    )
     log = Path(tmp_path_factory.mktemp(request.param)) / "server.log"
-    process = start_server(argv, port=port, log=log, name=request.param)
+    process = start_app(request.param, "surrogate_site:app", log)
     yield process
     process.stop()
 
