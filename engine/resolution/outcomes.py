@@ -10,9 +10,11 @@ from typing import Any, Literal, Protocol
 import msgspec
 import trio
 
-from .._errors import QueryError
+from .._errors import QueryError, QueryTimeout, SourceExhausted
+from ..definition.graph import QueryNode
+from .sources import Admission
 
-__all__ = ["ErrorHook", "Event", "Tracer", "call_error_hook", "propagates"]
+__all__ = ["ErrorHook", "Event", "Tracer", "call_error_hook", "propagates", "timeout_error"]
 
 logger = logging.getLogger("engine")
 
@@ -71,3 +73,18 @@ def call_error_hook(hook: ErrorHook, page: str, node: str, error: BaseException)
         hook(page, node, error)
     except Exception:
         logger.exception("page %r: on_error hook raised while reporting %r", page, node)
+
+
+def timeout_error(
+    page: str, q: QueryNode, started: float, page_deadline: float, admission: Admission | None
+) -> QueryTimeout:
+    """Why ``q`` ran out of time: its own timeout or the page's deadline, and whether it was
+    still waiting for a place in its source (then the source is named, with the fix)."""
+    if q.timeout and started + q.timeout <= page_deadline:
+        why = f"timed out after {q.timeout:g} s"
+    else:
+        why = "the page deadline passed"
+    if admission is not None and admission.state == "waiting":
+        why = f"{why} waiting for a place: {admission.source.describe()}"
+        return SourceExhausted(why, page=page, query=q.name)
+    return QueryTimeout(why, page=page, query=q.name)

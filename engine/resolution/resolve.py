@@ -20,10 +20,8 @@ from .._errors import (
     DependencyFailed,
     NotFound,
     QueryError,
-    QueryTimeout,
     Redirect,
     ResultTypeError,
-    SourceExhausted,
 )
 from ..caching import CacheStore, Lookup
 from ..context.request import Request
@@ -33,7 +31,7 @@ from ..definition.graph import Graph, QueryNode
 from ..definition.signatures import type_name
 from .batching import Batches
 from .bridge import run_on_asyncio
-from .outcomes import ErrorHook, Event, Tracer, call_error_hook, propagates
+from .outcomes import ErrorHook, Event, Tracer, call_error_hook, propagates, timeout_error
 from .sources import Admission, Sources
 from .steps import after_first_step
 
@@ -249,7 +247,9 @@ class Resolution:
         deadline = min(self.page_deadline, started + q.timeout if q.timeout else math.inf)
         with trio.CancelScope(deadline=deadline):
             return await (self._call(q, kwargs) if cached is None else cached())
-        raise self._timeout(q, started)  # reached only when the scope caught its cancellation
+        # Reached only when the scope caught its cancellation.
+        admission = self.admissions.get(q.index)
+        raise timeout_error(self.graph.name, q, started, self.page_deadline, admission)
 
     async def _call(self, q: QueryNode, kwargs: dict[str, Any]) -> Any:
         in_thread = not (q.is_async or q.batched or q.loop == "asyncio")
@@ -333,17 +333,6 @@ class Resolution:
                 page=self.graph.name,
                 query=q.name,
             ) from exc
-
-    def _timeout(self, q: QueryNode, started: float) -> QueryTimeout:
-        if q.timeout and started + q.timeout <= self.page_deadline:
-            why = f"timed out after {q.timeout:g} s"
-        else:
-            why = "the page deadline passed"
-        admission = self.admissions.get(q.index)
-        if admission is not None and admission.state == "waiting":
-            why = f"{why} waiting for a place: {admission.source.describe()}"
-            return SourceExhausted(why, page=self.graph.name, query=q.name)
-        return QueryTimeout(why, page=self.graph.name, query=q.name)
 
     def _emit(self, event: Event) -> None:
         self.seq += 1
