@@ -94,6 +94,7 @@
   var seen = new WeakSet();
   function announce(quiet) {
     var w = d.createTreeWalker(d, 192), n, k, e, i, end, inside;
+    bind();
     while ((n = w.nextNode())) {
       if (n == inside) inside = null;
       k = mark(n);
@@ -112,6 +113,36 @@
       fire(e[i], "data", { query: e[i].getAttribute("data-query") });
     }
   }
+  // Bindings (docs/client.md), applied after each landing to every bound element, so also
+  // to those that just arrived, from the current data. data-bind holds items split by
+  // spaces: "q.path" sets the text, "name:q.path" an attribute, ".name:q.path" toggles a
+  // class. A path that leads nowhere leaves the element as the server rendered it. Never
+  // a script or style element, an on* attribute, style, srcdoc or an SVG animation value;
+  // a URL attribute takes only http(s), mailto or relative URLs (as the server's safe_url).
+  function bind() {
+    var got = Object.create(null), e = d.querySelectorAll("[data-bind]"), i;
+    function at(p) {
+      var k = p.split("."), q = k.shift(), v = q in got ? got[q] : (got[q] = $E.data(q));
+      k.forEach(function (n) { v = v != null && {}.hasOwnProperty.call(v, n) ? v[n] : void 0; });
+      return v;
+    }
+    for (i = 0; i < e.length; i++) e[i].getAttribute("data-bind").split(/\s+/).forEach(function (p) {
+      var el = this, c = p.lastIndexOf(":"), n = p.slice(0, c), v = at(p.slice(c + 1));
+      if (v === void 0 || /^(script|style)$/.test(el.localName)) return;
+      if (c < 0) {
+        v = v == null ? "" : "" + v;
+        if (v != el.textContent) el.textContent = v;
+      } else if (n[0] == "." && n[1]) el.classList.toggle(n.slice(1), !!v && v.length !== 0);
+      else if (!/^[a-z][\w.:-]*$/i.test(n) || /^on|^(style|srcdoc|attributename|values|from|to|by)$/i.test(n));
+      else if (v == null || v === !1) el.removeAttribute(n);
+      else {
+        v = v === !0 ? "" : "" + v;
+        c = /^([a-z][\w+.-]*):/i.exec(v.replace(/[\t\n\r]/g, "").replace(/^[\0- ]+/, ""));
+        if (c && !/^(https?|mailto)$/i.test(c[1]) && /^(href|src|action|formaction|xlink:href|data)$/i.test(n)) v = "about:blank#blocked";
+        if (el.getAttribute(n) !== v) el.setAttribute(n, v);
+      }
+    }, e[i]);
+  }
   // Where the browser applies <template for> itself, the swap script only announces.
   var native = "htmlFor" in HTMLTemplateElement.prototype;
   function $E() {
@@ -127,7 +158,7 @@
     announce();
   }
   function islands(name) {
-    return d.querySelectorAll('script[type="application/json"][data-query="' + name + '"]');
+    return d.querySelectorAll('script[type="application/json"][data-query="' + CSS.escape(name) + '"]');
   }
   // Exposed query data: the value, or the list of batches of a batched query.
   $E.data = function (name) {
@@ -135,6 +166,12 @@
     for (i = 0; i < e.length; i++) r.push(JSON.parse(e[i].textContent));
     if (!e.length) return;
     return e[0].hasAttribute("data-batch") ? r : r[r.length - 1];
+  };
+  // Subscribe to query `name`: fn(value) after each arrival of its data. Returns the unsubscribe.
+  $E.on = function (name, fn) {
+    function h(e) { if (e.detail.query == name) fn($E.data(name)); }
+    d.addEventListener("engine:data", h);
+    return function () { d.removeEventListener("engine:data", h); };
   };
   // Fetch one fragment again and morph its slot in place.
   $E.refresh = function (name, url) {

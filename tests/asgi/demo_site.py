@@ -6,7 +6,9 @@ SVG. ``/form`` has a section that ``$E.refresh("form")`` re-renders. ``/doc/{doc
 is guarded by a shell query: only ``alice`` may read it, anyone else gets a 404. ``/big``
 streams ``?count=`` blocks of 64 KB, more than socket buffers hold. ``/stats`` reports how many
 queries are running, so a test can prove that aborted requests cancelled theirs.
-``/broken-shell``'s template names a key its query does not return.
+``/broken-shell``'s template names a key its query does not return. ``/store`` binds elements
+to its exposed ``cart`` (a new count per request; ``?evil=1``: hostile values) in its shell and in
+a late fragment that does not use it; ``$E.refresh("box")`` brings new cart data.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from engine.asgi import App
 RUNNING = {"queries": 0}
 SECRET = "hidden-4f1c-not-exposed"
 _refreshes = itertools.count()
+_carts = itertools.count(1)
 
 
 class _Counted:
@@ -300,7 +303,60 @@ opener = engine.Page(
     queries=(engine.Query(name="open_gate", call=open_gate, result=str, params=("gate",)),),
 )
 
+
+async def cart(evil: int = 0) -> dict:
+    """A different cart on every call; with ``evil``, values that would run code if misused."""
+    await trio.lowlevel.checkpoint()
+    count = next(_carts)
+    return {
+        "count": count,
+        "label": f"{count} <img src=x onerror=window.__pwned=1>" if evil else f"{count} in cart",
+        "url": f" javascript:window.__pwned={count}" if evil else f"/cart?n={count}",
+        "code": "window.__pwned=1",
+        "empty": count % 2 == 0,
+        "lines": [{"sku": f"sku-{count}"}],
+    }
+
+
+async def late(delay: float = 0.3) -> str:
+    await trio.sleep(delay)
+    return "late"
+
+
+STORE_SHELL = """<!doctype html><html><head><meta charset="utf-8"><title>store</title></head><body>
+<nav id="nav"><a id="cart-link" class="cart" href="{{ cart.url | url }}"
+ data-bind="cart.label href:cart.url .empty:cart.empty title:cart.lines.0.sku"
+>{{ cart.label }}</a> <span id="missing" data-bind="cart.nope title:cart.lines.7.sku"
+ title="kept">as rendered</span></nav>
+<section id="box-slot"><?marker name="box"></section>
+<section id="late-slot"><?marker name="late"></section>
+</body></html>"""
+
+store = engine.Page(
+    name="store",
+    shell=engine.Shell(html=STORE_SHELL, queries=("cart",)),
+    queries=(
+        engine.Query(name="cart", call=cart, result=dict, params=("evil",), expose=True),
+        engine.Query(name="late", call=late, result=str, params=("delay",)),
+    ),
+    fragments=(
+        engine.Fragment(
+            target="box",
+            uses=("cart",),
+            template='<p id="box">box {{ cart.count }}</p>',
+            fallback="<p>…</p>",
+        ),
+        engine.Fragment(
+            target="late",
+            uses=("late",),
+            template='<p id="late">{{ late }}: <b id="late-count" data-bind="cart.count">?</b></p>',
+            fallback="<p>loading…</p>",
+        ),
+    ),
+)
+
 PAGES = {
+    "/store": store,
     "/open": opener,
     "/broken-shell": broken_shell,
     "/item/{item}": item,
