@@ -41,7 +41,7 @@ def fresh_db(tmp_path, monkeypatch) -> Path:
     return db.DB_PATH
 
 
-@pytest.mark.parametrize("name", ["home", "product", "signin", "account"])
+@pytest.mark.parametrize("name", ["home", "product", "signin", "account", "cart"])
 def test_every_page_builds_without_warnings(name: str) -> None:
     assert page(name).warnings == ()
 
@@ -52,6 +52,7 @@ def test_every_page_builds_without_warnings(name: str) -> None:
         ("home", {}, "Acme Widgets"),
         ("product", {"product_id": "1"}, "Acme Gadget Pro · Acme"),
         ("signin", {}, "Sign in · Acme"),
+        ("cart", {}, "Your cart · Acme"),
     ],
 )
 async def test_every_page_fills_the_shared_layout(name, params, title) -> None:
@@ -214,8 +215,8 @@ async def test_product_page_streams_on_time_in_every_mode(fresh_db, autojump_clo
     assert spans["rating"].start == spans["reviews"].end
     assert spans["recommendations"].end == catalog.RECOMMENDATIONS_LATENCY
     if mode == "out-of-order":
-        assert timeline.order() == ["related", "reviews", "rating", "recommendations"]
-        assert timeline.time_of("related") == 0
+        assert timeline.order() == ["buy", "related", "reviews", "rating", "recommendations"]
+        assert timeline.time_of("buy") == timeline.time_of("related") == 0
         assert timeline.time_of("reviews") == timeline.time_of("rating") == 0.4
         assert timeline.time_of("recommendations") == 0.9
     html = timeline.html
@@ -229,12 +230,19 @@ async def test_product_page_streams_on_time_in_every_mode(fresh_db, autojump_clo
     assert f'<p class="rating">{average} / 5 from {len(reviews)} reviews</p>' in html
     assert "<perfectly>" not in html, "review text is escaped"
     assert html.endswith("</body>\n</html>\n")
-    # Only the product is sent as data (the page exposes it), after the content.
-    assert html.count('<script type="application/json"') == 1
+    # Only the product and the cart's count are sent as data (exposed), after the content.
+    assert html.count('<script type="application/json"') == 2
     island = f'<script type="application/json" data-query="product">{{"id":3,"name":"{name}"'
     assert html.index("</main>") < html.index(island) < html.index("</body>")
+    count = '<script type="application/json" data-query="cart_count">{"items":0}</script>'
+    assert html.index("</main>") < html.index(count) < html.index("</body>")
     if mode == "out-of-order":
-        assert timeline.writes[0].chunks == (("shell", ""), ("query", "product"))
+        assert timeline.writes[0].chunks == (
+            ("shell", ""),
+            ("fragment", "buy"),  # the form is ready at once: it goes out in place
+            ("query", "cart_count"),
+            ("query", "product"),
+        )
         # The rating is ready before the reviewers' profiles: it rides inside the reviews.
         reviews_template = html[html.index('<template for="reviews">') :]
         assert '<p class="rating">' in reviews_template

@@ -1,9 +1,10 @@
 """The whole site as one ASGI app: ``engine serve examples.site.app:app`` (or uvicorn).
 
-The engine serves the pages (GET and HEAD). What a page does not do is composed around it with
-Starlette, as a real site would: a signed session cookie (``SessionMiddleware``) and the two form
-posts that sign in and out (each answers 303 See Other, so a reload never posts twice). The
-engine's app also serves the static stylesheet.
+The engine serves the pages (GET and HEAD, and POST to the pages that declare actions: the
+cart's forms). What a page does not do is composed around it with Starlette, as a real site
+would: a signed session cookie (``SessionMiddleware``) and the two form posts that sign in and
+out (each answers 303 See Other, so a reload never posts twice). The engine's app also serves the
+static stylesheet.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ pages = App(
         "/product/{product_id}": HERE / "pages" / "product.toml",
         "/signin": HERE / "pages" / "signin.toml",
         "/account": HERE / "pages" / "account.toml",
+        "/cart": HERE / "pages" / "cart.toml",
     },
     static=HERE / "static",  # /static/site.css, with ETag, Last-Modified and 304s
     # At most 8 SQLite reads at once per worker; waiting ones go most urgent first.

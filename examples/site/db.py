@@ -17,7 +17,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bumped whenever the tables or the sample data change: an older file is rebuilt."""
 
 _CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -42,6 +42,10 @@ CREATE TABLE purchase (
     product_id INTEGER NOT NULL REFERENCES product, quantity INTEGER NOT NULL, placed TEXT NOT NULL
 );
 CREATE TABLE secret (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE cart_item (
+    cart TEXT NOT NULL, product_id INTEGER NOT NULL REFERENCES product,
+    quantity INTEGER NOT NULL CHECK (quantity BETWEEN 1 AND 99), PRIMARY KEY (cart, product_id)
+);
 """
 
 DEMO_USERS = {"ann": ("Ann Example", "ann-password"), "bob": ("Bob Sample", "bob-password")}
@@ -67,6 +71,12 @@ def fetch(sql: str, *args: Any) -> list[tuple[Any, ...]]:
     """Run one read on a short-lived connection (SQLite opens a local file in microseconds)."""
     with closing(_open()) as db:
         return db.execute(sql, args).fetchall()
+
+
+def execute(sql: str, *args: Any) -> None:
+    """Run one write in a transaction of its own (SQLite serialises writers across workers)."""
+    with closing(_open()) as db, db:
+        db.execute(sql, args)
 
 
 def path() -> Path:

@@ -59,7 +59,7 @@ def test_pages_and_the_stylesheet_are_served() -> None:
         css = await client.get("/static/site.css")
         assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
         assert "etag" in css.headers and ".grid" in css.text
-        assert (await client.post("/product/3")).status_code == 405, "pages answer GET, HEAD"
+        assert (await client.post("/")).status_code == 405, "pages without actions: GET, HEAD"
 
     in_process(scenario)
 
@@ -198,3 +198,24 @@ def test_the_site_on_a_real_server(server) -> None:
         account = browser.get("/account")
         assert account.status_code == 200 and "Ann Example" in account.text
         assert account.text.count("<tr><td>2026-") >= 3, "orders read through aiosqlite"
+
+
+def test_adding_to_the_cart_on_a_real_server(server) -> None:
+    with httpx.Client(base_url=server.url) as shopper, httpx.Client(base_url=server.url) as other:
+        product = shopper.get("/product/5")
+        token = re.search(r'name="_token" value="([\w-]+)"', product.text)[1]
+        form = {"_token": token, "_action": "add_to_cart", "quantity": "3"}
+        added = shopper.post("/product/5", data=form, headers={"Origin": server.url})
+        assert added.status_code == 303 and added.headers["location"] == "/product/5"
+        assert "acme_cart" in shopper.cookies
+        again = shopper.get("/product/5")
+        assert '<span id="cart-count">3</span>' in again.text
+        assert '<script type="application/json" data-query="cart_count">{"items":3}' in again.text
+        cart = shopper.get("/cart").text
+        assert '<tr id="line-5">' in cart and "3 items" in cart
+        refused = shopper.post(
+            "/product/5", data=form | {"quantity": "100"}, headers={"Origin": server.url}
+        )
+        assert refused.status_code == 422 and "Expected `int` &lt;= 99" in refused.text
+        assert 'value="100"' in refused.text and refused.text.endswith("</html>\n")
+        assert "Your cart is empty" in other.get("/cart").text, "another visitor's cart"

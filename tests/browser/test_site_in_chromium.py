@@ -102,3 +102,50 @@ def test_signed_out_then_in_then_out(acme, new_page, native: bool, javascript: b
     page.wait_for_load_state("load")
     assert nav(page) == SIGNED_OUT
     assert "acme_session" not in {c["name"] for c in page.context.cookies()}
+
+
+CART = """() => ({
+  count: document.getElementById('cart-count')?.textContent ?? null,
+  lines: [...document.querySelectorAll('table.cart tbody tr')].map(
+    (row) => [row.id, row.querySelector('input[name=quantity]').value]),
+  empty: !!document.querySelector('main .empty'),
+})"""
+
+
+def submit(page, button: str) -> None:
+    """Click a form's submit button and wait for the page the 303 leads to."""
+    with page.expect_navigation(wait_until="load"):
+        page.click(button)
+
+
+def test_the_cart_without_javascript(acme, new_page) -> None:
+    page = new_page(native=True, javascript=False)
+    page.goto(f"{acme.url}/product/3", wait_until="load")
+    assert page.evaluate(CART)["count"] == "0"
+    page.fill("form.buy input[name=quantity]", "2")
+    submit(page, "form.buy button[value=add_to_cart]")
+    assert page.url == f"{acme.url}/product/3", "303 back to the product"
+    assert page.evaluate(CART)["count"] == "2"
+    submit(page, "nav a.cart")
+    assert page.url == f"{acme.url}/cart"
+    assert page.evaluate(CART) == {"count": "2", "lines": [["line-3", "2"]], "empty": False}
+    page.fill("#line-3 input[name=quantity]", "5")
+    submit(page, "#line-3 button[value=update]")
+    assert page.evaluate(CART) == {"count": "5", "lines": [["line-3", "5"]], "empty": False}
+    submit(page, "#line-3 button[value=remove]")
+    assert page.evaluate(CART) == {"count": "0", "lines": [], "empty": True}
+
+
+def test_navigating_home_product_cart_and_back(acme, new_page) -> None:
+    page = new_page()
+    page.goto(f"{acme.url}/", wait_until="load")
+    submit(page, "main .grid a[href='/product/4']")
+    assert page.url == f"{acme.url}/product/4" and page.title().endswith(" · Acme")
+    submit(page, "nav a.cart")
+    assert page.url == f"{acme.url}/cart" and page.title() == "Your cart · Acme"
+    assert page.evaluate(CART)["empty"]
+    page.go_back(wait_until="load")
+    assert page.url == f"{acme.url}/product/4"
+    assert page.evaluate(PRODUCT)["name"] in page.title()
+    page.go_back(wait_until="load")
+    assert page.url == f"{acme.url}/" and page.title() == "Acme Widgets"
