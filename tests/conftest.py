@@ -50,3 +50,15 @@ def _cold_caches_under_mutation():
         ):
             cached.cache_clear()
     yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``python -m tools.mutation``, property tests run last: mutmut stops a mutant's
+    tests at the first failure, and most mutants fail a quick example first, so a killed
+    mutant need not wait for hundreds of generated examples. Survivors still run them all."""
+    if "MUTANT_UNDER_TEST" in os.environ:
+        items.sort(key=_is_property_test)
+
+
+def _is_property_test(item: pytest.Item) -> bool:
+    return getattr(getattr(item, "obj", None), "is_hypothesis_test", False)

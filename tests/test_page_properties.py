@@ -192,9 +192,10 @@ def _check(page_dir: Path, data: bytes, fmt: str, capsys: pytest.CaptureFixture[
     return code
 
 
+# As many examples as the profile asks for (HYPOTHESIS_PROFILE: thorough, or mutation's fewer).
 @pytest.mark.timeout(300)
 @settings(
-    max_examples=150,
+    max_examples=settings().max_examples,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -212,7 +213,7 @@ def test_generated_pages_pass(
 
 @pytest.mark.timeout(300)
 @settings(
-    max_examples=300,
+    max_examples=2 * settings().max_examples,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -16,13 +16,20 @@ examples, derandomized, so a verdict does not depend on luck. Results stay in th
 ``--survivors`` reruns only the last run's survivors against the current tests (copied in
 again), which is honest as long as the mutated files are unchanged: tests were only added,
 so a killed mutant stays killed. It refuses if the module's code changed since the run.
+
+``--sample N`` checks N of the module's mutants drawn uniformly at random (``--seed``), for a
+module too large to finish in the time there is: mutmut otherwise runs the mutants with the
+cheapest tests first, so a run stopped early measures the cheap code, not the module. The
+report then gives the kill rate of the sample with its 95% interval.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -132,6 +139,8 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 # mutmut's exit codes of a mutant's test run (mutmut.stats.status_by_exit_code).
+SAMPLE = "sample.json"  # in a module's copy: the mutants a --sample run drew
+
 KILLED = {1, 3}
 TIMEOUT = {36, -24, 24, 152, 255}
 SURVIVED = {0}
@@ -146,9 +155,13 @@ class Score:
     survived: int = 0
     no_tests: int = 0
     other: int = 0
+    unchecked: int = 0
+    """Mutants generated but not run (a sample, or a run stopped early): not in the rate."""
+    sampled: bool = False
 
     @property
     def total(self) -> int:
+        """Mutants checked."""
         return self.killed + self.timeout + self.survived + self.no_tests + self.other
 
     @property
@@ -157,10 +170,25 @@ class Score:
         a mutant no test reaches counts as a survivor."""
         return (self.killed + self.timeout) / self.total if self.total else 0.0
 
+    def interval(self) -> tuple[float, float]:
+        """95% Wilson interval of the kill rate, for a uniform sample of the mutants."""
+        n, z = self.total, 1.96
+        if not n:
+            return 0.0, 1.0
+        p = self.rate
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return max(0.0, centre - half), min(1.0, centre + half)
+
     def row(self) -> str:
+        checked = f"{self.total} of {self.total + self.unchecked}" if self.unchecked else self.total
+        rate = f"{self.rate:.1%}"
+        if self.sampled:
+            low, high = self.interval()
+            rate += f" (sample: 95% in {low:.1%}..{high:.1%})"
         return (
-            f"| {self.module} | {self.total} | {self.killed} | {self.timeout} | {self.survived}"
-            f" | {self.no_tests} | {self.other} | {self.rate:.1%} |"
+            f"| {self.module} | {checked} | {self.killed} | {self.timeout} | {self.survived}"
+            f" | {self.no_tests} | {self.other} | {rate} |"
         )
 
 
@@ -205,10 +233,16 @@ def _replace_list(text: str, key: str, values: list[str]) -> str:
     return block.sub(f"{key} = {json.dumps(values)}", text, count=1)
 
 
-def run(module: str, max_children: int, *, survivors: bool = False) -> Score:
+def run(
+    module: str, max_children: int, *, survivors: bool = False, sample: int = 0, seed: int = 0
+) -> Score:
     names: list[str] = []
     earlier: dict[str, int | None] = {}
-    if survivors:
+    if sample:
+        copy = prepare(module)
+        names = _sample(module, copy, sample, seed)
+        print(f"{module}: checking {len(names)} mutants drawn at random (seed {seed})", flush=True)
+    elif survivors:
         copy = WORK / module
         names = survivors_of(module)
         earlier = _exit_codes(module)
@@ -239,6 +273,30 @@ def run(module: str, max_children: int, *, survivors: bool = False) -> Score:
     return score
 
 
+_GENERATE = """
+import os
+from mutmut.__main__ import create_mutants
+from mutmut.mutation.trampoline import set_mutant_under_test
+from mutmut.utils.file_utils import copy_also_copy_files, copy_src_dir, setup_source_paths
+
+set_mutant_under_test("mutant_generation")
+os.makedirs("mutants", exist_ok=True)
+copy_src_dir()
+copy_also_copy_files()
+setup_source_paths()
+create_mutants(1)
+"""
+
+
+def _sample(module: str, copy: Path, size: int, seed: int) -> list[str]:
+    """Generate the module's mutants (as ``mutmut run`` would) and draw ``size`` of them."""
+    subprocess.run([sys.executable, "-c", _GENERATE], cwd=copy, check=True)
+    every = sorted(_exit_codes(module))
+    drawn = sorted(random.Random(seed).sample(every, min(size, len(every))))
+    (copy / SAMPLE).write_text(json.dumps(drawn), encoding="utf-8")
+    return drawn
+
+
 def _exit_codes(module: str) -> dict[str, int | None]:
     codes: dict[str, int | None] = {}
     for meta in (WORK / module / "mutants").rglob("*.py.meta"):
@@ -262,9 +320,11 @@ def survivors_of(module: str) -> list[str]:
     codes = _exit_codes(module)
     if not codes:
         raise SystemExit(f"{module}: no earlier run in {WORK / module}; run the module first")
-    if None in codes.values():
+    sample = WORK / module / SAMPLE
+    drawn = json.loads(sample.read_text(encoding="utf-8")) if sample.exists() else list(codes)
+    if any(codes[name] is None for name in drawn):
         raise SystemExit(f"{module}: the last run did not finish; run the module again")
-    return sorted(name for name, code in codes.items() if code in SURVIVED | NO_TESTS)
+    return sorted(name for name in drawn if codes[name] in SURVIVED | NO_TESTS)
 
 
 def _check_unchanged(module: str, copy: Path) -> None:
@@ -284,9 +344,11 @@ def _check_unchanged(module: str, copy: Path) -> None:
 
 
 def score_of(module: str) -> Score:
-    score = Score(module)
+    score = Score(module, sampled=(WORK / module / SAMPLE).exists())
     for code in _exit_codes(module).values():
-        if code in KILLED:
+        if code is None:
+            score.unchecked += 1
+        elif code in KILLED:
             score.killed += 1
         elif code in TIMEOUT:
             score.timeout += 1
@@ -315,6 +377,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="rerun only the last run's survivors against the current tests",
     )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=0,
+        metavar="N",
+        help="check only N mutants drawn uniformly at random (a module too large to finish)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="the --sample draw's seed")
     args = parser.parse_args(argv)
     modules = args.modules or list(MODULES)
     unknown = sorted(set(modules) - set(MODULES))
@@ -325,7 +395,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.report:
             print(score_of(module).row())
         else:
-            run(module, args.max_children, survivors=args.survivors)
+            run(
+                module,
+                args.max_children,
+                survivors=args.survivors,
+                sample=args.sample,
+                seed=args.seed,
+            )
     return 0
 
 
