@@ -9,11 +9,12 @@ Each real render must pass; each forgery must be reported as exactly its rule.
 
 from __future__ import annotations
 
+import attrs
 import pytest
 import trio
 
 from engine import Fragment, Page, Query, Shell
-from engine.testing import Timeline, Violation, check_contract, render_timeline
+from engine.testing import RULES, Timeline, Violation, check_contract, render_timeline
 from tests.test_contract import (
     LINK,
     PAGE,
@@ -308,6 +309,40 @@ async def test_a_member_dropped_with_its_parent_ties_nothing(autojump_clock) -> 
     assert_reported(forged, 2, "'outer' (priority 0) went before 'x' (priority 0")
 
 
+# "gx" (declared first in group g) goes down with "outer" at 0.1; "gy" is ready only at 0.3.
+DROPPED_FIRST = Page(
+    name="contract",
+    shell=shell("outer", "gy"),
+    queries=(
+        Query(name="a", call=after(0.1, fails=True), result=int),
+        Query(name="v", call=after(0.3), result=int),
+    ),
+    fragments=(
+        shows("outer", "a", template='<div>{{ a }}<?marker name="gx"></div>'),
+        shows("gx", "a", reveal="g"),
+        shows("gy", "v", reveal="g"),
+    ),
+)
+
+
+async def test_a_member_dropped_early_does_not_make_the_rest_of_its_group_late(
+    autojump_clock,
+) -> None:
+    for mode in MODES:
+        timeline = await render_timeline(DROPPED_FIRST, mode=mode)
+        assert check_contract(timeline) == [], mode
+    timeline = await render_timeline(DROPPED_FIRST)
+    outer, gx, gy = ("failed", "outer"), ("failed", "gx"), ("fragment", "gy")
+    assert chunks(timeline) == [(("shell", ""),), (outer, gx), (gy, ("close", ""))]
+    assert [w.time for w in timeline.writes] == pytest.approx([0, 0.1, 0.3])
+    # gy is still due when it is ready, not when its dropped group-mate went down: held
+    # back one write further, it breaks rule 3.
+    late = attrs.evolve(timeline.writes[2], chunks=(gy, ("close", "")))
+    held = with_chunks(timeline, {2: ()})
+    held = attrs.evolve(held, writes=[*held.writes, late])
+    assert_reported(held, 3, "'gy' could go in write #2")
+
+
 async def test_in_order_a_shell_query_fragment_goes_with_the_shell(autojump_clock) -> None:
     page = Page(
         name="contract",
@@ -382,6 +417,30 @@ async def test_a_stylesheet_is_due_by_the_first_time_its_fragment_appears(
     data = timeline.writes[1].data.replace(LINK, b"") + LINK + again
     late = _with_data(timeline, 1, data)
     assert_reported(late, 6, "stylesheet '/s.css' came after fragment(s) ['outer']")
+
+
+TWO_SHEETS = Page(
+    name="contract",
+    shell=shell("first", "second"),
+    queries=(Query(name="v", call=after(0.1), result=int),),
+    fragments=(
+        shows("first", "v", stylesheets=("/a.css",)),
+        shows("second", "v", stylesheets=("/b.css",)),
+    ),
+)
+
+
+async def test_every_stylesheet_is_checked_after_one_that_is_wrong(autojump_clock) -> None:
+    timeline = await render_timeline(TWO_SHEETS)
+    assert check_contract(timeline) == []
+    a, b = b'<link rel="stylesheet" href="/a.css">', b'<link rel="stylesheet" href="/b.css">'
+    data = timeline.writes[1].data
+    assert data.count(a) == data.count(b) == 1
+    found = check_contract(_with_data(timeline, 1, data.replace(a, a + a).replace(b, b"")))
+    assert [str(v) for v in found] == [
+        f"rule 6 ({RULES[6]}): stylesheet '/a.css' was linked 2 times",
+        f"rule 6 ({RULES[6]}): stylesheet '/b.css' was linked 0 times",
+    ]
 
 
 async def test_a_slot_filled_again_does_not_hide_the_chunks_after_it(autojump_clock) -> None:
