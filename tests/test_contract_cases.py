@@ -176,6 +176,52 @@ async def test_in_order_what_follows_a_failing_append_waits_for_its_failure(
     # was not complete until it failed at 0.3: holding "later" until then is no violation.
 
 
+async def slow_rows():
+    yield [0]
+    await trio.sleep(0.4)
+    yield [1]
+
+
+# In order, "list" (append) also uses "title", which fails at 0.1 while rows still stream
+# until 0.4: the list fails at 0.1, and "later" (ready at 0.05) follows it then.
+TITLED = Page(
+    name="contract",
+    shell=shell("list", "later"),
+    queries=(
+        Query(name="title", call=after(0.1, fails=True), result=int),
+        Query(name="rows", call=slow_rows, result=list[int]),
+        Query(name="l", call=after(0.05), result=int),
+    ),
+    fragments=(
+        Fragment(
+            target="list",
+            uses=("title", "rows"),
+            mode="append",
+            template="<li>{{ title }} {{ rows }}</li>",
+            fallback="…",
+        ),
+        shows("later", "l"),
+    ),
+)
+
+
+async def test_in_order_an_append_failing_by_another_query_does_not_wait_for_its_rows(
+    autojump_clock,
+) -> None:
+    for mode in MODES:
+        assert check_contract(await render_timeline(TITLED, mode=mode)) == [], mode
+    timeline = await render_timeline(TITLED, mode="in-order")
+    down, later, close = ("failed", "list"), ("fragment", "later"), ("close", "")
+    assert chunks(timeline) == [(("shell", ""),), (down, later, close)]
+    assert timeline.writes[1].time == pytest.approx(0.1)
+    # Holding "later" back (as if the list were due only when its rows ended) breaks rule 3.
+    held = with_chunks(timeline, {1: (down,)})
+    held = attrs.evolve(
+        held, writes=[*held.writes, attrs.evolve(timeline.writes[1], chunks=(later, close))]
+    )
+    assert_reported(held, 3, "'later' was ready (with all before it) for write #1")
+
+
 async def test_out_of_order_a_failing_append_is_a_chunk_like_its_batches(autojump_clock) -> None:
     timeline = await render_timeline(FEED)
     assert chunks(timeline) == [
