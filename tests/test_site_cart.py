@@ -56,7 +56,9 @@ def price_of(product_id: int) -> float:
 
 
 def count_in_nav(html: str) -> int:
-    return int(re.search(r'<span id="cart-count">(\d+)</span>', nav(html))[1])
+    return int(
+        re.search(r'<span id="cart-count" data-bind="cart_count.items">(\d+)</span>', nav(html))[1]
+    )
 
 
 def token_of(html: str) -> str:

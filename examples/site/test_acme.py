@@ -64,7 +64,10 @@ def test_adding_to_the_cart_counts_in_the_nav_bar() -> None:
             origin = {"Origin": "http://acme.test"}
             added = await client.post("/product/3", data=form, headers=origin)
             assert added.status_code == 303 and added.headers["location"] == "/product/3"
-            assert '<span id="cart-count">2</span>' in (await client.get("/cart")).text
+            assert (
+                '<span id="cart-count" data-bind="cart_count.items">2</span>'
+                in (await client.get("/cart")).text
+            )
             refused = await client.post(
                 "/product/3", data=form | {"quantity": "100"}, headers=origin
             )

@@ -209,7 +209,7 @@ def test_adding_to_the_cart_on_a_real_server(server) -> None:
         assert added.status_code == 303 and added.headers["location"] == "/product/5"
         assert "acme_cart" in shopper.cookies
         again = shopper.get("/product/5")
-        assert '<span id="cart-count">3</span>' in again.text
+        assert '<span id="cart-count" data-bind="cart_count.items">3</span>' in again.text
         assert '<script type="application/json" data-query="cart_count">{"items":3}' in again.text
         cart = shopper.get("/cart").text
         assert '<tr id="line-5">' in cart and "3 items" in cart
