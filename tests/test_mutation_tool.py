@@ -55,3 +55,13 @@ def test_an_unfinished_full_run_is_not_reported_as_a_sample(tmp_path, monkeypatc
 def test_the_sample_interval_is_wilsons(killed, checked, low, high) -> None:
     score = mutation.Score("m", killed=killed, survived=checked - killed, sampled=True)
     assert score.interval() == (pytest.approx(low, abs=5e-4), pytest.approx(high, abs=5e-4))
+
+
+def test_a_module_run_deselects_its_subprocess_only_tests(tmp_path) -> None:
+    mutation._narrow("definition", tmp_path)
+    text = (tmp_path / "pyproject.toml").read_text(encoding="utf-8")
+    for name in mutation.SUBPROCESS_ONLY:
+        assert f'"--deselect={name}"' in text
+    assert 'only_mutate = ["engine/definition/*"]' in text
+    mutation._narrow("wire", tmp_path)
+    assert "--deselect" not in (tmp_path / "pyproject.toml").read_text(encoding="utf-8")
