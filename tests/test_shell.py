@@ -39,6 +39,13 @@ def shell_page(html: str, value: object, name: str = "team") -> Page:
     )
 
 
+class Unprintable:
+    """A value every path step reaches, but that cannot become text."""
+
+    def __str__(self) -> str:
+        raise ValueError("not printable")
+
+
 TYPO = shell_page("<title>{{ team.nam }}</title>", Team("core"))
 NONE = shell_page("<title>{{ product.name }}</title>", None, name="product")
 
@@ -65,8 +72,26 @@ class Sink:
             shell_page("<title>{{ team.3 }}</title>", ["a"]),
             "page 'roster': shell placeholder {{ team.3 }}: team (list) has no '3'",
         ),
+        (
+            shell_page("<title>{{ team.name.first }}</title>", Team("core")),
+            "page 'roster': shell placeholder {{ team.name.first }}: team.name (str) has no"
+            " 'first'",
+        ),
+        (
+            shell_page("<title>{{ team.name.name }}</title>", Team(None)),  # type: ignore[arg-type]
+            "page 'roster': shell placeholder {{ team.name.name }}: team.name is None, so it"
+            " has no 'name' (guard it, or raise engine.NotFound in the query)",
+        ),
+        (
+            shell_page("<title>{{ team.name }}: {{ team.nam }}</title>", Team("core")),
+            "page 'roster': shell placeholder {{ team.nam }}: team (Team) has no 'nam'",
+        ),
+        (
+            shell_page("<title>{{ team.name }}</title>", Team(Unprintable())),  # type: ignore[arg-type]
+            "page 'roster': shell placeholder {{ team.name }}: ValueError: not printable",
+        ),
     ],
-    ids=["typo", "none", "index"],
+    ids=["typo", "none", "index", "deeper", "none-deeper", "after-a-good-one", "not-text"],
 )
 async def test_a_failing_shell_placeholder_is_a_shell_error_before_any_byte(
     autojump_clock, mode, page, message

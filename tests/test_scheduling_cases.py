@@ -1,0 +1,78 @@
+"""The scheduler on the cases mutation testing found unheld (docs/mutation.md).
+
+Each test renders a real page in every mode and checks what docs/contract.md and
+docs/wire.md promise about its bytes: what goes out, once, where and in which order.
+"""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from engine import Fragment, Page, Query, Shell
+from engine.testing import assert_contract, render_timeline
+
+MODES = ("out-of-order", "in-order", "buffered")
+SHELL = '<!doctype html><html><head><meta charset="utf-8"></head><body>{}</body></html>'
+
+
+def after(delay: float, value: object = 1):
+    async def call(**deps: object) -> object:
+        await trio.sleep(delay)
+        return value
+
+    return call
+
+
+def page(*fragments: Fragment, queries: tuple[Query, ...]) -> Page:
+    slots = "".join(f'<?marker name="{f.target}">' for f in fragments)
+    return Page(
+        name="cases", shell=Shell(html=SHELL.format(slots)), queries=queries, fragments=fragments
+    )
+
+
+def shows(target: str, *uses: str, **options: object) -> Fragment:
+    template = "".join(f"[{{{{ {u} }}}}]" for u in uses)
+    return Fragment(target=target, uses=uses, template=template, fallback="…", **options)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_each_stylesheet_is_linked_once_among_several(autojump_clock, mode) -> None:
+    # x.css, then y.css, then x.css again: linking y must not forget that x is linked.
+    p = page(
+        shows("a", "qa", stylesheets=("/x.css",)),
+        shows("b", "qb", stylesheets=("/y.css",)),
+        shows("c", "qc", stylesheets=("/x.css", "/y.css")),
+        queries=(
+            Query(name="qa", call=after(0.1, "A"), result=str),
+            Query(name="qb", call=after(0.2, "B"), result=str),
+            Query(name="qc", call=after(0.3, "C"), result=str),
+        ),
+    )
+    timeline = await render_timeline(p, mode=mode)
+    html = timeline.html
+    assert html.count('<link rel="stylesheet" href="/x.css">') == 1
+    assert html.count('<link rel="stylesheet" href="/y.css">') == 1
+    assert html.index('href="/x.css"') < html.index("[A]")
+    assert_contract(timeline)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_exposed_data_goes_out_once_among_several(autojump_clock, mode) -> None:
+    # qx's fragments come before and after qy's: sending qy must not forget that qx went.
+    p = page(
+        shows("a", "qx"),
+        shows("b", "qy"),
+        shows("c", "qx", "qz"),
+        queries=(
+            Query(name="qx", call=after(0.1, "X"), result=str, expose=True),
+            Query(name="qy", call=after(0.2, "Y"), result=str, expose=True),
+            Query(name="qz", call=after(0.3, "Z"), result=str),
+        ),
+    )
+    timeline = await render_timeline(p, mode=mode)
+    html = timeline.html
+    assert html.count('data-query="qx"') == 1
+    assert html.count('data-query="qy"') == 1
+    assert 'data-query="qz"' not in html
+    assert_contract(timeline)
