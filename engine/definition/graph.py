@@ -20,6 +20,7 @@ from ..context.resources import Resources
 from ..markup.jinja import JinjaShell
 from ..markup.templates import Template
 from .actions import ActionNode, check_actions
+from .bindings import check_bindings
 from .fragments import check_fragments
 from .inputs import check_response_users
 from .layouts import Problems, flatten
@@ -211,6 +212,7 @@ def _build(page: Page, source: str | None) -> Graph:
     shell, tail, shell_queries = tree.shell(query_index, queries)
     _check_response_users(report, queries, shell_queries)
     shell_children = tree.link_slots(shell, fragments, fragment_index)
+    check_bindings(flat, report, query_index, queries, fragments)
     if report.errors:
         raise PageError(report.errors + report.warnings)
     built_queries = _rank_queries(tree.link_queries(queries, fragments), fragments, shell_queries)

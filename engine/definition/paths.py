@@ -21,7 +21,7 @@ from ..markup.templates import Expr
 from .signatures import type_name
 from .suggest import did_you_mean
 
-__all__ = ["path_problem"]
+__all__ = ["json_path_problem", "path_problem"]
 
 Place = Literal["shell", "fragment"]
 
@@ -59,6 +59,41 @@ def path_problem(expr: Expr, declared: Any, place: Place) -> str | None:
         current = found[0] if len(found) == 1 else typing.Union[tuple(found)]  # noqa: UP007
         walked = f"{walked}.{part}"
     return None
+
+
+def json_path_problem(query: str, path: Sequence[str], declared: Any) -> str | None:
+    """Why ``query.path`` leads nowhere in the JSON of every value of type ``declared``.
+
+    A client binding (docs/client.md) walks the JSON: fields as msgspec encodes them, items
+    by index. ``None`` on the way is no problem (the binding then leaves its element as
+    rendered); a key that no type along the way can have is. What the types do not
+    describe (``dict``, ``Any``, the ``length`` of a list) is trusted.
+    """
+    current, walked = declared, query
+    for part in path:
+        steps = [_json_step(m, part) for m in _members(current) if m is not type(None)]
+        if not steps or any(step is _STOP for step in steps):
+            return None
+        found = [step for step in steps if not isinstance(step, str)]
+        if not found:
+            return f"{walked} is {type_name(current)}, which {steps[0]}"
+        current = found[0] if len(found) == 1 else typing.Union[tuple(found)]  # noqa: UP007
+        walked = f"{walked}.{part}"
+    return None
+
+
+def _json_step(tp: Any, part: str) -> Any:
+    """The type of ``json[part]`` for a value of type ``tp``, _STOP, or why it fails (a str)."""
+    origin = typing.get_origin(tp) or tp
+    if isinstance(origin, type) and issubclass(origin, msgspec.Struct):
+        if origin.__struct_config__.array_like:
+            return _STOP
+        keys = {f.encode_name: f.type for f in msgspec.structs.fields(origin)}
+    elif _is_typed_dict(origin) or (_fields(origin) is not None and not issubclass(origin, tuple)):
+        keys = _hints(origin) if _is_typed_dict(origin) else _fields(origin) or {}
+    else:
+        return _step(tp, part) if part.isdigit() else _STOP
+    return keys[part] if part in keys else f"has no key {part!r}{did_you_mean(part, keys)}"
 
 
 def _members(tp: Any) -> tuple[Any, ...]:

@@ -72,6 +72,13 @@ def test_bound_text_attribute_and_class_follow_refreshed_data(site, new_page, na
     )
 
 
+@pytest.mark.parametrize("mode", ["in-order", "buffered"])
+def test_first_render_binds_in_every_mode(site, new_page, mode) -> None:
+    page = new_page(native=False)
+    first = load(page, f"{site.url}/store?delay=0.3&mode={mode}")
+    assert shown(page) == expected(first)
+
+
 def test_subscribers_hear_each_arrival_once_until_they_unsubscribe(site, new_page) -> None:
     page = new_page()
     load(page, f"{site.url}/store?delay=0")
@@ -139,3 +146,53 @@ def test_bindings_run_under_a_strict_csp(csp_site, new_page) -> None:
     cart = page.evaluate("() => $E.data('cart')")
     assert cart["count"] > first["count"] and shown(page) == expected(cart)
     assert page.evaluate("() => window.__violations || []") == []
+
+
+# What `engine check` says the runtime refuses, and what the runtime does, must agree.
+AGREEMENT = [
+    '<a data-bind="href:cart.url">',
+    '<b data-bind="title:cart.label">',
+    '<b data-bind="aria-label:cart.label">',
+    '<b data-bind="data-n:cart.count">',
+    '<b data-bind=".full:cart.count">',
+    '<b data-bind="cart.label">',
+    '<b data-bind="onclick:cart.code">',
+    '<b data-bind="OnMouseOver:cart.code">',
+    '<b data-bind="style:cart.code">',
+    '<b data-bind="1x:cart.code">',
+    '<b data-bind=":cart.code">',
+    '<b data-bind=".:cart.code">',
+    '<iframe data-bind="srcdoc:cart.label">',
+    '<svg><animate data-bind="to:cart.url"></animate></svg>',
+    '<svg><set data-bind="attributeName:cart.label"></set></svg>',
+    '<svg><animate data-bind="values:cart.url"></animate></svg>',
+    '<svg><a data-bind="xlink:href:cart.url"></a></svg>',
+    '<script data-bind="cart.count"></script>',
+    '<style data-bind="cart.count"></style>',
+]
+
+
+def test_the_runtime_refuses_exactly_what_the_check_says_it_refuses(site, new_page) -> None:
+    from engine.markup.bindings import bindings
+
+    expected = [bindings(html)[0].refused is None for html in AGREEMENT]
+    page = new_page()
+    load(page, f"{site.url}/store?delay=0")
+    applied = page.evaluate(
+        """async (snippets) => {
+          const bound = snippets.map(html => {
+            const t = document.createElement('template');
+            t.innerHTML = html;
+            const root = t.content.firstElementChild;
+            document.body.append(t.content);
+            return root.matches('[data-bind]') ? root : root.querySelector('[data-bind]');
+          });
+          const state = el => el.outerHTML;
+          const before = bound.map(state);
+          await $E.refresh('box');
+          return bound.map((el, i) => state(el) != before[i]);
+        }""",
+        AGREEMENT,
+    )
+    assert applied == expected
+    assert expected.count(True) == 7  # the first six, and xlink:href
