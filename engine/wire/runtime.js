@@ -137,7 +137,7 @@
       else if (v == null || v === !1) el.removeAttribute(n);
       else {
         v = v === !0 ? "" : "" + v;
-        c = /^([a-z][\w+.-]*):/i.exec(v.replace(/[\t\n\r]/g, "").replace(/^[\0- ]+/, ""));
+        c = /^([a-z][\w+.-]*):/i.exec(v.replace(/^[\0- ]+|[\t\n\r]/g, ""));
         if (c && !/^(https?|mailto)$/i.test(c[1]) && /^(href|src|action|formaction|xlink:href|data)$/i.test(n)) v = "about:blank#blocked";
         if (el.getAttribute(n) !== v) el.setAttribute(n, v);
       }

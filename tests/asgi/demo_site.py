@@ -311,7 +311,7 @@ async def cart(evil: int = 0) -> dict:
     return {
         "count": count,
         "label": f"{count} <img src=x onerror=window.__pwned=1>" if evil else f"{count} in cart",
-        "url": f" javascript:window.__pwned={count}" if evil else f"/cart?n={count}",
+        "url": f" \tjava\nscript:window.__pwned={count}" if evil else f"/cart?n={count}",
         "code": "window.__pwned=1",
         "empty": count % 2 == 0,
         "lines": [{"sku": f"sku-{count}"}],

@@ -100,7 +100,7 @@ def test_subscribers_hear_each_arrival_once_until_they_unsubscribe(site, new_pag
 def test_hostile_values_are_text_and_blocked_urls(site, new_page, native) -> None:
     page = new_page(native=native)
     cart = load(page, f"{site.url}/store?evil=1&delay=0")
-    assert cart["url"].strip().startswith("javascript:")
+    assert cart["url"].replace("\n", "").strip().startswith("javascript:")  # as browsers read it
     # Elements a page might bind carelessly: an empty script (setting its text would run it),
     # handlers, style and srcdoc. None of them may take the value.
     page.evaluate(
