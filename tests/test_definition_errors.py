@@ -502,6 +502,11 @@ def _template_page(template: str, *, result: object = Person, call: object = _pe
         ("{{ q.login.0.x }}", Person, "q.login.0 is str, which has no attribute 'x'"),
         ("{{ q.x }}", int, "{{ q.x }}: q is int, which has no attribute 'x'"),
         ("{{ q.3 }}", int, "{{ q.3 }}: q is int, which has no items"),
+        (
+            "{{ q.7.nme }}",
+            dict[int, Product],
+            "{{ q.7.nme }}: q.7 is Product, which has no field 'nme' (did you mean 'name'?)",
+        ),
     ],
 )
 def test_template_paths_are_checked_against_declared_results(

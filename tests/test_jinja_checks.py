@@ -13,7 +13,7 @@ import engine
 from engine import Fragment, Graph
 from engine.testing import render_timeline
 
-from .test_jinja import jinja, messages, page, rendered
+from .test_jinja import jinja, messages, page, problems_of, rendered
 
 LOOP = (
     "a slot must appear exactly once in the rendered HTML, so it cannot be repeated, left out"
@@ -42,6 +42,16 @@ def test_slot_takes_exactly_one_literal_name() -> None:
     assert found == [
         f"inline template:{line}: slot() takes the slot's name as a literal string"
         for line in (1, 2, 3)
+    ]
+
+
+def test_declared_slots_must_agree_with_the_jinja_templates_slots() -> None:
+    declared = Fragment(
+        target="x", jinja_source='<div>{{ slot("inner") }}</div>', slots=("other",), fallback="…"
+    )
+    problems = problems_of(page(declared, Fragment(target="inner", template="1", fallback="…")))
+    assert [(x.key, x.message) for x in problems] == [
+        ("$.fragments[0].slots", "'slots' ['other'] disagree with the template's slots ['inner']")
     ]
 
 

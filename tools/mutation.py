@@ -145,6 +145,13 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_shell.py",
             "tests/test_jinja_checks.py",
             "tests/test_markup.py",
+            "tests/test_action_definitions.py",
+            "tests/test_cache_definitions.py",
+            "tests/test_sources.py",
+            "tests/context/test_cli.py",
+            "tests/context/test_resources.py",
+            "tests/context/test_sources.py",
+            "tests/asgi/test_actions.py",
         ),
     ),
 }
