@@ -40,6 +40,8 @@
     if (mark(s)[0] == "marker") return s.parentNode.replaceChild(content, s);
     r = range(s);
     if (update) {
+      // The kept start marker is news again: announce() fires the slot once more.
+      seen.delete(s);
       nu = [].slice.call(content.childNodes);
       k = nu.length && mark(nu[0]);
       if (k && k[0] == "start") nu = nu.slice(1, -1);
@@ -173,6 +175,44 @@
     d.addEventListener("engine:data", h);
     return function () { d.removeEventListener("engine:data", h); };
   };
+  // Apply one write of a streamed response: its data islands replace the older ones of
+  // their query (a later batch joins them), its stylesheets join the head, its templates
+  // fill their slots (morphed with `up`), then what landed is announced.
+  function write(html, up) {
+    var box = d.createElement("template"), c, e, i, h;
+    box.innerHTML = html;
+    c = box.content;
+    e = c.querySelectorAll('script[type="application/json"][data-query]');
+    for (i = 0; i < e.length; i++) {
+      if ((e[i].getAttribute("data-batch") || "0") == "0")
+        islands(e[i].getAttribute("data-query")).forEach(function (n) { n.remove(); });
+      d.body.appendChild(e[i]);
+    }
+    e = c.querySelectorAll('link[rel="stylesheet"]');
+    for (i = 0; i < e.length; i++) {
+      h = CSS.escape(e[i].getAttribute("href"));
+      if (!d.querySelector('link[href="' + h + '"]')) d.head.appendChild(e[i]);
+    }
+    e = c.querySelectorAll("template[for]");
+    for (i = 0; i < e.length; i++) place(e[i].content, e[i].getAttribute("for"), up);
+    announce();
+  }
+  // Read a fetch Response as it streams and apply each write (ended by the swap script)
+  // as soon as it is complete; resolves when the body ends.
+  $E.stream = function (response, up) {
+    var reader = response.body.getReader(), text = new TextDecoder(), buf = "";
+    function next() {
+      return reader.read().then(function (r) {
+        var swap = /<[s]cript[^>]*>\$E\(\)<\/script>/g, at = 0, m;
+        buf += text.decode(r.value, { stream: !r.done });
+        while ((m = swap.exec(buf))) { write(buf.slice(at, m.index), up); at = swap.lastIndex; }
+        buf = buf.slice(at);
+        if (!r.done) return next();
+        if (buf.trim()) write(buf, up);
+      });
+    }
+    return next();
+  };
   // Fetch one fragment again and morph its slot in place.
   $E.refresh = function (name, url) {
     var u = new URL(url || location.href, location.href);
@@ -180,20 +220,7 @@
     return fetch(u, { headers: { accept: "text/html" }, credentials: "same-origin" })
       .then(function (r) {
         if (!r.ok) throw Error("refresh " + name + ": HTTP " + r.status);
-        return r.text();
-      })
-      .then(function (html) {
-        var box = d.createElement("template"), t, data, i;
-        box.innerHTML = html;
-        data = box.content.querySelectorAll('script[type="application/json"][data-query]');
-        for (i = 0; i < data.length; i++) {
-          islands(data[i].getAttribute("data-query")).forEach(function (n) { n.remove(); });
-          d.body.appendChild(data[i]);
-        }
-        t = box.content.querySelector('template[for="' + name + '"]');
-        if (t) place(t.content, name, true);
-        announce();
-        if (t && (t = find(name))) fire(t.parentNode, "fragment", { target: name });
+        return $E.stream(r, true);
       });
   };
   window.$E = $E;
