@@ -30,6 +30,7 @@ from .contract.check import RULES, Violation, violations
 from .contract.trace import QuerySpan, Timeline, WireEvent, Write
 from .definition.graph import Graph, QueryNode
 from .definition.loaders import Loader
+from .definition.navigation import navigation_view
 from .resolution.resolve import ErrorHook
 
 __all__ = [
@@ -61,6 +62,7 @@ async def render_timeline(
     nonce: str | None = None,
     on_error: ErrorHook | None = None,
     cache: CacheStore = DEFAULT_STORE,
+    navigate: str | None = None,
 ) -> Timeline:
     """Render ``page`` with every query made deterministic, and return its timeline.
 
@@ -75,6 +77,11 @@ async def render_timeline(
     are opened around the render. Pass ``response`` to read what shell queries set on it.
     Cached queries use ``cache`` (the in-process store by default, whose entries last for the
     trio run: a second render in the same test hits what the first one stored).
+
+    ``navigate`` renders the answer to a streamed navigation from a page holding these layouts
+    (the ``X-Engine-Layout`` header: range ids, outermost first), as the server does: only what
+    lies below the innermost shared layout (``timeline.graph`` is that part), out of order; or
+    the whole page when it shares none.
     """
     graph = as_graph(page)
     latencies, results, failures = latencies or {}, results or {}, failures or {}
@@ -86,6 +93,9 @@ async def render_timeline(
         for q in graph.queries
     }
     faked = _inline_loaders(graph.with_calls(fakes))
+    view = navigation_view(faked, navigate) if navigate is not None else None
+    if view is not None:
+        faked, mode = view, "out-of-order"
     timeline = Timeline(faked, mode or graph.page.mode, trio.current_time())
     if request is None:
         request = Request.build(params=params, headers=headers, cookies=cookies)

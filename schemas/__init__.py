@@ -1,6 +1,18 @@
 """The declarative model of a page: msgspec Structs, decodable from TOML, JSON and YAML."""
 
-from .page import Action, Cache, Fragment, Layout, Mode, Page, Params, Priority, Query, Shell
+from .page import (
+    Action,
+    Cache,
+    Fragment,
+    Layout,
+    Mode,
+    Navigation,
+    Page,
+    Params,
+    Priority,
+    Query,
+    Shell,
+)
 
 __all__ = [
     "Action",
@@ -8,6 +20,7 @@ __all__ = [
     "Fragment",
     "Layout",
     "Mode",
+    "Navigation",
     "Page",
     "Params",
     "Priority",

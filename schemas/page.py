@@ -21,6 +21,7 @@ __all__ = [
     "Fragment",
     "Layout",
     "Mode",
+    "Navigation",
     "Page",
     "Params",
     "Priority",
@@ -55,6 +56,10 @@ Priority = Literal["high", "normal", "low"] | int
 """Larger is more urgent: ``high`` is 1, ``normal`` 0, ``low`` -1; any integer is allowed."""
 
 Mode = Literal["out-of-order", "in-order", "buffered"]
+
+Navigation = bool | Literal["marked"]
+"""Streamed navigation (docs/navigation.md): ``True`` for every same-origin link and GET form
+of the document, ``"marked"`` for those inside a ``data-engine-nav`` element, ``False`` off."""
 
 # Page files name callables and types as "module:attr" strings; Python users pass the
 # objects themselves. msgspec validates and documents the file form, type checkers
@@ -274,6 +279,8 @@ class Layout(_Node, frozen=True, kw_only=True):
     """The layout around this one (a nested layout: site, then section)."""
     resources: ResourcesRef | None = None
     """The ``engine.Resources`` its queries draw on (a page's own ``resources`` win)."""
+    navigation: Navigation | None = None
+    """Streamed navigation for its pages (docs/navigation.md); None: as the layout around it."""
 
 
 class Page(_Node, frozen=True, kw_only=True):
@@ -294,3 +301,5 @@ class Page(_Node, frozen=True, kw_only=True):
     resources: ResourcesRef | None = None
     """The ``engine.Resources`` its queries draw on, entered once per app (or per render
     under ``engine render`` and in tests) and closed at shutdown."""
+    navigation: Navigation | None = None
+    """Streamed navigation (docs/navigation.md); None: as its layout says (off without one)."""

@@ -141,10 +141,11 @@ async def test_script_hashes_are_the_hashes_of_the_scripts_the_engine_emits() ->
         shell=engine.Shell(html='<!doctype html><meta charset="utf-8"><p><?marker name="a"></p>'),
         queries=(engine.Query(name="q", call=_one, result=int),),
         fragments=(engine.Fragment(target="a", uses=("q",), template="{{ q }}", fallback="…"),),
+        navigation=True,
     )
     html = (await engine.render_to_bytes(page, mode="out-of-order")).decode()
-    scripts = re.findall(r"<script>(.*?)</script>", html, re.DOTALL)
-    assert len(scripts) >= 2, "the runtime and at least one swap script"
+    scripts = re.findall(r"<script(?: data-navigation=\"all\")?>(.*?)</script>", html, re.DOTALL)
+    assert len(scripts) >= 3, "the runtime, navigate.js and at least one swap script"
     emitted = {
         "sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() for s in scripts
     }

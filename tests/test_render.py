@@ -312,10 +312,11 @@ async def test_every_inline_script_carries_the_nonce_and_hashes_match(autojump_c
         queries=(Query(name="q", call=sleeper(1, 0.1), result=int),),
         html=html_shell,
     )
+    p = msgspec.structs.replace(p, navigation=True)  # navigate.js too
     html = (await engine.render_to_bytes(p, nonce="r4nd0mN0nce")).decode()
     tags = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.DOTALL)
     executable = [(attrs, body) for attrs, body in tags if "application/json" not in attrs]
-    assert len(executable) == 3
+    assert len(executable) == 4
     assert all('nonce="r4nd0mN0nce"' in attrs for attrs, _ in executable)
     engine_scripts = {_sha(body) for _, body in executable if body != "window.mine=1"}
     assert engine_scripts == set(engine.SCRIPT_HASHES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from importlib import resources
 
 import pytest
@@ -85,12 +86,10 @@ def test_nonce_rejected_unless_wholly_valid(nonce: str) -> None:
 
 
 def test_script_hashes_are_those_of_the_scripts_sent() -> None:
-    assert (_sha256(w.RUNTIME_JS), _sha256(w.SWAP_JS)) == w.SCRIPT_HASHES
+    assert (_sha256(w.RUNTIME_JS), _sha256(w.SWAP_JS), _sha256(w.NAVIGATE_JS)) == w.SCRIPT_HASHES
     wire = w.Wire()
-    sent = {wire.runtime(), wire.swap()}
-    assert {_sha256(s.removeprefix("<script>").removesuffix("</script>")) for s in sent} == set(
-        w.SCRIPT_HASHES
-    )
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", wire.runtime("all") + wire.swap(), re.S)
+    assert {_sha256(s) for s in scripts} == set(w.SCRIPT_HASHES)
     assert w._hash("$E()") == _sha256("$E()")
 
 

@@ -25,6 +25,7 @@ from ..caching import CacheStore
 from ..context.request import Request as PageRequest
 from ..context.response import Response as Head
 from ..definition.graph import Graph
+from ..definition.navigation import navigation_view
 from ..observe import tracing_for
 from ..resolution.bridge import require_asyncio_host
 from ..resolution.resolve import Tracer
@@ -41,6 +42,11 @@ from ._timing import STAMP_HEADER, ShellTimer
 
 FRAGMENT_PARAM = "fragment"
 """``?fragment=slot`` renders that one fragment (what the runtime's ``$E.refresh`` fetches)."""
+
+REQUEST_KIND = b"x-engine-request"
+"""Tells the runtime's requests apart: ``navigate`` (navigate.js) or ``action``."""
+LAYOUT_HEADER = b"x-engine-layout"
+"""With ``navigate``: the layouts the client holds; on the answer, the one it fills."""
 
 
 @attrs.frozen
@@ -169,6 +175,11 @@ class App:
         fragment = request.query.get(FRAGMENT_PARAM)
         if fragment is not None:
             return Plan(route.graph, fragment, "fragment", context)
+        if route.graph.navigation and request.headers.get(REQUEST_KIND) == b"navigate":
+            held = request.headers.get(LAYOUT_HEADER, b"").decode("latin-1")
+            view = navigation_view(route.graph, held)
+            if view is not None:  # only what lies below the layout it holds, streamed
+                return Plan(view, None, "out-of-order", context)
         agent = request.headers.get(b"user-agent", b"").decode("latin-1")
         try:
             mode = self.options.choose_mode(
@@ -221,10 +232,15 @@ class App:
             )
             tracer, send = trace, trace.wrap_send(send)
         head = Head(secure=request.scope.get("scheme") == "https")
+        headers = opts.headers(nonce)
+        if isinstance(plan, Plan) and plan.graph.navigation:
+            headers.append((b"vary", b"X-Engine-Request"))
+            if plan.graph.below:
+                headers.append((LAYOUT_HEADER, plan.graph.below.encode()))
         response = Response(
             request.scope,
             send,
-            opts.headers(nonce),
+            headers,
             head,
             head=request.method == "HEAD",
             buffered=plan.mode == "buffered",

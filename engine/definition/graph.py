@@ -26,12 +26,13 @@ from .inputs import check_response_users
 from .layouts import Problems, flatten
 from .nodes import FragmentNode, QueryNode, Report, is_async, loop_of
 from .queries import check_queries
+from .ranges import LayoutRange, PartShell
 from .slots import SlotTree
 from .validate import python_page_data, structure_problems
 
 __all__ = ["FragmentNode", "Graph", "QueryNode", "ShellTemplate"]
 
-ShellTemplate = Template | JinjaShell
+ShellTemplate = Template | JinjaShell | PartShell
 """The shell: ``expand(values)`` gives its HTML, split at its slots, once shell queries resolve."""
 
 
@@ -57,6 +58,12 @@ class Graph:
     """The page's declared resources (``Page.resources``)."""
     actions: Mapping[str, ActionNode] = attrs.field(factory=dict)
     """What a POST to the page may run, by name (``Page.actions``)."""
+    navigation: str | None = None
+    """``"all"`` or ``"marked"``: the page streams its navigation (docs/navigation.md)."""
+    ranges: tuple[LayoutRange, ...] = ()
+    """With navigation: its layouts, outermost first, and the slots below each."""
+    below: str | None = None
+    """Set on a navigation view: the id of the layout whose content range it fills."""
     batched_queries: tuple[int, ...] = attrs.field(
         init=False,
         default=attrs.Factory(
@@ -232,6 +239,8 @@ def _build(page: Page, source: str | None) -> Graph:
         source=source,
         resources=resources,
         actions={a.name: a for a in actions},
+        navigation=flat.navigation,
+        ranges=flat.ranges,
     )
 
 

@@ -22,6 +22,7 @@ from .._errors import PageError, Problem
 from ..markup.jinja import SLOT_CALL, with_markers
 from ..markup.templates import MARKER, Template, TemplateSyntaxError, slot_names
 from .load import read_file
+from .ranges import LayoutRange, content_name, head_name, layout_id, range_end, range_start
 
 __all__ = ["Flat", "Layer", "flatten"]
 
@@ -57,6 +58,8 @@ class Layer:
 
     resources: Any = None
     """The ``engine.Resources`` it declares (``resources``), if any."""
+    navigation: Any = None
+    """Its ``navigation`` field: ``True``, ``False``, ``"marked"`` or None (as the layer above)."""
 
     def where(self) -> str:
         return self.file or (self.label if self.prefix == "$" else f"{self.label} ({self.prefix})")
@@ -80,6 +83,10 @@ class Flat:
     jinja_source: str | None = None
     """The folded shell's Jinja2 source, when a layer's shell is Jinja2 (the folded page's
     ``shell.html`` then has the same text with ``slot()`` calls written as markers)."""
+    navigation: str | None = None
+    """``"all"`` or ``"marked"`` when the page streams its navigation, else None."""
+    ranges: tuple[LayoutRange, ...] = ()
+    """With navigation, each layout's range, outermost first."""
 
     def locate(self, key: str | None, layer: int | None = None) -> tuple[str | None, str | None]:
         """The file and key, in its own layer, of a key of the flat page."""
@@ -131,6 +138,7 @@ def flatten(page: Page, source: str | None, problems: Problems) -> Flat:
         page.fragments,
         None,
         resources=page.resources,
+        navigation=page.navigation,
     )
     chain_problems: list[tuple[str, Layer, str]] = []
     layers = [*reversed(_chain(page, page_layer, chain_problems, problems.located)), page_layer]
@@ -148,7 +156,9 @@ def flatten(page: Page, source: str | None, problems: Problems) -> Flat:
             if name not in shell_names:
                 shell_names.append(name)
                 shell_queries.append((i, j))
-    folded = _fold_shells(layers, problems)
+    navigation = _navigation(layers)
+    ids = _layout_ids(layers) if navigation else ()
+    folded = _fold_shells(layers, problems, ids)
     html = with_markers(folded) if jinja else folded
     shell_slots: dict[str, int] = {}
     shell_roots: dict[str, int] = {}
@@ -181,7 +191,46 @@ def flatten(page: Page, source: str | None, problems: Problems) -> Flat:
         shell_slots=shell_slots,
         shell_roots=shell_roots,
         jinja_source=folded if jinja else None,
+        navigation=navigation,
+        ranges=tuple(
+            LayoutRange(
+                layout,
+                layers[i].label,
+                frozenset(slot for slot, at in shell_slots.items() if at > i),
+            )
+            for i, layout in enumerate(ids)
+        ),
     )
+
+
+def _navigation(layers: Sequence[Layer]) -> str | None:
+    """The innermost layer that says decides: ``"all"``, ``"marked"`` or None (off)."""
+    for layer in reversed(layers):
+        if layer.navigation is not None:
+            if layer.navigation is True:
+                return "all"
+            return "marked" if layer.navigation == "marked" else None
+    return None
+
+
+def _layout_ids(layers: Sequence[Layer]) -> tuple[str, ...]:
+    """Each layout's identity (outermost first): what it is, and what is around it."""
+    ids: list[str] = []
+    for layer in layers[:-1]:
+        shell = layer.shell
+        ids.append(
+            layout_id(
+                ids[-1] if ids else "",
+                layer.label,
+                layer.text,
+                shell.head,
+                shell.queries,
+                layer.content,
+                layer.queries,
+                layer.fragments,
+            )
+        )
+    return tuple(ids)
 
 
 def _with_text(i: int, layer: Layer, problems: Problems) -> Layer:
@@ -253,6 +302,7 @@ def _chain(
             layout.fragments,
             layout.content,
             resources=layout.resources,
+            navigation=layout.navigation,
         )
         chain.append(layer)
         ref, child = layout.layout, layer
@@ -284,8 +334,12 @@ def _merge(
     return merged
 
 
-def _fold_shells(layers: Sequence[Layer], problems: Problems) -> str:
-    """The document: each layer's shell HTML in its parent's content slot, heads in <head>."""
+def _fold_shells(layers: Sequence[Layer], problems: Problems, ids: Sequence[str] = ()) -> str:
+    """The document: each layer's shell HTML in its parent's content slot, heads in <head>.
+
+    With layout ``ids`` (navigation), what fills each layout's content slot, and the heads
+    added below it, are written as ranges named after it (``ranges``).
+    """
     html = ""
     for i in reversed(range(len(layers))):
         layer, own = layers[i], layers[i].text
@@ -306,13 +360,27 @@ def _fold_shells(layers: Sequence[Layer], problems: Problems) -> str:
                     layer.jinja_key or "$.shell.html",
                 )
             if markers:
+                if i < len(ids):
+                    html = range_start(content_name(ids[i])) + html + range_end()
                 own = own[: markers[0].start()] + html + own[markers[0].end() :]
         html = own
-    heads = "".join(layer.shell.head for layer in layers)
+    heads = "".join(
+        layer.shell.head + (range_start(head_name(ids[i])) if i < len(ids) else "")
+        for i, layer in enumerate(layers)
+    ) + range_end() * len(ids)
     if heads:
         match = _HEAD_END.search(html)
         if match is None:
-            at = next(i for i, layer in enumerate(layers) if layer.shell.head)
+            at = next((i for i, layer in enumerate(layers) if layer.shell.head), None)
+            if at is None:  # navigation marks the heads of the layers below each layout
+                at = next(i for i, la in enumerate(layers) if la.navigation is not None)
+                problems.add(
+                    "navigation marks each layout's part of <head>, but the document has no"
+                    " </head>: write <head>…</head> in the outermost layout's shell",
+                    at,
+                    "$.navigation",
+                )
+                return html
             problems.add(
                 "'head' adds to the document's <head>, but the document has no </head>",
                 at,

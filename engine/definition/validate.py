@@ -161,6 +161,8 @@ def _explain(
         hint = did_you_mean(str(value), choices)
         allowed = ", ".join(repr(c) for c in choices)
         integer = " or an integer" if _accepts_int(field_type) else ""
+        if _accepts_bool(field_type):
+            integer += ", true or false"
         return f"invalid value {value!r}{hint}: expected one of {allowed}{integer}", key
     if "matching regex" in message and isinstance(value, str):
         about = _description(field_type) or message
@@ -257,6 +259,10 @@ def _literal_values(tp: msgspec.inspect.Type | None) -> list[str]:
 
 def _accepts_int(tp: msgspec.inspect.Type | None) -> bool:
     return any(isinstance(m, msgspec.inspect.IntType) for m in _members(tp))
+
+
+def _accepts_bool(tp: msgspec.inspect.Type | None) -> bool:
+    return any(isinstance(m, msgspec.inspect.BoolType) for m in _members(tp))
 
 
 def _description(tp: msgspec.inspect.Type | None) -> str | None:

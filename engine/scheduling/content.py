@@ -13,6 +13,7 @@ from markupsafe import escape
 
 from .._errors import FragmentError, ShellError
 from ..definition.graph import FragmentNode, Graph
+from ..definition.ranges import PartShell
 from ..markup.jinja import JinjaError
 from ..markup.templates import Expr, Slot, Template, split_slots, template_balance_error
 from ..resolution.resolve import propagates
@@ -37,7 +38,7 @@ def expand_shell(graph: Graph, values: Mapping[str, Any]) -> ShellParts:
     try:
         return graph.shell.expand(values)
     except Exception as exc:
-        shell = graph.shell
+        shell = graph.shell.whole if isinstance(graph.shell, PartShell) else graph.shell
         failed = _failing_placeholder(shell, values) if isinstance(shell, Template) else None
         if failed is None:  # a Jinja2 shell: its error names the template and line
             own = isinstance(exc, JinjaError)

@@ -33,7 +33,7 @@ class InOrder:
         self.wire = wire
         # Where exposed data is sent, so is $E (data and events): the runtime goes before
         # the first slot, and a constant swap script ends each write that brought content.
-        self.with_runtime = any(q.expose for q in graph.queries)
+        self.with_runtime = graph.navigation is not None or any(q.expose for q in graph.queries)
         self.runtime_sent = False
         self.one_write = one_write
         """Buffered: the writes are joined into one, which needs one swap script, at its end."""
@@ -50,7 +50,7 @@ class InOrder:
     def _runtime(self) -> None:
         if self.with_runtime and not self.runtime_sent:
             self.runtime_sent = True
-            self.out.append(self.wire.runtime())
+            self.out.append(self.wire.runtime(self.graph.navigation))
 
     def start_fragment(self, f: int) -> None:
         """Walk one fragment alone, as the ``<template for>`` of a partial response."""

@@ -65,7 +65,9 @@ class OutOfOrder:
         self._forget_emitted()
         for q in self._loose_ready():
             expander.data(q, None, out)
-        out.append(self.wire.runtime())
+        graph = self.graph
+        # A navigation view fills ranges of a page whose runtime already runs.
+        out.append(self.wire.swap() if graph.below else self.wire.runtime(graph.navigation))
         return "".join(out), [("shell", ""), *expander.take()]
 
     def advance(self) -> tuple[str, list[Chunk]]:

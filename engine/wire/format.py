@@ -23,6 +23,7 @@ from ..markup.templates import embed_json
 __all__ = [
     "DATA_ISLAND",
     "FAILED",
+    "NAVIGATE_JS",
     "RUNTIME_JS",
     "SCRIPT_HASHES",
     "SWAP_JS",
@@ -46,13 +47,15 @@ def _minify(source: str) -> str:
 
 RUNTIME_JS = _minify(resources.files("engine.wire").joinpath("runtime.js").read_text("utf-8"))
 SWAP_JS = "$E()"
+NAVIGATE_JS = _minify(resources.files("engine.wire").joinpath("navigate.js").read_text("utf-8"))
+"""Streamed navigation (docs/navigation.md), after the runtime on pages that opt in."""
 
 
 def _hash(script: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
 
 
-SCRIPT_HASHES = (_hash(RUNTIME_JS), _hash(SWAP_JS))
+SCRIPT_HASHES = (_hash(RUNTIME_JS), _hash(SWAP_JS), _hash(NAVIGATE_JS))
 """CSP sources (``'sha256-…'``) of every inline script the engine emits."""
 
 NONCE_PLACEHOLDER = "csp_nonce"
@@ -111,8 +114,13 @@ class Wire:
         self.nonce = nonce
         self.script_open = f'<script nonce="{nonce}">' if nonce else "<script>"
 
-    def runtime(self) -> str:
-        return f"{self.script_open}{RUNTIME_JS}</script>"
+    def runtime(self, navigation: str | None = None) -> str:
+        """The runtime; with ``navigation`` (``"all"`` or ``"marked"``), navigate.js after it."""
+        runtime = f"{self.script_open}{RUNTIME_JS}</script>"
+        if navigation is None:
+            return runtime
+        opening = self.script_open.replace("<script", f'<script data-navigation="{navigation}"')
+        return f"{runtime}{opening}{NAVIGATE_JS}</script>"
 
     def swap(self) -> str:
         return f"{self.script_open}{SWAP_JS}</script>"
