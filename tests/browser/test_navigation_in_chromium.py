@@ -100,7 +100,10 @@ def test_a_link_streams_the_next_page_into_the_layout_it_keeps(site, new_page, n
     _open(page, f"{site.url}/a")
     page.evaluate("() => { document.getElementById('to-b').href = '/b?delay=0.5'; }")
     _click(page, "#to-b")
-    page.wait_for_selector("#late-done", timeout=10_000)
+    page.wait_for_function(  # page A's own late fragment is there before the click
+        "() => (document.getElementById('late-done') || {}).textContent === 'b: late content'",
+        timeout=10_000,
+    )
     state = page.evaluate(STATE)
     assert state == {
         "world": "kept",
