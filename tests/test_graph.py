@@ -80,7 +80,11 @@ def test_slots_must_match_fragments_and_be_unique() -> None:
 
 def test_template_must_only_use_declared_queries() -> None:
     page = _page(fragments=(Fragment(target="a", template="{{ n }} {{ other.x }}", fallback="…"),))
-    assert "template refers to n, other, not in 'uses'" in messages(page)
+    (problem,) = problems_of(page)
+    assert (problem.key, problem.message) == (
+        "$.fragments[0].template",
+        "template refers to n, other, not in 'uses'",
+    )
 
 
 def test_nested_slots_come_from_templates_or_declarations() -> None:
@@ -212,6 +216,24 @@ def test_warnings_do_not_fail_the_build() -> None:
     assert Graph.build(rows).warnings == ()  # text inside cells stays in the table
     empty = _page(fragments=(Fragment(target="a", template="x"),))
     assert "empty fallback" in "\n".join(map(str, Graph.build(empty).warnings))
+
+
+def test_a_result_type_msgspec_cannot_convert_is_a_warning_naming_its_key() -> None:
+    async def numbers() -> list[int] | tuple[int, ...]:
+        return [1]
+
+    queries = (*N, Query(name="numbers", call=numbers, result=list[int] | tuple[int, ...]))
+    page = _page(
+        fragments=(Fragment(target="a", uses=("n", "numbers"), template="{{ n }}"),),
+        queries=queries,
+    )
+    (warning,) = [w for w in Graph.build(page).warnings if "cattrs" in w.message]
+    assert (warning.node, warning.key, warning.message) == (
+        "numbers",
+        "$.queries[1].result",
+        "msgspec cannot convert to list[int] | tuple[int, ...]; results are checked with"
+        " cattrs instead",
+    )
 
 
 def test_slot_contexts_are_known_statically() -> None:

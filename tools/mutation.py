@@ -152,6 +152,7 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/context/test_resources.py",
             "tests/context/test_sources.py",
             "tests/asgi/test_actions.py",
+            "tests/test_admission.py",
         ),
     ),
 }
