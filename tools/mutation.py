@@ -153,6 +153,7 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/context/test_sources.py",
             "tests/asgi/test_actions.py",
             "tests/test_admission.py",
+            "tests/test_batching.py",
         ),
     ),
 }
