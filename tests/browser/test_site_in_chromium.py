@@ -136,16 +136,39 @@ def test_the_cart_without_javascript(acme, new_page) -> None:
     assert page.evaluate(CART) == {"count": "0", "lines": [], "empty": True}
 
 
-def test_navigating_home_product_cart_and_back(acme, new_page) -> None:
+SAME_LAYOUT = """() => window.__notReloaded === true
+  && window.__nav === document.querySelector('nav') && window.__nav.isConnected"""
+
+
+def keep_layout(page) -> None:
+    page.evaluate(
+        "() => { window.__nav = document.querySelector('nav'); window.__notReloaded = true; }"
+    )
+
+
+def arrive(page, url: str, title: str, ready: str) -> None:
+    """Wait for a streamed navigation: the URL, the new title, the page's late part."""
+    page.wait_for_url(url)
+    page.wait_for_function("(title) => document.title === title", arg=title)
+    page.wait_for_selector(ready)
+
+
+def test_navigating_home_product_cart_and_back_streams_below_the_layout(acme, new_page) -> None:
     page = new_page()
     page.goto(f"{acme.url}/", wait_until="load")
-    submit(page, "main .grid a[href='/product/4']")
-    assert page.url == f"{acme.url}/product/4" and page.title().endswith(" · Acme")
-    submit(page, "nav a.cart")
-    assert page.url == f"{acme.url}/cart" and page.title() == "Your cart · Acme"
-    assert page.evaluate(CART)["empty"]
-    page.go_back(wait_until="load")
-    assert page.url == f"{acme.url}/product/4"
-    assert page.evaluate(PRODUCT)["name"] in page.title()
-    page.go_back(wait_until="load")
-    assert page.url == f"{acme.url}/" and page.title() == "Acme Widgets"
+    keep_layout(page)
+    product = page.text_content("main .grid a[href='/product/4'] .name") + " · Acme"
+    page.click("main .grid a[href='/product/4']")
+    arrive(page, f"{acme.url}/product/4", product, ".rating")  # late fragments stream in too
+    assert page.evaluate(SAME_LAYOUT), "the nav bar stays: only the part below it streamed"
+    page.click("nav a.cart")
+    arrive(page, f"{acme.url}/cart", "Your cart · Acme", "main .empty")
+    assert page.evaluate(SAME_LAYOUT)
+    page.go_back()
+    arrive(page, f"{acme.url}/product/4", product, ".rating")
+    page.go_back()
+    arrive(page, f"{acme.url}/", "Acme Widgets", "main .grid .card")
+    assert page.evaluate(SAME_LAYOUT)
+    page.go_forward()
+    arrive(page, f"{acme.url}/product/4", product, ".rating")
+    assert page.evaluate(SAME_LAYOUT) and page.evaluate(CART)["count"] == "0"
