@@ -47,6 +47,9 @@ REQUEST_KIND = b"x-engine-request"
 """Tells the runtime's requests apart: ``navigate`` (navigate.js) or ``action``."""
 LAYOUT_HEADER = b"x-engine-layout"
 """With ``navigate``: the layouts the client holds; on the answer, the one it fills."""
+NAVIGATION_HEADER = b"x-engine-navigation"
+"""On a navigation answer: the page's ``navigation`` (``all`` or ``marked``), which the client
+follows from then on."""
 
 
 @attrs.frozen
@@ -237,6 +240,7 @@ class App:
             headers.append((b"vary", b"X-Engine-Request"))
             if plan.graph.below:
                 headers.append((LAYOUT_HEADER, plan.graph.below.encode()))
+                headers.append((NAVIGATION_HEADER, plan.graph.navigation.encode()))
         response = Response(
             request.scope,
             send,

@@ -129,6 +129,7 @@
             assets([].slice.call(head.content.querySelectorAll(ASSETS))) != assets(inside(HEAD + held)))
           throw Error("full");
         if (busy != ctl) return;
+        all = r.headers.get("X-Engine-Navigation") == "all";
         remember();
         if (push) {
           h.replaceState(Object.assign({}, h.state, { scroll: [scrollX, scrollY] }), "");

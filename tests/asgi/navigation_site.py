@@ -22,7 +22,8 @@ LINKS = (
     '<a id="to-a" href="/a">A</a> <a id="to-b" href="/b">B</a>'
     ' <a id="to-other" href="/other">other layout</a> <a id="to-broken" href="/item/0">broken</a>'
     ' <a id="to-moved" href="/item/1">moved</a> <a id="to-scripted" href="/scripted">scripted</a>'
-    ' <a id="to-plain" href="/plain">plain</a> <a id="to-b-off" href="/b" data-engine-nav="off">'
+    ' <a id="to-plain" href="/plain">plain</a> <a id="to-marked" href="/marked">marked</a>'
+    ' <a id="to-top" href="#top">top</a> <a id="to-b-off" href="/b" data-engine-nav="off">'
     "B, not streamed</a>"
     ' <form id="search" action="/b"><input name="q" value="tea"><button id="go">go</button></form>'
 )
@@ -153,6 +154,17 @@ SCRIPTED = Page(
     ),
 )
 PLAIN = Page(name="plain", layout=SITE, navigation=False, shell=Shell(html="<h1>plain</h1>"))
+MARKED = Page(
+    name="marked",
+    layout=SITE,
+    navigation="marked",
+    shell=Shell(
+        html='<h1 id="heading">marked</h1><p id="top">top</p>'
+        '<div data-engine-nav><a id="marked-a" href="/a">A, marked</a>'
+        '<a id="unmarked-a" href="/a" data-engine-nav="off">A, opted out</a></div>',
+        head="<title>marked</title>",
+    ),
+)
 
 PAGES = {
     "/a": A,
@@ -161,6 +173,7 @@ PAGES = {
     "/item/{number}": ITEM,
     "/scripted": SCRIPTED,
     "/plain": PLAIN,
+    "/marked": MARKED,
 }
 
 app = App(PAGES, csp=os.environ.get("NAVIGATION_CSP") or None)

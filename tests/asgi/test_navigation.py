@@ -36,6 +36,7 @@ async def test_a_navigation_answers_with_the_part_below_the_layout_it_holds() ->
         got = await http.get("/b?delay=0.3", headers=navigate(f"{SITE} 0123456789abcdef"))
     assert got.status_code == 200
     assert got.headers["x-engine-layout"] == SITE
+    assert got.headers["x-engine-navigation"] == "all"
     assert "X-Engine-Request" in got.headers.get_list("vary")
     assert got.headers["cache-control"] == "no-store", "Cache-Control as for a GET"
     assert got.headers["content-type"] == "text/html; charset=utf-8"

@@ -204,3 +204,27 @@ def test_navigation_under_a_strict_csp_violates_nothing(csp_site, new_page) -> N
     state = page.evaluate(STATE)
     assert (state["world"], state["header"], state["violations"]) == ("kept", True, [])
     assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def test_marked_pages_hash_links_and_scripts(site, new_page) -> None:
+    """A page's own navigation setting holds once it is shown (here "marked": only links inside
+    data-engine-nav stream); a link to a #fragment of the page is the browser's; scripts call
+    $E.navigate."""
+    page = new_page()
+    _open(page, f"{site.url}/a")
+    page.evaluate("() => { document.getElementById('heading').__kept = true; }")
+    _click(page, "#to-top")
+    page.wait_for_function("() => location.hash === '#top'")
+    page.wait_for_timeout(300)  # a fetch would have replaced the page's part by now
+    assert page.evaluate("() => document.getElementById('heading').__kept") is True, "no fetch"
+    _click(page, "#to-marked")
+    _heading(page, "marked")
+    _click(page, "#marked-a")
+    _heading(page, "Page A")
+    page.evaluate("() => $E.navigate('/marked')")
+    _heading(page, "marked")
+    assert page.evaluate(STATE)["world"] == "kept"
+    with page.expect_navigation(wait_until="load", timeout=10_000):
+        _click(page, "#to-b")  # a layout link, not marked
+    _heading(page, "Page B")
+    assert page.evaluate("() => window.__world || null") is None
