@@ -228,6 +228,14 @@ def test_head_needs_a_head_element() -> None:
     assert "the document has no </head>" in problem.message
 
 
+def test_a_placeholder_split_between_a_layout_and_its_page_is_one_error() -> None:
+    # Neither layer alone holds a placeholder; the folded document holds "{{ a b }}".
+    site = Layout(name="site", shell=Shell(html=HEAD + '<p>{{ <?marker name="content"></p>'))
+    [problem] = problems_of(Page(name="p", layout=site, shell=Shell(html="a b }}")))
+    assert (problem.key, problem.file) == ("$.shell.html", None)
+    assert problem.message.startswith("cannot read '{{ a b }}': a placeholder is a path")
+
+
 def test_problems_inside_a_python_layout_are_keyed_from_the_page() -> None:
     inner = Layout(
         name="section",
