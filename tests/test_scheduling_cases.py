@@ -6,6 +6,8 @@ docs/wire.md promise about its bytes: what goes out, once, where and in which or
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import trio
 
@@ -76,3 +78,25 @@ async def test_exposed_data_goes_out_once_among_several(autojump_clock, mode) ->
     assert html.count('data-query="qy"') == 1
     assert 'data-query="qz"' not in html
     assert_contract(timeline)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_renderer_failure_is_logged_once_with_its_traceback(
+    autojump_clock, caplog, mode
+) -> None:
+    # docs/contract.md: failures are logged (logger "engine") naming page and node; the
+    # renderer's own traceback comes with it, since the bug is in the renderer.
+    def explode(q: int) -> str:
+        raise KeyError("oops")
+
+    p = page(
+        Fragment(target="a", uses=("q",), render=explode, fallback="…"),
+        shows("b", "q"),
+        queries=(Query(name="q", call=after(0.1), result=int),),
+    )
+    with caplog.at_level(logging.WARNING, logger="engine"):
+        await render_timeline(p, mode=mode)
+    [record] = [r for r in caplog.records if r.name == "engine"]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == "page 'cases', fragment 'a': renderer raised KeyError: 'oops'"
+    assert record.exc_info is not None and isinstance(record.exc_info[1], KeyError)
