@@ -7,6 +7,7 @@ coalescing that only held by luck would show here.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -613,3 +614,55 @@ async def test_a_sync_fetch_that_hangs_holds_its_place_until_its_thread_ends() -
         while sources.source("db").statistics().busy:  # noqa: ASYNC110 (a thread; no event)
             await trio.sleep(0.01)
     assert sources.source("db").statistics().abandoned == 0
+
+
+async def test_keys_of_a_call_every_query_gave_up_on_are_fetched_again(autojump_clock) -> None:
+    # docs/data.md: a call every waiting query gave up on is cancelled, and its keys are
+    # fetched again if a later query asks for them (not answered with the cancellation).
+    recorder = Recorder(seconds=5)
+    users = make_loader(recorder)
+
+    async def slow_ready() -> int:
+        await trio.sleep(2)
+        return 1
+
+    page = page_of(users, {"hasty": (loading(1), ()), "later": (loading(1), ("slow",))})
+    page = with_timeout(page, "hasty", 1)
+    page = msgspec.structs.replace(
+        page, queries=(*page.queries, Query(name="slow", call=slow_ready, result=int))
+    )
+    errors: list[BaseException] = []
+    html = await render(page, on_error=lambda p, n, e: errors.append(e))
+    assert "<p id=hasty>failed</p>" in html and [type(e) for e in errors] == [engine.QueryTimeout]
+    assert "<p id=later>user1</p>" in html
+    assert recorder.calls == [[1], [1]]  # the first call was cancelled at 1 s
+
+
+@pytest.mark.parametrize(
+    ("fetch", "keys", "why"),
+    [
+        (lambda keys: 1 / 0, [1], "loader 'users' failed: ZeroDivisionError: division by zero"),
+        (lambda keys: {}, [1], "loader 'users' returned no value for key 1"),
+        (lambda keys: {1: LookupError("gone")}, [1], "LookupError: gone"),
+        (lambda keys: {}, [[1]], "loader 'users': key [1] is not hashable; keys are memoized"),
+    ],
+    ids=["call-fails", "no-value", "key-fails", "unhashable"],
+)
+def test_a_query_on_asyncio_fails_by_its_loads_as_one_on_trio(fetch, keys, why) -> None:
+    # docs/data.md: a query on asyncio loads exactly as one on trio; so do its failures.
+    async def call(keys: list[Any]) -> Any:
+        return fetch(keys)
+
+    @engine.on_asyncio
+    async def on_asyncio(users: engine.RequestLoader[Any, str], ready: int) -> str:
+        return ",".join(await users.load_many(keys))
+
+    page = page_of(engine.Loader(call, name="users"), {"a": (on_asyncio, ("ready",))})
+    page = with_timeout(page, "a", 30)  # a failure that never reaches the query fails it late
+    errors: list[tuple[str, BaseException]] = []
+    html = run_as_asyncio_guest(
+        functools.partial(render, on_error=lambda p, n, e: errors.append((n, e))), page
+    )
+    assert "<p id=a>failed</p>" in html
+    [(node, error)] = errors
+    assert node == "a" and why in str(error), error
