@@ -238,9 +238,6 @@ class App:
         headers = opts.headers(nonce)
         if isinstance(plan, Plan) and plan.graph.navigation:
             headers.append((b"vary", b"X-Engine-Request"))
-            if plan.graph.below:
-                headers.append((LAYOUT_HEADER, plan.graph.below.encode()))
-                headers.append((NAVIGATION_HEADER, plan.graph.navigation.encode()))
         response = Response(
             request.scope,
             send,
@@ -252,6 +249,11 @@ class App:
             write_timeout=opts.write_timeout,
             stamps=opts.flush_stamps and request.headers.get(STAMP_HEADER) == b"1",
         )
+        if isinstance(plan, Plan) and plan.graph.below and plan.graph.navigation:
+            response.page_headers = [  # what the body fills: the client checks it
+                (LAYOUT_HEADER, plan.graph.below.encode()),
+                (NAVIGATION_HEADER, plan.graph.navigation.encode()),
+            ]
         if isinstance(plan, Plan) and plan.graph.actions:
             issue_token(request.scope, head)
         outcome = "aborted"

@@ -94,6 +94,8 @@ class Response:
         self.status: int | None = None
         self.page_status = 200
         """The status the page goes out with (422: re-rendered with a form's errors)."""
+        self.page_headers: list[tuple[bytes, bytes]] = []
+        """Headers about the page's body only: not sent with an error page or a redirect."""
         self.writes = 0
         self.bytes = 0
         self.first_byte: float | None = None
@@ -146,7 +148,7 @@ class Response:
         await self.fail(status, None, [(b"location", location.encode("latin-1"))])
 
     def _first_headers(self) -> list[tuple[bytes, bytes]]:
-        headers = self._shaped(self._headers)
+        headers = self._shaped(self._headers) + self.page_headers
         timing = self._timer.header() if self._timer is not None else None
         return [*headers, (b"server-timing", timing)] if timing else headers
 

@@ -76,6 +76,9 @@ async def test_navigation_runs_the_same_guards_as_a_get() -> None:
         assert missing.status_code == 404 and "no item 0" in missing.text
         moved = await http.get("/item/1", headers=navigate())
         assert (moved.status_code, moved.headers["location"]) == (303, "/b")
+        for answer in (missing, moved):  # they fill no layout
+            assert "x-engine-layout" not in answer.headers
+            assert "X-Engine-Request" in answer.headers.get_list("vary")
         found = await http.get("/item/7", headers=navigate())
         assert found.status_code == 200 and "<h1>item 7</h1>" in found.text
         head = await http.head("/b", headers=navigate())
