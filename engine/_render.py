@@ -30,9 +30,10 @@ from .resolution.resolve import (
     Tracer,
 )
 from .resolution.sources import Sources
+from .scheduling.changes import Changes
 from .wire.format import Wire
 
-__all__ = ["Sink", "as_graph", "render", "render_fragment", "render_to_bytes"]
+__all__ = ["Sink", "as_graph", "render", "render_changes", "render_fragment", "render_to_bytes"]
 
 
 _MODES = ("out-of-order", "in-order", "buffered")
@@ -85,7 +86,7 @@ async def render(
     chosen = mode or graph.page.mode
     if chosen not in _MODES:
         raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {chosen!r}")
-    wire = Wire(nonce)
+    wire = Wire(nonce, actions=bool(graph.actions))
     request = _request(params, request)
     values = request_values(graph, request)
     if graph.asyncio_queries:
@@ -150,6 +151,45 @@ async def render_fragment(
         inputs = Inputs(values, request, head, opened, cache)
         writer = Writer(graph, "buffered", Wire(nonce), sink, tracer, on_error, sources, inputs)
         await _in_nursery(functools.partial(writer.fragment, index))
+
+
+async def render_changes(
+    page: Page | Graph,
+    invalidated: Collection[str],
+    sink: Sink,
+    *,
+    request: Request | None = None,
+    response: Response | None = None,
+    resources: Mapping[str, Any] | None = None,
+    nonce: str | None = None,
+    tracer: Tracer | None = None,
+    on_error: ErrorHook | None = None,
+    sources: Sources = DEFAULT_SOURCES,
+    cache: CacheStore = DEFAULT_STORE,
+) -> None:
+    """Render what an action that invalidated the queries ``invalidated`` changed on the page.
+
+    The answer to an action submitted by the runtime (docs/wire.md): the changed queries run
+    again, and only the fragments using them are sent, as templates over the page in place, in
+    writes that each end with the swap script (see ``scheduling.changes``). The shell queries
+    run first, as the page's guards, so this raises what :func:`render` raises before its
+    first byte.
+    """
+    graph = as_graph(page)
+    unknown = sorted(set(invalidated) - set(graph.query_index))
+    if unknown:
+        raise KeyError(f"page {graph.name!r} has no query {', '.join(map(repr, unknown))}")
+    changes = Changes.of(graph, (graph.query_index[name] for name in invalidated))
+    request = _request(None, request)
+    values = request_values(graph, request, only=changes.run)
+    if graph.asyncio_queries:
+        require_asyncio_host(graph.name, graph.asyncio_queries)
+    needed = frozenset(r for q in changes.run for r in graph.queries[q].resources)
+    async with _resources(graph, needed, resources) as opened:
+        head = response or Response(secure=request.secure)
+        inputs = Inputs(values, request, head, opened, cache)
+        writer = Writer(graph, "out-of-order", Wire(nonce), sink, tracer, on_error, sources, inputs)
+        await _in_nursery(functools.partial(writer.changes, changes))
 
 
 def _request(params: Mapping[str, str] | None, request: Request | None) -> Request:

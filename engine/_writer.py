@@ -26,6 +26,7 @@ from .definition.graph import Graph
 from .resolution.inbox import Inbox
 from .resolution.resolve import ErrorHook, Event, Resolution, Tracer
 from .resolution.sources import Sources
+from .scheduling.changes import Changes, ChangesSchedule
 from .scheduling.content import expand_shell
 from .scheduling.expand import Chunk
 from .scheduling.inorder import InOrder
@@ -106,7 +107,6 @@ class Writer:
         if self.mode != "buffered":
             resolution.limit_batches(BATCH_WINDOW)
         resolution.start(self._deadline())
-        written = [0] * len(graph.queries)
         await self._pass_shell()
         schedule = (
             OutOfOrder(graph, state, self.wire)
@@ -116,7 +116,27 @@ class Writer:
         shell_values = {graph.queries[q].name: state.values[q] for q in graph.shell_queries}
         shell_values[NONCE_PLACEHOLDER] = self.wire.nonce or ""
         shell = expand_shell(graph, shell_values)
-        held: list[tuple[str, list[Chunk]]] = [schedule.start(shell)]
+        await self._stream(resolution, schedule, schedule.start(shell), graph.shell_tail)
+
+    async def changes(self, changes: Changes, nursery: trio.Nursery) -> None:
+        """An action's response: only ``changes``, streamed out of order over the live page."""
+        resolution = self._resolution(nursery)
+        resolution.limit_batches(BATCH_WINDOW)
+        resolution.start(self._deadline(), only=changes.run)
+        await self._pass_shell()
+        schedule = ChangesSchedule(self.graph, self.state, self.wire, changes)
+        await self._stream(resolution, schedule, schedule.start(), "")
+
+    async def _stream(
+        self,
+        resolution: Resolution,
+        schedule: OutOfOrder | InOrder,
+        first: tuple[str, list[Chunk]],
+        tail: str,
+    ) -> None:
+        state = self.state
+        written = [0] * len(self.graph.queries)
+        held: list[tuple[str, list[Chunk]]] = [first] if first[0] or first[1] else []
         buffered = self.mode == "buffered"
         while not schedule.finished:
             if not buffered and held:
@@ -130,7 +150,7 @@ class Writer:
             if text or chunks:
                 held.append((text, chunks))
         # The closing HTML rides in the last write: one send fewer per response.
-        held.append((graph.shell_tail, [("close", "")]))
+        held.append((tail, [("close", "")]))
         await self._write(*_joined(held))
 
     async def _pass_shell(self) -> None:

@@ -9,6 +9,7 @@ import json
 import re
 import types
 
+import msgspec
 import pytest
 
 import engine
@@ -143,9 +144,11 @@ async def test_script_hashes_are_the_hashes_of_the_scripts_the_engine_emits() ->
         fragments=(engine.Fragment(target="a", uses=("q",), template="{{ q }}", fallback="…"),),
         navigation=True,
     )
+    with_actions = msgspec.structs.replace(page, actions=(engine.Action(name="a", call=_one),))
     html = (await engine.render_to_bytes(page, mode="out-of-order")).decode()
+    html += (await engine.render_to_bytes(with_actions, mode="out-of-order")).decode()
     scripts = re.findall(r"<script(?: data-navigation=\"all\")?>(.*?)</script>", html, re.DOTALL)
-    assert len(scripts) >= 3, "the runtime, navigate.js and at least one swap script"
+    assert len(scripts) >= 7, "runtime, navigate.js, a swap script; then actions.js as well"
     emitted = {
         "sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() for s in scripts
     }

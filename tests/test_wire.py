@@ -86,10 +86,13 @@ def test_nonce_rejected_unless_wholly_valid(nonce: str) -> None:
 
 
 def test_script_hashes_are_those_of_the_scripts_sent() -> None:
-    assert (_sha256(w.RUNTIME_JS), _sha256(w.SWAP_JS), _sha256(w.NAVIGATE_JS)) == w.SCRIPT_HASHES
-    wire = w.Wire()
-    scripts = re.findall(r"<script[^>]*>(.*?)</script>", wire.runtime("all") + wire.swap(), re.S)
-    assert {_sha256(s) for s in scripts} == set(w.SCRIPT_HASHES)
+    expected = (_sha256(w.RUNTIME_JS), _sha256(w.SWAP_JS), _sha256(w.NAVIGATE_JS))
+    assert (*expected, _sha256(w.ACTIONS_JS)) == w.SCRIPT_HASHES
+    wire = w.Wire(actions=True)  # a page with actions: its forms' script follows the others
+    sent = re.findall(r"<script[^>]*>(.*?)</script>", wire.runtime("all") + wire.swap(), re.S)
+    assert sent == [w.RUNTIME_JS, w.NAVIGATE_JS, w.ACTIONS_JS, w.SWAP_JS]
+    assert {_sha256(s) for s in sent} == set(w.SCRIPT_HASHES)
+    assert w.Wire().runtime() == f"<script>{w.RUNTIME_JS}</script>", "no actions, no script"
     assert w._hash("$E()") == _sha256("$E()")
 
 

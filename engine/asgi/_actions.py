@@ -11,7 +11,6 @@ action and answered with the engine's 500 page.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hmac
 import secrets
@@ -24,7 +23,7 @@ import msgspec
 import trio
 
 from .._errors import Redirect, RenderError
-from .._render import render
+from .._render import render_changes
 from ..caching import CacheStore
 from ..context.forms import (
     ACTION_FIELD,
@@ -38,14 +37,29 @@ from ..context.forms import (
 from ..context.request import Headers, parse_cookies
 from ..context.request import Request as PageRequest
 from ..context.response import Response as Head
-from ..definition.actions import DATA_ARGUMENT, ActionNode, InputError
+from ..definition.actions import DATA_ARGUMENT, ActionNode, InputError, form_queries
 from ..definition.graph import Graph
 from ..resolution.bridge import run_on_asyncio
 from ..resolution.sources import Sources
 from ._guest import Receive, Scope
 from ._response import Response
 
-__all__ = ["Submitted", "accept", "allowed_methods", "issue_token", "run_action"]
+__all__ = [
+    "ACTION_MODE",
+    "Submitted",
+    "accept",
+    "allowed_methods",
+    "changed_queries",
+    "is_action_fetch",
+    "issue_token",
+    "run_action",
+]
+
+ACTION_MODE = "action"
+"""The plan's mode (and the access log's) for an action submitted by the runtime."""
+REQUEST_KIND = b"x-engine-request"
+"""``X-Engine-Request: action``: the runtime submitted the form and applies what streams back."""
+VARY = (b"vary", b"X-Engine-Request")
 
 _FORM = "application/x-www-form-urlencoded"
 _JSON = "application/json"
@@ -107,11 +121,11 @@ async def accept(
                 raise Refused(400, "The form is not UTF-8.") from None
             fields = dict(pairs)
             name = fields.get(ACTION_FIELD) or query.get(ACTION_FIELD)
-            sent_token = fields.get(TOKEN_FIELD, "")
+            sent_token = fields.get(TOKEN_FIELD) or _header_token(headers)
         else:
             pairs = []
             name = query.get(ACTION_FIELD)
-            sent_token = headers.get(TOKEN_HEADER.encode(), b"").decode("latin-1")
+            sent_token = _header_token(headers)
         if not name:
             raise Refused(400, f"Which action? Send the field {ACTION_FIELD}=name.")
         action = graph.actions.get(name)
@@ -130,6 +144,25 @@ async def accept(
     except InputError as invalid:
         return Submitted(action, None, invalid, values)
     return Submitted(action, data, None, values)
+
+
+def _header_token(headers: Mapping[bytes, bytes]) -> str:
+    return headers.get(TOKEN_HEADER.encode(), b"").decode("latin-1")
+
+
+def is_action_fetch(headers: Mapping[bytes, bytes]) -> bool:
+    """Whether the runtime sent this POST (it then streams back only what changed)."""
+    return headers.get(REQUEST_KIND) == b"action"
+
+
+def changed_queries(graph: Graph, submitted: Submitted, *, ran: bool) -> tuple[str, ...]:
+    """What an action's streamed response re-renders: the queries the action invalidates (when
+    it ran: a 422 changed nothing) and the form's state (fresh, or the errors)."""
+    forms = form_queries(graph.queries)
+    if not ran:
+        return forms
+    invalidated = tuple(graph.queries[q].name for q in submitted.action.invalidates)
+    return (*invalidated, *(name for name in forms if name not in invalidated))
 
 
 def _same_origin(headers: Mapping[bytes, bytes]) -> None:
@@ -168,12 +201,8 @@ async def _read_body(headers: Mapping[bytes, bytes], receive: Receive, limit: in
             return bytes(body)
 
 
-class _GuardsPassed(Exception):
-    """The shell is about to go out: every shell query succeeded."""
-
-
-async def _stop_at_shell(data: bytes) -> None:
-    raise _GuardsPassed
+async def _no_bytes(data: bytes) -> None:
+    raise AssertionError("the guards' render writes nothing")
 
 
 async def run_action(
@@ -187,22 +216,27 @@ async def run_action(
     nonce: str | None,
     sources: Sources,
     cache: CacheStore,
+    fetch: bool = False,
 ) -> PageRequest:
     """Run the guards, then the action; return the request to render the page for, with the
     submission and its errors (422), or raise what the caller answers with: the 303
-    (``Redirect``), the guards' 404 or redirect, a 500 (``RenderError``) naming the action."""
-    with contextlib.suppress(_GuardsPassed):
-        await render(
-            graph,
-            _stop_at_shell,
-            request=request,
-            response=head,
-            resources=resources,
-            mode="out-of-order",
-            nonce=nonce,
-            sources=sources,
-            cache=cache,
-        )
+    (``Redirect``), the guards' 404 or redirect, a 500 (``RenderError``) naming the action.
+
+    For the runtime (``fetch``), an action that ends normally returns the request too: the
+    caller streams what it changed. Only an explicit ``engine.Redirect`` leaves the page.
+    """
+    # Nothing changed yet: this runs the shell queries (the guards) and nothing else.
+    await render_changes(
+        graph,
+        (),
+        _no_bytes,
+        request=request,
+        response=head,
+        resources=resources,
+        nonce=nonce,
+        sources=sources,
+        cache=cache,
+    )
     action = submitted.action
     if submitted.invalid is not None:
         failed = Submission(
@@ -226,6 +260,8 @@ async def run_action(
     except Exception as exc:
         why = f"action {action.name!r}: {type(exc).__name__}: {exc}"
         raise RenderError(why, page=graph.name, node=action.name) from exc
+    if fetch and not isinstance(outcome, Redirect):
+        return request
     location = request.path + (f"?{request.query_string}" if request.query_string else "")
     if isinstance(outcome, Redirect):
         if not _same_site_path(outcome.location):

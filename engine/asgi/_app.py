@@ -12,7 +12,6 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import parse_qsl
 
 import attrs
 import trio
@@ -20,21 +19,31 @@ import trio
 from schemas import Mode
 
 from .._errors import NoAsyncioHost, ParameterError, Redirect, RenderError
-from .._render import render, render_fragment
+from .._render import render, render_changes, render_fragment
 from ..caching import CacheStore
 from ..context.request import Request as PageRequest
 from ..context.response import Response as Head
-from ..definition.graph import Graph
 from ..definition.navigation import navigation_view
 from ..observe import tracing_for
 from ..resolution.bridge import require_asyncio_host
 from ..resolution.resolve import Tracer
 from ..resolution.sources import Sources
-from ._actions import Refused, Submitted, accept, allowed_methods, issue_token, run_action
+from ._actions import (
+    ACTION_MODE,
+    VARY,
+    Refused,
+    accept,
+    allowed_methods,
+    changed_queries,
+    is_action_fetch,
+    issue_token,
+    run_action,
+)
 from ._guest import Receive, Scope, Send, TrioASGI, in_trio
 from ._lifespan import AppResources
 from ._log import access_log, log, log_access, printable
 from ._options import Options
+from ._plan import Plan, Refusal, Request
 from ._response import HeadComplete, Response, WriteTimeout
 from ._routes import PageLike, Route, build_routes, match
 from ._static import StaticFiles
@@ -50,52 +59,6 @@ LAYOUT_HEADER = b"x-engine-layout"
 NAVIGATION_HEADER = b"x-engine-navigation"
 """On a navigation answer: the page's ``navigation`` (``all`` or ``marked``), which the client
 follows from then on."""
-
-
-@attrs.frozen
-class Request:
-    method: str
-    path: str
-    """Relative to the mount point (``root_path``), which is how routes are written."""
-    target: str
-    """As requested, for the access log."""
-    query: dict[str, str]
-    headers: dict[bytes, bytes]
-    scope: Scope = attrs.field(eq=False, repr=False)
-
-    @classmethod
-    def parse(cls, scope: Scope) -> Request:
-        path, qs = scope["path"], scope.get("query_string", b"").decode("latin-1")
-        return cls(
-            method=scope["method"],
-            path=path.removeprefix(scope.get("root_path", "")) or "/",
-            target=path + (f"?{qs}" if qs else ""),
-            query=dict(parse_qsl(qs, keep_blank_values=True)),
-            headers={k.lower(): v for k, v in scope.get("headers", ())},
-            scope=scope,
-        )
-
-
-@attrs.frozen
-class Plan:
-    """A render to run: which graph, which fragment (or the whole page), in which mode."""
-
-    graph: Graph
-    fragment: str | None
-    mode: str
-    request: PageRequest
-    submitted: Submitted | None = None
-    """A POST's action and input (``_actions``); None for a GET."""
-
-
-@attrs.frozen
-class Refusal:
-    """An answer decided before rendering anything."""
-
-    status: int
-    detail: str | None
-    headers: tuple[tuple[bytes, bytes], ...] = ()
-    mode: str = "-"
 
 
 class App:
@@ -175,6 +138,8 @@ class App:
         ):
             return Refusal(405, None, ((b"allow", allowed_methods(route.graph)),))
         context = PageRequest.from_scope(request.scope, captures)
+        if request.method == "POST" and is_action_fetch(request.headers):
+            return Plan(route.graph, None, ACTION_MODE, context)
         fragment = request.query.get(FRAGMENT_PARAM)
         if fragment is not None:
             return Plan(route.graph, fragment, "fragment", context)
@@ -236,8 +201,8 @@ class App:
             tracer, send = trace, trace.wrap_send(send)
         head = Head(secure=request.scope.get("scheme") == "https")
         headers = opts.headers(nonce)
-        if isinstance(plan, Plan) and plan.graph.navigation:
-            headers.append((b"vary", b"X-Engine-Request"))
+        if isinstance(plan, Plan) and (plan.graph.navigation or request.method == "POST"):
+            headers.append(VARY)  # the answer depends on who asked: the runtime, or the browser
         response = Response(
             request.scope,
             send,
@@ -334,8 +299,26 @@ async def _respond(
                         nonce=nonce,
                         sources=sources,
                         cache=cache,
+                        fetch=plan.mode == ACTION_MODE,
                     )
-                if plan.fragment is not None:
+                if plan.mode == ACTION_MODE and plan.submitted is not None:
+                    await render_changes(
+                        plan.graph,
+                        changed_queries(
+                            plan.graph, plan.submitted, ran=response.page_status != 422
+                        ),
+                        response.write,
+                        request=page_request,
+                        response=head,
+                        resources=resources,
+                        nonce=nonce,
+                        tracer=tracer,
+                        sources=sources,
+                        cache=cache,
+                    )
+                    if not response.started:  # nothing changed on the page: the head only
+                        await response.write(b"")
+                elif plan.fragment is not None:
                     await render_fragment(
                         plan.graph,
                         plan.fragment,
@@ -364,7 +347,10 @@ async def _respond(
             except HeadComplete:
                 await response.finish()
             except Redirect as exc:
-                await response.redirect(exc.status_code, exc.location)
+                if plan.mode == ACTION_MODE:  # fetch would follow a 303: the runtime goes there
+                    await response.relocate(exc.location)
+                else:
+                    await response.redirect(exc.status_code, exc.location)
             except RenderError as exc:
                 if exc.status_code == 500:
                     _log_error(plan.graph.name, exc.reason, exc.__cause__)

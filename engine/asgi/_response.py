@@ -29,6 +29,7 @@ from ._write_watch import WriteWatch
 _REASONS = {
     301: "Moved Permanently",
     302: "Found",
+    204: "No Content",
     303: "See Other",
     307: "Temporary Redirect",
     308: "Permanent Redirect",
@@ -146,6 +147,14 @@ class Response:
     async def redirect(self, status: int, location: str) -> None:
         """A redirect decided by a shell query or an action, with the cookies and headers set."""
         await self.fail(status, None, [(b"location", location.encode("latin-1"))])
+
+    async def relocate(self, location: str) -> None:
+        """A redirect for the runtime (an action it submitted): 204 with ``X-Engine-Location``,
+        which it navigates to (``fetch`` would follow a 303 and hand it the next page)."""
+        headers = [*self._shaped(self._headers), (b"x-engine-location", location.encode("latin-1"))]
+        with trio.CancelScope(shield=True):
+            await self._start(204, headers)
+            await self._body(b"", more=False)
 
     def _first_headers(self) -> list[tuple[bytes, bytes]]:
         headers = self._shaped(self._headers) + self.page_headers

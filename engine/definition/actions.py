@@ -15,6 +15,7 @@ import msgspec
 
 from schemas import Action, Page
 
+from ..context.forms import form_state
 from ..context.resources import Resources
 from .inputs import context_arguments
 from .nodes import Loop, QueryNode, Report, is_async, loop_of
@@ -229,3 +230,9 @@ def _check_action(
         is_async=is_async(call),
         loop=loop_of(call),
     )
+
+
+def form_queries(queries: Sequence[QueryNode]) -> tuple[str, ...]:
+    """The queries that give a page's forms their state (``call = engine:form_state``): an
+    action's response re-renders their fragments (fresh after a success, errors after a 422)."""
+    return tuple(q.name for q in queries if q.call is form_state)

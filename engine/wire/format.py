@@ -21,6 +21,7 @@ from markupsafe import escape
 from ..markup.templates import embed_json
 
 __all__ = [
+    "ACTIONS_JS",
     "DATA_ISLAND",
     "FAILED",
     "NAVIGATE_JS",
@@ -45,17 +46,23 @@ def _minify(source: str) -> str:
     return "\n".join(line for line in lines if line and not line.startswith("//"))
 
 
-RUNTIME_JS = _minify(resources.files("engine.wire").joinpath("runtime.js").read_text("utf-8"))
+def _script(name: str) -> str:
+    return _minify(resources.files("engine.wire").joinpath(name).read_text("utf-8"))
+
+
+RUNTIME_JS = _script("runtime.js")
 SWAP_JS = "$E()"
-NAVIGATE_JS = _minify(resources.files("engine.wire").joinpath("navigate.js").read_text("utf-8"))
+NAVIGATE_JS = _script("navigate.js")
 """Streamed navigation (docs/navigation.md), after the runtime on pages that opt in."""
+ACTIONS_JS = _script("actions.js")
+"""Submits a page's action forms by fetch and streams the answer in: on pages with actions."""
 
 
 def _hash(script: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
 
 
-SCRIPT_HASHES = (_hash(RUNTIME_JS), _hash(SWAP_JS), _hash(NAVIGATE_JS))
+SCRIPT_HASHES = (_hash(RUNTIME_JS), _hash(SWAP_JS), _hash(NAVIGATE_JS), _hash(ACTIONS_JS))
 """CSP sources (``'sha256-…'``) of every inline script the engine emits."""
 
 NONCE_PLACEHOLDER = "csp_nonce"
@@ -108,19 +115,24 @@ def slot_template(name: str, context: str = "flow") -> tuple[str, str]:
 class Wire:
     """Per-response formatting: scripts carry the CSP nonce when one is given."""
 
-    def __init__(self, nonce: str | None = None) -> None:
+    def __init__(self, nonce: str | None = None, *, actions: bool = False) -> None:
         if nonce is not None and not _NONCE.fullmatch(nonce):
             raise ValueError("a CSP nonce is 8-256 characters of base64 or base64url")
         self.nonce = nonce
         self.script_open = f'<script nonce="{nonce}">' if nonce else "<script>"
+        self.actions = actions
+        """The page declares actions: its forms' script follows the runtime."""
 
     def runtime(self, navigation: str | None = None) -> str:
-        """The runtime; with ``navigation`` (``"all"`` or ``"marked"``), navigate.js after it."""
+        """The runtime; with ``navigation`` (``"all"`` or ``"marked"``), navigate.js after it;
+        on a page with actions, actions.js last."""
         runtime = f"{self.script_open}{RUNTIME_JS}</script>"
-        if navigation is None:
-            return runtime
-        opening = self.script_open.replace("<script", f'<script data-navigation="{navigation}"')
-        return f"{runtime}{opening}{NAVIGATE_JS}</script>"
+        if navigation is not None:
+            opening = self.script_open.replace("<script", f'<script data-navigation="{navigation}"')
+            runtime += f"{opening}{NAVIGATE_JS}</script>"
+        if self.actions:
+            runtime += f"{self.script_open}{ACTIONS_JS}</script>"
+        return runtime
 
     def swap(self) -> str:
         return f"{self.script_open}{SWAP_JS}</script>"

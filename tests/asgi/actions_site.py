@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import msgspec
@@ -101,8 +102,60 @@ LIST_PAGE = Page(
     ),
 )
 
+NOTES = {"renders": 0}
+
+
+def total(items: list[str]) -> int:
+    return len(items)
+
+
+def note() -> int:
+    """Untouched by every action: it counts its own renders (an action response runs it not)."""
+    NOTES["renders"] += 1
+    return NOTES["renders"]
+
+
+BOARD_DOC = (
+    '<!doctype html><html><head><meta charset="utf-8"><title>{{ owner }}</title></head>'
+    '<body><h1>{{ owner }}</h1><nav><?marker name="badge"></nav><div><?marker name="list"></div>'
+    '<aside><?marker name="note"></aside><div><?marker name="form"></div></body></html>'
+)
+
+BOARD_PAGE = Page(
+    name="board",
+    shell=Shell(html=BOARD_DOC, queries=("owner",)),
+    queries=(
+        Query(name="owner", call=owner, result=str, params=("list_id",)),
+        Query(name="items", call=items, result=list[str], params=("list_id",)),
+        Query(name="total", call=total, result=int, depends_on=("items",), expose=True),
+        Query(name="note", call=note, result=int),
+        Query(name="form", call=engine.form_state, result=engine.FormState),
+    ),
+    fragments=(
+        Fragment(
+            target="badge",
+            uses=("total",),
+            render=lambda total: engine.html('<b id="badge">{{ n }}</b>', n=total),
+            priority="high",
+        ),
+        Fragment(target="list", uses=("items",), render=list_html),
+        Fragment(
+            target="note",
+            uses=("note",),
+            render=lambda note: engine.html('<p id="note">render {{ n }}</p>', n=note),
+        ),
+        Fragment(target="form", uses=("form",), render=form_html),
+    ),
+    actions=(
+        Action(name="add", call=add, input=AddItem, invalidates=("items",)),
+        Action(name="clear", call=clear, invalidates=("items",)),
+        Action(name="boom", call=boom),
+    ),
+)
+
 PLAIN = Page(name="plain", shell=Shell(html="<!doctype html><title>plain</title><p>plain</p>"))
 
-PAGES = {"/lists/{list_id}": LIST_PAGE, "/plain": PLAIN}
+PAGES = {"/lists/{list_id}": LIST_PAGE, "/boards/{list_id}": BOARD_PAGE, "/plain": PLAIN}
 
-app = App(PAGES)
+app = App(PAGES, csp=os.environ.get("ACTIONS_CSP") or None)
+"""``ACTIONS_CSP=nonce`` or ``hash``: a strict Content-Security-Policy (the browser tests)."""
