@@ -8,6 +8,12 @@ timeline is exact and instant::
         assert_contract(timeline)
         assert timeline.time_of("reviews") == 0.15
         assert timeline.order() == ["reviews", "recs"]
+
+An action's response (what the runtime gets after submitting a form) is checked the same way::
+
+    timeline = await render_action_timeline(page, action="add", form={"item": "milk"})
+    assert_contract(timeline)
+    assert timeline.order() == ["list", "form", "badge"]
 """
 
 from __future__ import annotations
@@ -22,16 +28,19 @@ import trio
 
 from schemas import Mode, Page
 
-from ._render import as_graph, render
+from ._render import _resources, as_graph, render, render_changes
 from .caching import DEFAULT_STORE, CacheStore
+from .context.forms import SCOPE_TOKEN
 from .context.request import Request
 from .context.response import Response
 from .contract.check import RULES, Violation, violations
 from .contract.trace import QuerySpan, Timeline, WireEvent, Write
+from .definition.actions import InputError, form_queries
 from .definition.graph import Graph, QueryNode
 from .definition.loaders import Loader
 from .definition.navigation import navigation_view
-from .resolution.resolve import ErrorHook
+from .resolution.resolve import DEFAULT_SOURCES, ErrorHook
+from .scheduling.changes import Changes
 
 __all__ = [
     "RULES",
@@ -42,6 +51,7 @@ __all__ = [
     "Write",
     "assert_contract",
     "check_contract",
+    "render_action_timeline",
     "render_timeline",
 ]
 
@@ -84,15 +94,7 @@ async def render_timeline(
     the whole page when it shares none.
     """
     graph = as_graph(page)
-    latencies, results, failures = latencies or {}, results or {}, failures or {}
-    for name in (*latencies, *results, *failures):
-        if name not in graph.query_index:
-            raise KeyError(f"page {graph.name!r} has no query {name!r}")
-    fakes = {
-        q.name: _fake(q, latencies.get(q.name, 0.0), results, failures.get(q.name))
-        for q in graph.queries
-    }
-    faked = _inline_loaders(graph.with_calls(fakes))
+    faked = _faked(graph, latencies, results, failures)
     view = navigation_view(faked, navigate) if navigate is not None else None
     if view is not None:
         faked, mode = view, "out-of-order"
@@ -117,6 +119,92 @@ async def render_timeline(
         cache=cache,
     )
     return timeline
+
+
+async def render_action_timeline(
+    page: Page | Graph,
+    *,
+    action: str,
+    form: Mapping[str, str | list[str]] | None = None,
+    json: bytes | None = None,
+    latencies: Mapping[str, float] | None = None,
+    results: Mapping[str, Any] | None = None,
+    failures: Mapping[str, BaseException] | None = None,
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    cookies: Mapping[str, str] | None = None,
+    request: Request | None = None,
+    response: Response | None = None,
+    resources: Mapping[str, Any] | None = None,
+    nonce: str | None = None,
+    on_error: ErrorHook | None = None,
+    cache: CacheStore = DEFAULT_STORE,
+) -> Timeline:
+    """Submit ``action`` as the runtime does and return the timeline of the response.
+
+    The input is ``form`` (fields; a list for a repeated one) or ``json`` (a body), decoded
+    as the server decodes it. Then, as for the server: the page's shell queries run (its
+    guards), the action runs, and what it changed streams (mode ``action``; see
+    ``docs/wire.md``); with input that does not convert, only the form's fragments stream,
+    with the errors. The action's own ``engine.Redirect`` (or a guard's) is raised. The
+    timeline starts after the action, and its queries are faked as in
+    :func:`render_timeline` (the guards' run too).
+    """
+    from .asgi._actions import Submitted, run_action
+
+    graph = as_graph(page)
+    node = graph.actions.get(action)
+    if node is None:
+        raise KeyError(f"page {graph.name!r} has no action {action!r}")
+    pairs = [
+        (k, v) for k, vs in (form or {}).items() for v in ([vs] if isinstance(vs, str) else vs)
+    ]
+    try:
+        data = node.decode_json(json) if json is not None else node.decode_form(pairs)
+        submitted = Submitted(node, data, None, dict(pairs))
+    except InputError as invalid:
+        submitted = Submitted(node, None, invalid, dict(pairs))
+    faked = _faked(graph, latencies, results, failures)
+    if request is None:
+        request = Request.build(params=params, headers=headers, cookies=cookies)
+    elif params or headers or cookies:
+        raise ValueError("pass params, headers and cookies inside the request, or no request")
+    if request.scope_value(SCOPE_TOKEN) is None:
+        request = request.with_scope_value(SCOPE_TOKEN, "")
+    head = response or Response(secure=request.secure)
+    async with _resources(graph, graph.resource_names, resources) as opened:
+        request = await run_action(
+            faked, submitted, request, head, opened, nonce=nonce, sources=DEFAULT_SOURCES,
+            cache=cache, fetch=True,
+        )  # fmt: skip
+        changed = form_queries(graph.queries)
+        if submitted.invalid is None:
+            changed = (*(graph.queries[q].name for q in node.invalidates), *changed)
+        changes = Changes.of(graph, (graph.query_index[name] for name in changed))
+        timeline = Timeline(faked, "action", trio.current_time(), changes=changes)
+        await render_changes(
+            timeline.graph, changed, _discard, request=request, response=head, resources=opened,
+            nonce=nonce, tracer=timeline, on_error=on_error, cache=cache,
+        )  # fmt: skip
+    return timeline
+
+
+def _faked(
+    graph: Graph,
+    latencies: Mapping[str, float] | None,
+    results: Mapping[str, Any] | None,
+    failures: Mapping[str, BaseException] | None,
+) -> Graph:
+    """``graph`` with every query made deterministic (see :func:`render_timeline`)."""
+    latencies, results, failures = latencies or {}, results or {}, failures or {}
+    for name in (*latencies, *results, *failures):
+        if name not in graph.query_index:
+            raise KeyError(f"page {graph.name!r} has no query {name!r}")
+    fakes = {
+        q.name: _fake(q, latencies.get(q.name, 0.0), results, failures.get(q.name))
+        for q in graph.queries
+    }
+    return _inline_loaders(graph.with_calls(fakes))
 
 
 def _inline_loaders(graph: Graph) -> Graph:

@@ -81,6 +81,7 @@ TESTING_ALL = [
     "Write",
     "assert_contract",
     "check_contract",
+    "render_action_timeline",
     "render_timeline",
 ]
 

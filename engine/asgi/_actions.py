@@ -42,7 +42,6 @@ from ..definition.graph import Graph
 from ..resolution.bridge import run_on_asyncio
 from ..resolution.sources import Sources
 from ._guest import Receive, Scope
-from ._response import Response
 
 __all__ = [
     "ACTION_MODE",
@@ -209,7 +208,6 @@ async def run_action(
     graph: Graph,
     submitted: Submitted,
     request: PageRequest,
-    response: Response,
     head: Head,
     resources: Mapping[str, Any] | None,
     *,
@@ -219,8 +217,9 @@ async def run_action(
     fetch: bool = False,
 ) -> PageRequest:
     """Run the guards, then the action; return the request to render the page for, with the
-    submission and its errors (422), or raise what the caller answers with: the 303
-    (``Redirect``), the guards' 404 or redirect, a 500 (``RenderError``) naming the action.
+    submission and its errors (a 422 when ``submitted.invalid``), or raise what the caller
+    answers with: the 303 (``Redirect``), the guards' 404 or redirect, a 500 (``RenderError``)
+    naming the action.
 
     For the runtime (``fetch``), an action that ends normally returns the request too: the
     caller streams what it changed. Only an explicit ``engine.Redirect`` leaves the page.
@@ -242,7 +241,6 @@ async def run_action(
         failed = Submission(
             action=action.name, values=dict(submitted.values), errors=submitted.invalid.errors
         )
-        response.page_status = 422
         return request.with_scope_value(SCOPE_SUBMISSION, failed)
     kwargs: dict[str, Any] = {
         name: (request if kind == "request" else head) for name, kind in action.context.items()

@@ -293,7 +293,6 @@ async def _respond(
                         plan.graph,
                         plan.submitted,
                         plan.request,
-                        response,
                         head,
                         resources,
                         nonce=nonce,
@@ -301,11 +300,13 @@ async def _respond(
                         cache=cache,
                         fetch=plan.mode == ACTION_MODE,
                     )
+                    if plan.submitted.invalid is not None:
+                        response.page_status = 422
                 if plan.mode == ACTION_MODE and plan.submitted is not None:
                     await render_changes(
                         plan.graph,
                         changed_queries(
-                            plan.graph, plan.submitted, ran=response.page_status != 422
+                            plan.graph, plan.submitted, ran=plan.submitted.invalid is None
                         ),
                         response.write,
                         request=page_request,

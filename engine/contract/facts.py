@@ -21,6 +21,8 @@ class Facts:
     def __init__(self, timeline: Timeline) -> None:
         self.t = timeline
         self.g: Graph = timeline.graph
+        self.changes = timeline.changes
+        """An action's response: only these fragments are sent, over the page in place."""
         self.events = timeline.events
         self.first: dict[str, int] = {}
         for i, e in enumerate(self.events):
@@ -87,6 +89,14 @@ class Facts:
                 return self.ready(node)
             parent = node.parent
         return NEVER
+
+    def on_page(self, f: FragmentNode) -> bool:
+        """Whether ``f`` was on the page before this response (an action's untouched part)."""
+        return self.changes is not None and f.index not in self.changes.fragments
+
+    def sent(self, f: FragmentNode) -> bool:
+        """Whether this response must fill ``f``'s slot."""
+        return self.changes is None or f.index in self.changes.fragments
 
     def write_of(self, target: str) -> int:
         return self.events[self.first[target]].write

@@ -5,32 +5,12 @@ from __future__ import annotations
 import html as _html
 import itertools
 
-import attrs
-
 from ..definition.graph import FragmentNode
+from .actions import action_ends, action_work_conserving
 from .facts import Facts
+from .violations import RULES, Violation
 
 __all__ = ["CHECKS", "RULES", "Violation"]
-
-RULES = {
-    1: "exposed data before or with its first fragment, never twice",
-    2: "ready chunks by priority, then declaration order",
-    3: "work-conserving: nothing ready is held back",
-    4: "a nested fragment never before its parent",
-    5: "every slot filled once, in order, or marked failed",
-    6: "each stylesheet once, no later than its first fragment",
-    7: "shell first, closing HTML last",
-    8: "a reveal group in one chunk",
-}
-
-
-@attrs.frozen
-class Violation:
-    rule: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"rule {self.rule} ({RULES[self.rule]}): {self.message}"
 
 
 def _exposed(x: Facts, slack: float) -> list[Violation]:
@@ -40,6 +20,12 @@ def _exposed(x: Facts, slack: float) -> list[Violation]:
         if not q.expose:
             if sent or f'data-query="{q.name}"' in x.t.html:
                 out.append(Violation(1, f"query {q.name!r} is not exposed but its data was sent"))
+            continue
+        if x.changes is not None and q.index not in x.changes.queries:
+            # (An append fragment sent again carries its batches again, data included.)
+            carried = q.batched and any(x.sent(x.g.fragments[f]) for f in q.consumers)
+            if not carried and (sent or f'data-query="{q.name}"' in x.t.html):
+                out.append(Violation(1, f"query {q.name!r} did not change but its data was sent"))
             continue
         span = x.t.queries.get(q.name)
         if q.batched or span is None or span.outcome != "done":
@@ -72,11 +58,11 @@ def _unit_key(f: FragmentNode) -> tuple[int, int]:
 
 
 def _priority(x: Facts, slack: float) -> list[Violation]:
-    if x.t.mode != "out-of-order":
+    if x.t.mode not in ("out-of-order", "action"):
         return _document_order(x)
     out = []
     for w, write in enumerate(x.t.writes):
-        if w == 0:
+        if w == 0 and x.changes is None:
             continue
         for a, b in _unit_pairs(x, w):
             out.append(
@@ -190,6 +176,8 @@ def _work_conserving(x: Facts, slack: float) -> list[Violation]:
                 )
             waiting = max(waiting, x.complete_or_doomed(f))
         return out
+    if x.changes is not None:
+        return action_work_conserving(x)
     for f in x.g.fragments:
         if f.target not in x.first or f.target in x.dropped:
             continue
@@ -228,6 +216,8 @@ def _nesting(x: Facts, slack: float) -> list[Violation]:
         if f.parent is None or f.target not in x.first:
             continue
         parent = x.g.fragments[f.parent].target
+        if x.on_page(x.g.fragments[f.parent]):
+            continue  # an action's response: the parent is on the page already
         if parent not in x.first or x.first[parent] > x.first[f.target]:
             out.append(Violation(4, f"{f.target!r} went out before its parent {parent!r}"))
     return out
@@ -237,6 +227,10 @@ def _slots(x: Facts, slack: float) -> list[Violation]:
     out = []
     for f in x.g.fragments:
         kinds = [e.kind for e in x.events if e.name == f.target and e.kind != "query"]
+        if not x.sent(f):
+            if kinds:
+                out.append(Violation(5, f"slot {f.target!r} did not change but received {kinds}"))
+            continue
         if not kinds or kinds[0] not in ("fragment", "failed"):
             out.append(Violation(5, f"slot {f.target!r} was never filled nor marked failed"))
             continue
@@ -279,7 +273,9 @@ def _styles(x: Facts, slack: float) -> list[Violation]:
 
 def _ends(x: Facts, slack: float) -> list[Violation]:
     out = []
-    if not x.events or (x.events[0].kind, x.events[0].write) != ("shell", 0):
+    if x.changes is not None:
+        out.extend(action_ends(x))
+    elif not x.events or (x.events[0].kind, x.events[0].write) != ("shell", 0):
         out.append(Violation(7, "the first write is not the shell"))
     elif x.t.mode != "buffered":
         shell_end = max(
@@ -306,7 +302,7 @@ def _groups(x: Facts, slack: float) -> list[Violation]:
             continue
         members = [x.g.fragments[m].target for m in f.group]
         placed = [m for m in members if m in x.first and x.first[m] not in _dropped_positions(x)]
-        if x.t.mode == "out-of-order":
+        if x.t.mode in ("out-of-order", "action"):
             writes = {x.write_of(m) for m in placed}
             if len(writes) > 1:
                 out.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import attrs
 
 from ..definition.graph import Graph
+from ..scheduling.changes import Changes
 
 __all__ = ["QuerySpan", "Timeline", "WireEvent", "Write"]
 
@@ -53,6 +54,8 @@ class Timeline:
     origin: float = 0.0
     queries: dict[str, QuerySpan] = attrs.Factory(dict)
     writes: list[Write] = attrs.Factory(list)
+    changes: Changes | None = None
+    """For an action's response (mode ``action``): what it re-renders over the page in place."""
 
     # -- Tracer ------------------------------------------------------------------
 

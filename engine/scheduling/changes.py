@@ -111,12 +111,14 @@ class ChangesSchedule(OutOfOrder):
             if self.graph.queries[q].expose and q in self.changes.queries:
                 self.expander.data(q, None, out)
         chunks = self.expander.take()
-        text, more = self.advance()
-        return "".join(out) + text, [*chunks, *more]
+        text, more = super().advance()
+        return self._swapped("".join(out) + text), [*chunks, *more]
 
     def advance(self) -> tuple[str, list[Chunk]]:
         text, chunks = super().advance()
+        return self._swapped(text), chunks
+
+    def _swapped(self, text: str) -> str:
+        """Every write ends with the swap script: the client cuts the stream there."""
         swap = self.wire.swap()
-        if text and not text.endswith(swap):  # every write ends with it: the client cuts there
-            text += swap
-        return text, chunks
+        return text + swap if text and not text.endswith(swap) else text
