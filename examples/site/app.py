@@ -24,6 +24,7 @@ import engine
 from engine.asgi import App
 
 from . import accounts
+from .cart import SESSION_KEY as CART
 
 HERE = Path(__file__).parent
 
@@ -58,8 +59,11 @@ async def sign_in(request: Request) -> Response:
     if user is None:
         query = urlencode({"next": next_path, "failed": "1"})
         return RedirectResponse(f"/signin?{query}", status_code=303)
-    request.session.clear()
+    cart = request.session.get(CART)
+    request.session.clear()  # a new session for the user, the visitor's cart carried over
     request.session["user"] = user.name
+    if cart is not None:
+        request.session[CART] = cart
     return RedirectResponse(next_path, status_code=303)
 
 

@@ -1,18 +1,15 @@
-"""The cart: one per visitor, in the site's SQLite database, keyed by a random cart id.
+"""The cart: one per visitor, in the site's SQLite database, keyed by a random cart id that the
+visitor's signed session holds.
 
-The id is a cookie of its own (``acme_cart``: HttpOnly, SameSite=Lax, 256 random bits, so a
-visitor cannot guess another's), not a value in the signed session: signing in clears the
-session, and the cart should survive it. The lines live in SQLite rather than in the cookie, so
-adding from two tabs at once adds both (one atomic upsert each, not a cookie that the later
-response overwrites), and the prices always come from the catalogue.
-
-Queries read the id through their declared ``cookie`` parameter; actions read it from the
-request, and the first ``add_to_cart`` sets it.
+The lines live in SQLite, not in the session cookie: adding from two tabs at once adds both (one
+atomic upsert each, not a cookie that the later response overwrites), and prices always come
+from the catalogue. The id lives in the session (``request.session``, the live object), so the
+queries that run again after an action, in the same request, see the cart that the action has
+just started; signing in keeps it (``app.py``), signing out forgets it.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
 from typing import Annotated
 
@@ -22,9 +19,7 @@ import engine
 
 from .db import execute, fetch
 
-CART_COOKIE = "acme_cart"
-CART_DAYS = 30
-_CART_ID = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
+SESSION_KEY = "cart"
 
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=99)]
 
@@ -66,30 +61,34 @@ class RemoveLine(msgspec.Struct, kw_only=True):
     product: int
 
 
-def _cart_id(value: str | None) -> str | None:
-    """A well-formed cart id, or None (no cart yet, or a cookie this site did not set)."""
-    return value if value is not None and _CART_ID.fullmatch(value) else None
+def cart_id(request: engine.Request) -> str | None:
+    """The visitor's cart id, or None: no cart yet (or no session middleware: engine render)."""
+    try:
+        value = request.session.get(SESSION_KEY)
+    except LookupError:
+        return None
+    return value if isinstance(value, str) else None
 
 
-def count(acme_cart: str = "") -> CartCount:
+def count(request: engine.Request) -> CartCount:
     """How many items the visitor's cart holds (a layout shell query: on every page)."""
-    cart_id = _cart_id(acme_cart)
-    if cart_id is None:
+    cart = cart_id(request)
+    if cart is None:
         return CartCount(0)
-    rows = fetch("SELECT coalesce(sum(quantity), 0) FROM cart_item WHERE cart = ?", cart_id)
+    rows = fetch("SELECT coalesce(sum(quantity), 0) FROM cart_item WHERE cart = ?", cart)
     return CartCount(rows[0][0])
 
 
-def cart(acme_cart: str = "") -> Cart:
+def lines(request: engine.Request) -> Cart:
     """The cart's lines, with today's prices from the catalogue."""
-    cart_id = _cart_id(acme_cart)
-    if cart_id is None:
+    cart = cart_id(request)
+    if cart is None:
         return Cart([], 0, 0.0)
     rows = fetch(
         "SELECT product.id, name, price, quantity, round(quantity * price, 2)"
         " FROM cart_item JOIN product ON product.id = product_id"
         " WHERE cart = ? ORDER BY name, product.id",
-        cart_id,
+        cart,
     )
     lines = [CartLine(*row) for row in rows]
     return Cart(
@@ -97,32 +96,33 @@ def cart(acme_cart: str = "") -> Cart:
     )
 
 
-def add_to_cart(data: AddToCart, request: engine.Request, response: engine.Response) -> None:
+def add_to_cart(data: AddToCart, request: engine.Request) -> None:
     """Add to the product page's product (its shell query, a guard, has found it already)."""
-    cart_id = _cart_id(request.cookies.get(CART_COOKIE)) or secrets.token_urlsafe(32)
+    cart = cart_id(request)
+    if cart is None:
+        cart = request.session[SESSION_KEY] = secrets.token_urlsafe(32)
     execute(
         "INSERT INTO cart_item VALUES (?, ?, ?) ON CONFLICT (cart, product_id)"
         " DO UPDATE SET quantity = min(99, quantity + excluded.quantity)",
-        cart_id,
+        cart,
         int(request.path_params["product_id"]),
         data.quantity,
     )
-    response.set_cookie(CART_COOKIE, cart_id, max_age=CART_DAYS * 24 * 3600)
 
 
 def update(data: ChangeQuantity, request: engine.Request) -> None:
     """Set a line's quantity (a product not in the visitor's cart is left alone)."""
-    cart_id = _cart_id(request.cookies.get(CART_COOKIE))
-    if cart_id is not None:
+    cart = cart_id(request)
+    if cart is not None:
         execute(
             "UPDATE cart_item SET quantity = ? WHERE cart = ? AND product_id = ?",
             data.quantity,
-            cart_id,
+            cart,
             data.product,
         )
 
 
 def remove(data: RemoveLine, request: engine.Request) -> None:
-    cart_id = _cart_id(request.cookies.get(CART_COOKIE))
-    if cart_id is not None:
-        execute("DELETE FROM cart_item WHERE cart = ? AND product_id = ?", cart_id, data.product)
+    cart = cart_id(request)
+    if cart is not None:
+        execute("DELETE FROM cart_item WHERE cart = ? AND product_id = ?", cart, data.product)

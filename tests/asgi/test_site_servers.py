@@ -207,7 +207,7 @@ def test_adding_to_the_cart_on_a_real_server(server) -> None:
         form = {"_token": token, "_action": "add_to_cart", "quantity": "3"}
         added = shopper.post("/product/5", data=form, headers={"Origin": server.url})
         assert added.status_code == 303 and added.headers["location"] == "/product/5"
-        assert "acme_cart" in shopper.cookies
+        assert "acme_session" in shopper.cookies, "the session holds the cart's id"
         again = shopper.get("/product/5")
         assert '<span id="cart-count" data-bind="cart_count.items">3</span>' in again.text
         assert '<script type="application/json" data-query="cart_count">{"items":3}' in again.text
