@@ -336,3 +336,27 @@ def test_random_pages_navigate_with_the_contract_at_the_same_times(case: Case) -
                 part.format(),
                 whole.format(),
             )
+
+
+async def test_a_jinja2_layout_marks_its_ranges_and_navigates_alike(autojump_clock) -> None:
+    jinja = with_layout(
+        PRODUCT,
+        shell=Shell(
+            jinja_source=HEAD + "<body>{% if user %}<nav>{{ user }}</nav>{% endif %}"
+            '<?marker name="menu"><main>{{ slot("content") }}</main></body></html>',
+            queries=("user",),
+        ),
+    )
+    layout = site_id(jinja)
+    whole = (await engine.render_to_bytes(jinja)).decode()
+    assert f'<main><?start name="engine-content-{layout}"><h1>Tea</h1>' in whole
+    timeline = await render_timeline(jinja, navigate=layout)
+    assert_contract(timeline)
+    first = timeline.writes[0].data.decode()
+    assert first.startswith(
+        f'<template for="engine-head-{layout}"><?start name="engine-head-{layout}">'
+        "<title>Tea</title><?end></template>"
+        f'<template for="engine-content-{layout}"><?start name="engine-content-{layout}">'
+        "<h1>Tea</h1>"
+    )
+    assert "<nav>" not in first and "menu" not in timeline.queries

@@ -5,7 +5,8 @@
   var d = document, E = window.$E, h = history, at = d.currentScript;
   var all = at && at.getAttribute("data-navigation") == "all";
   var SWAP = /<[s]cript[^>]*>\$E\(\)<\/script>/, LAYOUT = "engine-content-", HEAD = "engine-head-";
-  var ASSETS = 'script:not([type="application/json"]),link[rel~="stylesheet"]';
+  var SCRIPTS = 'script:not([type="application/json"])';
+  var ASSETS = SCRIPTS + ',link[rel~="stylesheet"]';
   var busy, pos = {}, key, shown = here(location.href), seq = 0;
   if (!E || !E.stream || !h.pushState || !window.fetch || !window.ReadableStream) return;
   function here(url) { return url.split("#")[0]; }
@@ -125,7 +126,7 @@
         box.innerHTML = got[0];
         head = box.content.querySelector('template[for="' + HEAD + held + '"]');
         content = box.content.querySelector('template[for="' + LAYOUT + held + '"]');
-        if (!head || !content || content.content.querySelector(ASSETS) ||
+        if (!head || !content || content.content.querySelector(SCRIPTS) ||
             assets([].slice.call(head.content.querySelectorAll(ASSETS))) != assets(inside(HEAD + held)))
           throw Error("full");
         if (busy != ctl) return;

@@ -23,7 +23,8 @@ LINKS = (
     ' <a id="to-other" href="/other">other layout</a> <a id="to-broken" href="/item/0">broken</a>'
     ' <a id="to-moved" href="/item/1">moved</a> <a id="to-scripted" href="/scripted">scripted</a>'
     ' <a id="to-plain" href="/plain">plain</a> <a id="to-marked" href="/marked">marked</a>'
-    ' <a id="to-top" href="#top">top</a> <a id="to-b-off" href="/b" data-engine-nav="off">'
+    ' <a id="to-top" href="#top">top</a> <a id="to-styled" href="/styled">styled</a>'
+    ' <a id="to-b-off" href="/b" data-engine-nav="off">'
     "B, not streamed</a>"
     ' <form id="search" action="/b"><input name="q" value="tea"><button id="go">go</button></form>'
 )
@@ -166,6 +167,13 @@ MARKED = Page(
     ),
 )
 
+STYLED = Page(  # its fragment is ready with the shell: its stylesheet link is in the part
+    name="styled",
+    layout=SITE,
+    shell=Shell(html='<h1 id="heading">styled</h1><?marker name="box">', head="<title>s</title>"),
+    fragments=(Fragment(target="box", template='<p id="box">box</p>', stylesheets=("/box.css",)),),
+)
+
 PAGES = {
     "/a": A,
     "/b": B,
@@ -174,6 +182,7 @@ PAGES = {
     "/scripted": SCRIPTED,
     "/plain": PLAIN,
     "/marked": MARKED,
+    "/styled": STYLED,
 }
 
 app = App(PAGES, csp=os.environ.get("NAVIGATION_CSP") or None)

@@ -228,3 +228,14 @@ def test_marked_pages_hash_links_and_scripts(site, new_page) -> None:
         _click(page, "#to-b")  # a layout link, not marked
     _heading(page, "Page B")
     assert page.evaluate("() => window.__world || null") is None
+
+
+def test_a_fragment_stylesheet_in_the_part_streams_in(site, new_page) -> None:
+    """Only scripts in the page's part force a full navigation: a stylesheet link (of a fragment
+    ready with the shell) loads where it lands."""
+    page = new_page()
+    _open(page, f"{site.url}/a")
+    _click(page, "#to-styled")
+    _heading(page, "styled")
+    assert page.evaluate(STATE)["world"] == "kept"
+    assert page.evaluate("() => !!document.querySelector('link[href=\"/box.css\"]')")
