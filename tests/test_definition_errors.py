@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -445,6 +446,12 @@ class Product(msgspec.Struct):
     links: tuple[str, str] = ("", "")
 
 
+@dataclasses.dataclass
+class Shipment:
+    carrier: str
+    weight: float
+
+
 async def _person() -> Person:
     return Person("ann")
 
@@ -502,6 +509,11 @@ def _template_page(template: str, *, result: object = Person, call: object = _pe
         ("{{ q.login.0.x }}", Person, "q.login.0 is str, which has no attribute 'x'"),
         ("{{ q.x }}", int, "{{ q.x }}: q is int, which has no attribute 'x'"),
         ("{{ q.3 }}", int, "{{ q.3 }}: q is int, which has no items"),
+        (
+            "{{ q.carier }}",
+            Shipment,
+            "{{ q.carier }}: q is Shipment, which has no field 'carier' (did you mean 'carrier'?)",
+        ),
         (
             "{{ q.7.nme }}",
             dict[int, Product],
