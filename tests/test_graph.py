@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import msgspec
@@ -172,6 +173,11 @@ def test_compatible_annotations_pass() -> None:
     assert compatible(Base | None, Child) and compatible(list, list[int])
     assert not compatible(Child, Base) and not compatible(list[str], list[int])
     assert not compatible(Base, Base | None)
+    # Generic types of different origins never fit, and an origin that is no class (a
+    # Literal) is refused rather than compared as one.
+    assert not compatible(set[int], list[int]) and not compatible(list[int], set[int])
+    assert not compatible(list[str], typing.Literal["a"])
+    assert compatible(typing.Literal["a"], typing.Literal["a"])
 
     def narrow(n: Child, items: list[str]) -> str:
         return ""
