@@ -48,3 +48,15 @@ def test_import_ref() -> None:
         import_ref("tests.pages.fixtures:Nope")
     with pytest.raises(RefError, match="not of the form"):
         import_ref("tests.pages.fixtures")
+
+
+def test_a_type_may_nest_32_levels_and_no_deeper() -> None:
+    def nested(levels: int) -> str:
+        return "list[" * levels + "int" + "]" * levels
+
+    expected: Any = int
+    for _ in range(32):
+        expected = list[expected]
+    assert parse_type(nested(32)) == expected
+    with pytest.raises(RefError, match="nests deeper than 32 levels"):
+        parse_type(nested(33))
