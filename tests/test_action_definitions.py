@@ -12,6 +12,7 @@ import pytest
 import engine
 from engine import Action, Graph, Page, Query, Request, Resources, Response, Shell
 from engine.cli import main
+from engine.definition.actions import InputError
 
 SHELL = Shell(html='<!doctype html><meta charset="utf-8"><title>t</title>')
 
@@ -146,3 +147,22 @@ def test_a_misspelled_action_key_in_a_file_is_a_structure_error(tmp_path: Path, 
     lines = (out.out + out.err).splitlines()
     assert "$.actions[0]" in lines[0] and "invalidate" in lines[0]
     assert "$.actions[1].name" in lines[1], "each broken action is reported, not only the first"
+
+
+class Order(msgspec.Struct):
+    item: str = "tea"
+    qty: list[int] = []
+
+
+async def order(data: Order) -> None:
+    return None
+
+
+def test_submitted_input_decodes_with_errors_keyed_by_their_field() -> None:
+    action = Graph.build(page(Action(name="order", call=order, input=Order))).actions["order"]
+    assert action.decode_json(b"") == Order()  # an empty JSON body: every default
+    assert action.decode_form([("qty", "1"), ("qty", "2")]) == Order(qty=[1, 2])
+    with pytest.raises(InputError) as caught:
+        action.decode_form([("qty", "1"), ("qty", "x")])
+    # The form shows errors by field name: the second value of qty is qty's error.
+    assert caught.value.errors == {"qty": "Expected `int`, got `str`"}
