@@ -216,3 +216,26 @@ def test_an_unannotated_request_parameter_gets_a_hint() -> None:
     )
     assert "requires argument(s) request that nothing provides" in problem.message
     assert "annotate it: `request: engine.Request`" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("path_params", "query", "message"),
+    [
+        ({}, [("page", "2")], "missing request parameter 'account_id' (path, query 'seen')"),
+        ({"account_id": "1"}, [], "missing request parameter 'page' (query string, query 'seen')"),
+        (None, [], "missing request parameter 'account_id' (path or query string, query 'seen')"),
+    ],
+)
+async def test_a_missing_parameter_names_where_it_was_looked_for(
+    path_params, query, message
+) -> None:
+    def needs(account_id: int, page: int) -> str:
+        return f"{account_id} {page}"
+
+    # None: the parameters are declared by plain name, so either source would do.
+    params = ("account_id", "page") if path_params is None else None
+    strict = page(needs, params or Params(path=("account_id",), query=("page",)))
+    request = Request(path_params=path_params or {}, query_params=engine.QueryParams(query))
+    with pytest.raises(engine.ParameterError) as raised:
+        await rendered(strict, request)
+    assert str(raised.value) == f"page 'p': {message}"
