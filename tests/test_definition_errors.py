@@ -189,6 +189,23 @@ def test_a_module_exiting_on_import_is_an_error(tmp_path: Path) -> None:
 SLOTS_S3 = 'slots = ["s3"]'
 
 
+def test_a_missing_module_says_where_modules_resolve_from(tmp_path: Path) -> None:
+    module = f"nowhere_{uuid.uuid4().hex[:10]}"
+    page = Page(
+        name="p",
+        shell=Shell(html='<meta charset="utf-8">'),
+        queries=(Query(name="q", call=f"{module}.data:q", result=int),),
+    )
+    in_python = "; modules resolve from the current directory and PYTHONPATH"
+    in_a_file = "; modules resolve from the current directory and the page file's directory"
+    (python_error,) = errors_of(page)
+    assert python_error.endswith(f"No module named {module!r}{in_python}")
+    with pytest.raises(engine.PageError) as caught:
+        Graph.build(page, source=str(tmp_path / "p.toml"))
+    (file_error,) = [str(p) for p in caught.value.problems if p.severity == "error"]
+    assert file_error.endswith(f"No module named {module!r}{in_a_file}")
+
+
 def test_a_page_run_from_the_wrong_directory_is_one_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
