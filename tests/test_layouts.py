@@ -236,6 +236,19 @@ def test_a_placeholder_split_between_a_layout_and_its_page_is_one_error() -> Non
     assert problem.message.startswith("cannot read '{{ a b }}': a placeholder is a path")
 
 
+def test_a_slot_twice_in_a_layouts_shell_is_keyed_in_the_layout() -> None:
+    site = Layout(
+        name="site",
+        shell=Shell(html=HEAD + '<?marker name="nav"><?marker name="content"><?marker name="nav">'),
+        fragments=(Fragment(target="nav", template="nav", fallback="…"),),
+    )
+    [problem] = problems_of(Page(name="p", layout=site, shell=Shell(html="x")))
+    assert (problem.key, problem.message) == (
+        "$.layout.shell.html",
+        "slot 'nav' appears twice in the shell",
+    )
+
+
 def test_problems_inside_a_python_layout_are_keyed_from_the_page() -> None:
     inner = Layout(
         name="section",
