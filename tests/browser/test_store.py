@@ -1,11 +1,16 @@
 """The client store and bindings in Chromium: elements bound with ``data-bind`` follow new data
 for their query (text, attribute, class) without their fragment being rendered again, elements
 that land later are bound when they land, ``$E.on`` subscribers hear each arrival, and hostile
-values never run, under a strict CSP too."""
+values never run, under a strict CSP too; an action's streamed answer updates bindings as a
+refresh does."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+from servers import ServerProcess, free_port, hypercorn_argv, start_server
 
 pytestmark = pytest.mark.browser
 
@@ -196,3 +201,46 @@ def test_the_runtime_refuses_exactly_what_the_check_says_it_refuses(site, new_pa
     )
     assert applied == expected
     assert expected.count(True) == 7  # the first six, and xlink:href
+
+
+@pytest.fixture(scope="module")
+def board_site(tmp_path_factory) -> Iterator[ServerProcess]:
+    """tests/asgi/actions_site.py: its board page exposes ``total`` and has an ``add`` action."""
+    port = free_port()
+    server = start_server(
+        hypercorn_argv("actions_site:app", port),
+        port=port,
+        log=Path(tmp_path_factory.mktemp("board-bindings")) / "hypercorn.log",
+        ready_path="/plain",
+        name="hypercorn",
+    )
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "polyfill"])
+def test_bound_elements_follow_an_action_response(board_site, new_page, native) -> None:
+    page = new_page(native=native)
+    page.add_init_script(WATCH)
+    page.goto(f"{board_site.url}/boards/bound-{native}", wait_until="load", timeout=10_000)
+    assert page.evaluate("() => $E.data('total')") == 0
+    page.evaluate(
+        """() => {
+          const b = document.createElement('b');
+          b.id = 'bound';
+          b.textContent = '?';
+          b.setAttribute('data-bind', 'total data-total:total .some:total');
+          document.querySelector('h1').append(b);
+          window.__bound = b;
+          window.__heard = [];
+          $E.on('total', v => window.__heard.push(v));
+        }"""
+    )
+    page.fill("input[name=item]", "pears")
+    page.click("button[name=_action][value=add]")
+    page.wait_for_function("() => document.getElementById('bound').textContent === '1'")
+    assert page.evaluate(
+        """() => { const b = document.getElementById('bound');
+                   return [b === window.__bound, b.dataset.total, b.classList.contains('some'),
+                           window.__heard, window.__violations || []]; }"""
+    ) == [True, "1", True, [1], []]
