@@ -10,6 +10,7 @@ import logging
 
 import pytest
 import trio
+from markupsafe import Markup
 
 from engine import Fragment, Page, Query, Shell
 from engine.testing import assert_contract, render_timeline
@@ -100,3 +101,22 @@ async def test_a_renderer_failure_is_logged_once_with_its_traceback(
     assert record.levelno == logging.WARNING
     assert record.getMessage() == "page 'cases', fragment 'a': renderer raised KeyError: 'oops'"
     assert record.exc_info is not None and isinstance(record.exc_info[1], KeyError)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_renderer_that_returns_no_text_fails_its_fragment_and_says_so(
+    autojump_clock, caplog, mode
+) -> None:
+    p = page(
+        Fragment(target="a", uses=("q",), render=lambda q: b"<p>bytes</p>", fallback="…"),
+        Fragment(target="b", uses=("q",), render=lambda q: Markup("<p>markup</p>"), fallback="…"),
+        queries=(Query(name="q", call=after(0.1), result=int),),
+    )
+    with caplog.at_level(logging.WARNING, logger="engine"):
+        timeline = await render_timeline(p, mode=mode)
+    assert "<!--engine:failed-->…" in timeline.html  # the fallback stays
+    assert "<p>markup</p>" in timeline.html  # a str subclass is HTML
+    assert [r.getMessage() for r in caplog.records if r.name == "engine"] == [
+        "page 'cases', fragment 'a': renderer returned bytes, expected HTML as str"
+    ]
+    assert_contract(timeline)
