@@ -312,7 +312,10 @@ async def test_a_query_that_times_out_waiting_for_a_full_source_says_so(autojump
     await engine.render(page, collect, sources=sources, on_error=lambda p, n, e: errors.append(e))
     [error] = errors
     assert isinstance(error, engine.SourceExhausted)
-    assert "waiting for a place: source 'db' has all 1 places taken" in str(error)
+    assert (
+        "waiting for a place: source 'db' has all 1 places taken (raise it with"
+        " engine.Sources(db=N), or give slow backends a source of their own"
+    ) in str(error)  # and no word of abandoned calls: there are none
     # Nobody waits for b's call any more: it left the queue instead of running for nothing.
     assert recorder.calls == [[1]]
 
