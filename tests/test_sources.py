@@ -200,3 +200,14 @@ async def test_an_app_shares_its_sources_across_requests(clock, release) -> None
     assert await get("/other") == 500  # its shell query found `default` full
     [stats] = sources.statistics()
     assert (stats.limit, stats.abandoned, stats.starved) == (3, 3, 1)
+
+
+async def test_statistics_list_every_configured_source_before_its_first_call() -> None:
+    # docs/pages.md: a metrics endpoint sees each configured source, used yet or not.
+    sources = Sources(db=4, search=2)
+    stats = sources.statistics()
+    assert [(s.name, s.limit, s.busy, s.waiting, s.waited, s.starved) for s in stats] == [
+        ("default", 40, 0, 0, 0, 0),
+        ("db", 4, 0, 0, 0, 0),
+        ("search", 2, 0, 0, 0, 0),
+    ]
