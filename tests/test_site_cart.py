@@ -311,3 +311,22 @@ def test_the_cart_survives_signing_in(fresh_db) -> None:
         assert "Ann Example" in nav(cart_page.text) and count_in_nav(cart_page.text) == 2
 
     visit(shopper)
+
+
+def test_submitted_by_the_runtime_only_what_changed_comes_back(fresh_db) -> None:
+    async def shopper(client: httpx.AsyncClient) -> None:
+        await add(client, 3, "2")
+        fields = {"_token": client.cookies["engine_form_token"], "_action": "add_to_cart"}
+        headers = SAME_ORIGIN | {"X-Engine-Request": "action"}
+        answer = await client.post("/product/3", data=fields | {"quantity": "3"}, headers=headers)
+        assert answer.status_code == 200
+        count = '<script type="application/json" data-query="cart_count">{"items":5}</script>'
+        assert answer.text.startswith(count), "the count's new data, first"
+        assert answer.text.endswith("<script>$E()</script>")
+        for untouched in ("<nav>", "<h1", 'for="related"', 'for="reviews"', 'data-query="product"'):
+            assert untouched not in answer.text
+        refused = await client.post("/product/3", data=fields | {"quantity": "0"}, headers=headers)
+        assert refused.status_code == 422 and "cart_count" not in refused.text
+        assert refused.text.startswith('<template for="buy">') and "&gt;= 1" in refused.text
+
+    visit(shopper)

@@ -219,3 +219,12 @@ def test_adding_to_the_cart_on_a_real_server(server) -> None:
         assert refused.status_code == 422 and "Expected `int` &lt;= 99" in refused.text
         assert 'value="100"' in refused.text and refused.text.endswith("</html>\n")
         assert "Your cart is empty" in other.get("/cart").text, "another visitor's cart"
+        # As the runtime submits it: only what changed comes back, the count's data among it.
+        by_fetch = shopper.post(
+            "/product/5", data=form, headers={"Origin": server.url, "X-Engine-Request": "action"}
+        )
+        assert by_fetch.status_code == 200 and "X-Engine-Request" in by_fetch.headers["vary"]
+        assert (
+            '<script type="application/json" data-query="cart_count">{"items":6}' in by_fetch.text
+        )
+        assert "<nav>" not in by_fetch.text and '<template for="reviews">' not in by_fetch.text

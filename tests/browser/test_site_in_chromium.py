@@ -172,3 +172,63 @@ def test_navigating_home_product_cart_and_back_streams_below_the_layout(acme, ne
     page.go_forward()
     arrive(page, f"{acme.url}/product/4", product, ".rating")
     assert page.evaluate(SAME_LAYOUT) and page.evaluate(CART)["count"] == "0"
+
+
+MARK = """() => {
+  window.__marks = {
+    nav: document.querySelector('nav'),
+    count: document.getElementById('cart-count'),
+    name: document.getElementById('product-name'),
+    related: document.querySelector('main .grid'),
+    reviews: document.querySelector('.reviews'),
+    rating: document.querySelector('.rating'),
+  };
+  window.__notReloaded = true;
+}"""
+
+KEPT = """() => window.__notReloaded === true && Object.entries(window.__marks).every(
+  ([name, node]) => node && node.isConnected)"""
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "polyfill"])
+def test_adding_to_the_cart_with_javascript_updates_the_bound_count(acme, new_page, native):
+    page = new_page(native=native)
+    page.goto(f"{acme.url}/product/3", wait_until="load")
+    page.evaluate(MARK)
+    page.fill("form.buy input[name=quantity]", "2")
+    page.click("form.buy button[value=add_to_cart]")
+    page.wait_for_function("document.getElementById('cart-count').textContent === '2'")
+    assert page.evaluate(KEPT), "no reload; the nav bar and the other fragments are the same nodes"
+    assert page.evaluate("$E.data('cart_count')") == {"items": 2}
+    assert page.url == f"{acme.url}/product/3"
+    # A refused quantity (past the input's own max, which a script can lift): the form's
+    # fragment comes back with the error and the value as typed; nothing else changes.
+    page.evaluate("document.querySelector('form.buy input[name=quantity]').removeAttribute('max')")
+    page.fill("form.buy input[name=quantity]", "100")
+    page.click("form.buy button[value=add_to_cart]")
+    page.wait_for_function("document.querySelector('form.buy .problem').textContent !== ''")
+    assert page.text_content("form.buy .problem") == "Expected `int` <= 99"
+    assert page.input_value("form.buy input[name=quantity]") == "100"
+    assert page.text_content("#cart-count") == "2" and page.evaluate(KEPT)
+
+
+def test_changing_the_cart_with_javascript_morphs_the_lines_in_place(acme, new_page) -> None:
+    page = new_page()
+    page.goto(f"{acme.url}/product/3", wait_until="load")
+    page.click("form.buy button[value=add_to_cart]")
+    page.wait_for_function("document.getElementById('cart-count').textContent === '1'")
+    page.click("nav a.cart")
+    page.wait_for_url(f"{acme.url}/cart")
+    page.wait_for_selector("#line-3")
+    page.evaluate("""() => { window.__nav = document.querySelector('nav');
+      window.__table = document.querySelector('table.cart'); window.__notReloaded = true; }""")
+    page.fill("#line-3 input[name=quantity]", "4")
+    page.click("#line-3 button[value=update]")
+    page.wait_for_function("document.getElementById('cart-count').textContent === '4'")
+    assert page.evaluate(CART) == {"count": "4", "lines": [["line-3", "4"]], "empty": False}
+    assert page.evaluate("""() => window.__notReloaded
+      && window.__nav === document.querySelector('nav')
+      && window.__table === document.querySelector('table.cart')"""), "morphed, not replaced"
+    page.click("#line-3 button[value=remove]")
+    page.wait_for_selector("main .empty")
+    assert page.evaluate(CART) == {"count": "0", "lines": [], "empty": True}
