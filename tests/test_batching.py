@@ -669,3 +669,13 @@ def test_a_query_on_asyncio_fails_by_its_loads_as_one_on_trio(fetch, keys, why) 
     assert "<p id=a>failed</p>" in html
     [(node, error)] = errors
     assert node == "a" and why in str(error), error
+
+
+async def test_a_failed_call_is_the_cause_of_each_query_error(autojump_clock) -> None:
+    # As for a query that raises, on_error gets an error whose cause is what really failed.
+    users = make_loader(Recorder(lambda keys: 1 / 0))
+    page = page_of(users, {"a": (loading(1), ()), "b": (loading(2), ())})
+    errors: list[BaseException] = []
+    await render(page, on_error=lambda p, n, e: errors.append(e))
+    assert len(errors) == 2
+    assert all(isinstance(error.__cause__, ZeroDivisionError) for error in errors), errors
