@@ -55,6 +55,19 @@ def test_declared_slots_must_agree_with_the_jinja_templates_slots() -> None:
     ]
 
 
+def test_names_read_inside_a_macro_are_checked_like_the_templates() -> None:
+    source = "{% macro show() %}{{ product.nam }}{% endmacro %}{{ show() }}"
+    assert messages(jinja(source)) == [
+        "inline template:1: product.nam reads 'nam', but Product has no such field"
+        " (its fields: name, price)"
+    ]
+
+
+async def test_a_set_block_binds_its_name(autojump_clock) -> None:
+    source = "{% set label %}<b>{{ product.name }}</b>{% endset %}{{ label }}"
+    assert "<b>Lamp &lt;b&gt;</b>" in await rendered(Graph.build(jinja(source)))
+
+
 def test_a_slot_call_in_single_quotes_has_its_context() -> None:
     graph = Graph.build(
         page(
