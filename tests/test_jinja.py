@@ -379,6 +379,27 @@ def test_jinja_shell_mistakes() -> None:
     )
 
 
+async def test_a_jinja_shell_file_includes_from_the_page_files_directory(
+    tmp_path, autojump_clock
+) -> None:
+    # Includes resolve from the page file's directory first, then from the template's own.
+    (tmp_path / "head.html").write_text("<title>{{ product.name }}</title>")
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "shell.html").write_text(
+        '<!doctype html><html><head><meta charset="utf-8">{% include "head.html" %}</head>'
+        '<body>{{ slot("x") }}</body></html>'
+    )
+    (tmp_path / "p.toml").write_text(
+        'name = "p"\n[shell]\njinja = "templates/shell.html"\nqueries = ["product"]\n'
+        '[[queries]]\nname = "product"\ncall = "tests.test_jinja:product"\n'
+        'result = "tests.test_jinja:Product"\n'
+        '[[fragments]]\ntarget = "x"\ntemplate = "x!"\nfallback = "…"\n'
+    )
+    graph = Graph.build(engine.load(tmp_path / "p.toml"), source=str(tmp_path / "p.toml"))
+    assert graph.warnings == ()
+    assert "<title>Lamp &lt;b&gt;</title>" in await rendered(graph)
+
+
 def test_mistakes_in_a_jinja_layout_name_its_template_and_file(tmp_path) -> None:
     (tmp_path / "site.html").write_text(
         '<meta charset="utf-8">\n{% if user %}{{ slot("content") }}{% endif %}\n'
