@@ -120,3 +120,32 @@ async def test_a_renderer_that_returns_no_text_fails_its_fragment_and_says_so(
         "page 'cases', fragment 'a': renderer returned bytes, expected HTML as str"
     ]
     assert_contract(timeline)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_renderer_whose_slots_differ_from_the_declared_ones_fails_its_fragment(
+    autojump_clock, caplog, mode
+) -> None:
+    p = Page(
+        name="cases",
+        shell=Shell(html=SHELL.format('<?marker name="a">')),
+        queries=(Query(name="q", call=after(0.1), result=int),),
+        fragments=(
+            Fragment(
+                target="a",
+                uses=("q",),
+                render=lambda q: '<div><?marker name="other"></div>',
+                slots=("inner",),
+                fallback="…",
+            ),
+            Fragment(target="inner", template="<p>inner</p>"),
+        ),
+    )
+    with caplog.at_level(logging.WARNING, logger="engine"):
+        timeline = await render_timeline(p, mode=mode)
+    assert "<!--engine:failed-->…" in timeline.html and "<p>inner</p>" not in timeline.html
+    assert [r.getMessage() for r in caplog.records if r.name == "engine"] == [
+        "page 'cases', fragment 'a': rendered slots ['other'] but the fragment declares"
+        " slots ['inner']"
+    ]
+    assert_contract(timeline)
