@@ -16,24 +16,34 @@ import trio
 from schemas import Mode, Page
 
 from ._errors import NotFound
-from ._writer import Inputs, Sink, Writer, fragment_closure
+from ._writer import Inputs, Sink, Writer, fragment_closure, page_deadline
 from .caching import DEFAULT_STORE, CacheStore
 from .context.request import Request
 from .context.resources import ResourceError
 from .context.response import Response
 from .definition.graph import Graph
 from .resolution.bridge import require_asyncio_host
+from .resolution.outcomes import Event
 from .resolution.params import request_values
 from .resolution.resolve import (
     DEFAULT_SOURCES,
     ErrorHook,
+    Resolution,
     Tracer,
 )
 from .resolution.sources import Sources
 from .scheduling.changes import Changes
 from .wire.format import Wire
 
-__all__ = ["Sink", "as_graph", "render", "render_changes", "render_fragment", "render_to_bytes"]
+__all__ = [
+    "Sink",
+    "as_graph",
+    "render",
+    "render_changes",
+    "render_fragment",
+    "render_to_bytes",
+    "renew_cached",
+]
 
 
 _MODES = ("out-of-order", "in-order", "buffered")
@@ -180,6 +190,7 @@ async def render_changes(
     if unknown:
         raise KeyError(f"page {graph.name!r} has no query {', '.join(map(repr, unknown))}")
     changes = Changes.of(graph, (graph.query_index[name] for name in invalidated))
+    renew = _cached(graph, invalidated)
     request = _request(None, request)
     values = request_values(graph, request, only=changes.run)
     if graph.asyncio_queries:
@@ -187,9 +198,71 @@ async def render_changes(
     needed = frozenset(r for q in changes.run for r in graph.queries[q].resources)
     async with _resources(graph, needed, resources) as opened:
         head = response or Response(secure=request.secure)
-        inputs = Inputs(values, request, head, opened, cache)
+        inputs = Inputs(values, request, head, opened, cache, renew)
         writer = Writer(graph, "out-of-order", Wire(nonce), sink, tracer, on_error, sources, inputs)
         await _in_nursery(functools.partial(writer.changes, changes))
+
+
+async def renew_cached(
+    page: Page | Graph,
+    invalidated: Collection[str],
+    *,
+    request: Request | None = None,
+    response: Response | None = None,
+    resources: Mapping[str, Any] | None = None,
+    sources: Sources = DEFAULT_SOURCES,
+    cache: CacheStore = DEFAULT_STORE,
+) -> None:
+    """Call afresh the cached queries among ``invalidated`` (with what they depend on) and
+    replace their entries, writing nothing to the client.
+
+    An action answered by a redirect changed data that a cached query holds: the page the
+    browser loads next must not be served the entry from before the action. (The runtime's
+    streamed answer renews them as it renders, in :func:`render_changes`.) A renewal that
+    fails leaves the entry as it was, logged like any query failure.
+    """
+    graph = as_graph(page)
+    renew = _cached(graph, invalidated)
+    if not renew:
+        return
+    needed: set[int] = set()
+    stack = list(renew)
+    while stack:
+        q = stack.pop()
+        if q not in needed:
+            needed.add(q)
+            stack.extend(graph.queries[q].depends_on)
+    only = frozenset(needed)
+    request = _request(None, request)
+    values = request_values(graph, request, only=only)
+    if graph.asyncio_queries:
+        require_asyncio_host(graph.name, graph.asyncio_queries)
+    wanted = frozenset(r for q in only for r in graph.queries[q].resources)
+    async with _resources(graph, wanted, resources) as opened:
+        remaining = set(renew)
+        settled = trio.Event()
+
+        def report(event: Event) -> None:
+            if event.kind != "batch":
+                remaining.discard(event.query)
+                if not remaining:
+                    settled.set()
+
+        async with trio.open_nursery() as nursery:
+            head = response or Response(secure=request.secure)
+            Resolution(
+                graph, values, nursery, report, sources=sources, request=request,
+                response=head, resources=opened, cache=cache, renew=renew,
+            ).start(page_deadline(graph), only=only)  # fmt: skip
+            await settled.wait()
+            nursery.cancel_scope.cancel()
+
+
+def _cached(graph: Graph, names: Collection[str]) -> frozenset[int]:
+    """The queries named in ``names`` that are cached across requests."""
+    return frozenset(
+        graph.query_index[name] for name in names if graph.queries[graph.query_index[name]].cache
+    )
 
 
 def _request(params: Mapping[str, str] | None, request: Request | None) -> Request:

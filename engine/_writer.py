@@ -35,7 +35,7 @@ from .scheduling.state import State
 from .wire.encoding import encode_replacing, surrogate_path
 from .wire.format import NONCE_PLACEHOLDER, Wire
 
-__all__ = ["BATCH_WINDOW", "Inputs", "Sink", "Writer", "fragment_closure"]
+__all__ = ["BATCH_WINDOW", "Inputs", "Sink", "Writer", "fragment_closure", "page_deadline"]
 
 Sink = Callable[[bytes], Awaitable[object]]
 """Where the bytes go: called once per write, in order; the first call carries the shell."""
@@ -55,6 +55,14 @@ class Inputs:
     response: Response
     resources: Mapping[str, Any]
     cache: CacheStore
+    renew: frozenset[int] = frozenset()
+    """Cached queries an action invalidated: called afresh, their entries replaced."""
+
+
+def page_deadline(graph: Graph) -> float:
+    """When a render of ``graph`` starting now must end (the page's ``deadline``)."""
+    budget = graph.page.deadline
+    return trio.current_time() + budget if budget else math.inf
 
 
 class Writer:
@@ -95,11 +103,11 @@ class Writer:
             response=inputs.response,
             resources=inputs.resources,
             cache=inputs.cache,
+            renew=inputs.renew,
         )
 
     def _deadline(self) -> float:
-        budget = self.graph.page.deadline
-        return trio.current_time() + budget if budget else math.inf
+        return page_deadline(self.graph)
 
     async def page(self, nursery: trio.Nursery) -> None:
         graph, state = self.graph, self.state

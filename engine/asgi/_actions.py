@@ -23,7 +23,7 @@ import msgspec
 import trio
 
 from .._errors import Redirect, RenderError
-from .._render import render_changes
+from .._render import render_changes, renew_cached
 from ..caching import CacheStore
 from ..context.forms import (
     ACTION_FIELD,
@@ -259,7 +259,17 @@ async def run_action(
         why = f"action {action.name!r}: {type(exc).__name__}: {exc}"
         raise RenderError(why, page=graph.name, node=action.name) from exc
     if fetch and not isinstance(outcome, Redirect):
-        return request
+        return request  # the streamed answer renews the cached queries it invalidated
+    invalidated = [graph.queries[q].name for q in action.invalidates]
+    await renew_cached(
+        graph,
+        invalidated,
+        request=request,
+        response=head,
+        resources=resources,
+        sources=sources,
+        cache=cache,
+    )
     location = request.path + (f"?{request.query_string}" if request.query_string else "")
     if isinstance(outcome, Redirect):
         if not _same_site_path(outcome.location):

@@ -34,6 +34,8 @@ class Flight:
     def __init__(self) -> None:
         self.done = trio.Event()
         self.result: outcome.Outcome[Any] | None = None
+        self.superseded = False
+        """A renewal started after this call: its (older) answer must not overwrite the store."""
 
     async def wait(self) -> outcome.Outcome[Any]:
         """The call's outcome (read it, never ``unwrap`` it: every waiter gets the same one)."""
@@ -55,10 +57,13 @@ def join(
     query: str,
     timeout: float | None,
     refresh: bool = False,
+    renew: bool = False,
 ) -> tuple[Flight, bool]:
     """The flight for ``key`` (started now if none is in the air) and whether it was joined.
 
-    ``refresh``: the key holds a stale value, which a failure must not replace.
+    ``refresh``: the key holds a stale value, which a failure must not replace. ``renew``: an
+    action changed the data, so a call already in the air may answer from before the change:
+    start a new one, which alone writes the store.
     """
     try:
         flights = _FLIGHTS.get()
@@ -68,7 +73,9 @@ def join(
     slot = (id(store), key)
     flight = flights.get(slot)
     if flight is not None:
-        return flight, True
+        if not renew:
+            return flight, True
+        flight.superseded = True
     flight = flights[slot] = Flight()
     trio.lowlevel.spawn_system_task(
         _fly,
@@ -114,7 +121,8 @@ async def _fly(
                 )
             )
     finally:
-        del flights[slot]
+        if flights.get(slot) is flight:
+            del flights[slot]
         flight.result = result or outcome.Error(RuntimeError("the cache's call was cancelled"))
         flight.done.set()
     if isinstance(result, outcome.Value):
@@ -129,6 +137,8 @@ async def _fly(
         entry = Entry(failure=CachedFailure.of(result.error))
         fresh, stale = policy.failures, 0.0
     else:
+        return
+    if flight.superseded:
         return
     try:
         await store.write(slot[1], entry, fresh, stale)

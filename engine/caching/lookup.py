@@ -3,7 +3,8 @@
 Outcomes are recorded with ``note(query, "cache", outcome)``: ``hit``, ``stale`` (served at
 once, refreshed in the background), ``miss`` (this render started the call), ``shared`` (it
 joined a call in the air), ``unavailable`` (the store could not be reached), ``unkeyable``
-(an input msgpack cannot encode), ``failure`` (a cached failure).
+(an input msgpack cannot encode), ``failure`` (a cached failure), ``renewed`` (an action
+invalidated it: called afresh, the store not read, the new answer written over the old).
 """
 
 from __future__ import annotations
@@ -61,8 +62,9 @@ class Lookup:
         """A hit that needs no I/O; None to call or wait (then :meth:`fetch`)."""
         return self.store.peek(key) if self.store.immediate else None
 
-    async def fetch(self, q: QueryNode, key: str, call: Call) -> Any:
-        """The value for ``key``: from the store, else from the (shared) call.
+    async def fetch(self, q: QueryNode, key: str, call: Call, renew: bool = False) -> Any:
+        """The value for ``key``: from the store, else from the (shared) call; with ``renew``
+        (an action changed its data), from a new call whose answer replaces the entry.
 
         Raises the call's failure, or a cached one, as a :class:`QueryError` of this render.
         """
@@ -71,7 +73,9 @@ class Lookup:
         store_up = True
         try:
             found = (
-                self.store.peek(key)
+                None
+                if renew
+                else self.store.peek(key)
                 if self.store.immediate
                 else await self.store.read(key, q.result, policy.stale)
             )
@@ -83,10 +87,17 @@ class Lookup:
         if not store_up:
             self.note(q, "cache", "unavailable")
         flight, joined = join(
-            self.store, key, policy, call, page=self.page, query=q.name, timeout=q.timeout
+            self.store,
+            key,
+            policy,
+            call,
+            page=self.page,
+            query=q.name,
+            timeout=q.timeout,
+            renew=renew,
         )
         if store_up:
-            self.note(q, "cache", "shared" if joined else "miss")
+            self.note(q, "cache", "renewed" if renew else "shared" if joined else "miss")
         result = await flight.wait()
         if isinstance(result, outcome.Value):
             return result.value

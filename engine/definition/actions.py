@@ -184,15 +184,6 @@ def _check_action(
             )
             ok = False
             continue
-        query = queries[query_index[target]]
-        if query is not None and query.cache is not None:
-            report.problem(
-                f"invalidates query {target!r}, which is cached across requests: dropping"
-                " cached results is not supported yet; remove its cache or this entry",
-                node=name,
-                key=where,
-            )
-            ok = False
         invalidates.append(query_index[target])
     for j, resource in enumerate(action.resources):
         if resources is None or resource not in resources.factories:

@@ -69,8 +69,10 @@ class Resolution:
         response: Response | None = None,
         resources: Mapping[str, Any] | None = None,
         cache: CacheStore | None = None,
+        renew: frozenset[int] = frozenset(),
     ) -> None:
         self.graph = graph
+        self.renew = renew  # cached queries an action invalidated: called afresh, never read
         self.sources = sources
         self.admissions: dict[int, Admission] = {}
         self.params = params
@@ -139,7 +141,7 @@ class Resolution:
             self._spawn(q)
 
     def _spawn(self, q: QueryNode) -> None:
-        if q.cache is None or self.cache is None:
+        if q.cache is None or self.cache is None or q.index in self.renew:
             self.nursery.start_soon(self._run, q, name=q.task_name)
             return
         self._ready.append(q)
@@ -215,7 +217,7 @@ class Resolution:
             key = self._key(q)
             if key is not None:  # the store, or a call shared with other renders
                 call = functools.partial(self._call, q, kwargs)
-                cached = functools.partial(self.cache.fetch, q, key, call)
+                cached = functools.partial(self.cache.fetch, q, key, call, q.index in self.renew)
         try:
             if q.timeout is not None or self.page_deadline != math.inf:
                 value = await self._call_timed(q, kwargs, cached)
