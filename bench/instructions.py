@@ -40,6 +40,8 @@ CASES = {
     "app": "engine.asgi.App, one ASGI request",
     "app-asyncio": "engine.asgi.App, one ASGI request on an asyncio loop (trio guest mode)",
     "peer-asyncio": "hand-written Starlette page (peer b), one ASGI request on an asyncio loop",
+    "s5-app": "S5: engine.asgi.App, one ASGI request of the S2 page with every query cached, warm",
+    "s5-app-asyncio": "S5: the same on an asyncio loop (trio guest mode), as under uvicorn",
     "s4-jinja-page": "S4: Starlette + a Jinja2 template rendered whole, one ASGI request",
     "s4-page": "S4: the engine page's own work: rows, typed conversion, its 4 Jinja2 fragments",
     "s4-render": "S4: engine.render (Jinja2 fragments) into a sink",
@@ -49,7 +51,7 @@ CASES = {
 #: S4 cases: (warm pages, counted pages, concurrency); a page is ~10x S2's.
 S4_COUNTS = (8, 48, 8)
 
-ASYNCIO_CASES = ("app-asyncio", "peer-asyncio")
+ASYNCIO_CASES = ("app-asyncio", "peer-asyncio", "s5-app-asyncio")
 
 
 async def _page() -> None:
@@ -107,6 +109,13 @@ async def _app() -> None:
     await _request(engine_app.app, "/s2")
 
 
+async def _s5_app() -> None:
+    from bench import page
+    from bench.peers import engine_app
+
+    await _request(engine_app.app, page.S5_PATH)  # the warm-up pages fill the cache
+
+
 async def _s4_jinja_page() -> None:
     from bench.peers import s4_jinja
 
@@ -158,8 +167,8 @@ async def _s4_html_app() -> None:
     await _request(_S4_HTML_APP[0], "/s4")
 
 
-def _asyncio_request(app: Any) -> Callable[[], Awaitable[None]]:
-    """One S2 request to ``app`` as an asyncio server makes it: the request body, then a
+def _asyncio_request(app: Any, path: str) -> Callable[[], Awaitable[None]]:
+    """One request for ``path`` to ``app`` as an asyncio server makes it: the request body, then a
     ``receive`` that waits (a connected client), and a ``send`` that does not block (the
     transport's buffer takes the bytes)."""
     import asyncio
@@ -179,7 +188,7 @@ def _asyncio_request(app: Any) -> Callable[[], Awaitable[None]]:
         async def send(message: dict[str, Any]) -> None:
             pass
 
-        await app(_scope("/s2"), receive, send)
+        await app(_scope(path), receive, send)
 
     return request
 
@@ -187,15 +196,17 @@ def _asyncio_request(app: Any) -> Callable[[], Awaitable[None]]:
 def _drive_asyncio(case: str, pages: int) -> None:
     import asyncio
 
-    if case == "app-asyncio":
-        from bench.peers import engine_app
+    from bench import page
 
-        app = engine_app.app
-    else:
+    if case == "peer-asyncio":
         from bench.peers import starlette_ooo
 
         app = starlette_ooo.app
-    request = _asyncio_request(app)
+    else:
+        from bench.peers import engine_app
+
+        app = engine_app.app
+    request = _asyncio_request(app, page.S5_PATH if case.startswith("s5-") else "/s2")
 
     async def worker(n: int) -> None:
         for _ in range(n):
@@ -212,7 +223,7 @@ def _drive(case: str, pages: int) -> None:
         _drive_asyncio(case, pages)
         return
     fn = {
-        "page": _page, "floor": _floor, "render": _render, "app": _app,
+        "page": _page, "floor": _floor, "render": _render, "app": _app, "s5-app": _s5_app,
         "s4-jinja-page": _s4_jinja_page, "s4-page": _s4_page, "s4-render": _s4_render,
         "s4-app": _s4_app, "s4-html-app": _s4_html_app,
     }[case]  # fmt: skip
