@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import jinja2.meta
 from jinja2 import nodes
 from markupsafe import Markup
 
+from .escaping import escape
 from .templates import MARKER, Slot, embed_json, split_slots
 from .urls import safe_url
 
@@ -64,6 +65,25 @@ FILTERS: dict[str, Any] = {"json": _json, "url": safe_url}
 """Filters every engine template environment has, beside Jinja's own."""
 
 
+class _Template(jinja2.Template):
+    """A template whose autoescaped output uses :func:`.escaping.escape`: markupsafe's own
+    escaping, a fraction of the cost per value (the output is the same, byte for byte)."""
+
+    @classmethod
+    def from_code(
+        cls,
+        environment: jinja2.Environment,
+        code: Any,
+        globals: MutableMapping[str, Any],
+        uptodate: Callable[[], bool] | None = None,
+    ) -> jinja2.Template:
+        template = super().from_code(environment, code, globals, uptodate)
+        # The compiled module's namespace: its render functions and macros look ``escape`` up
+        # there, where Jinja's code put markupsafe's (``from jinja2.runtime import escape``).
+        template.root_render_func.__globals__["escape"] = escape
+        return template
+
+
 @functools.lru_cache(maxsize=64)
 def environment(*search_path: Path) -> jinja2.Environment:
     """The environment for templates declared in files of ``search_path[0]``."""
@@ -74,6 +94,7 @@ def environment(*search_path: Path) -> jinja2.Environment:
         auto_reload=False,
         keep_trailing_newline=False,
     )
+    env.template_class = _Template
     env.filters.update(FILTERS)
     env.globals["slot"] = slot_marker
     return env

@@ -15,8 +15,9 @@ from typing import Any
 
 import attrs
 import msgspec
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
+from .escaping import escape_text
 from .urls import BLOCKED_URL, safe_url
 
 __all__ = [
@@ -148,7 +149,7 @@ class Template:
     def expand(self, values: Mapping[str, Any]) -> list[str | Slot]:
         """Interpolate ``values``, keeping the slots (the shell, per request)."""
         return [
-            str(escape(part.evaluate(values))) if isinstance(part, Expr) else part
+            escape_text(part.evaluate(values)) if isinstance(part, Expr) else part
             for part in self.parts
         ]
 
@@ -159,7 +160,7 @@ class Template:
             if isinstance(part, str):
                 out.append(part)
             elif isinstance(part, Expr):
-                out.append(str(escape(part.evaluate(values))))
+                out.append(escape_text(part.evaluate(values)))
             else:
                 out.append(f'<?marker name="{part.name}">')
         return "".join(out)
