@@ -641,6 +641,34 @@ async def test_keys_of_a_call_every_query_gave_up_on_are_fetched_again(autojump_
     assert recorder.calls == [[1], [1]]  # the first call was cancelled at 1 s
 
 
+async def test_a_key_asked_for_as_its_call_is_given_up_is_fetched_again(autojump_clock) -> None:
+    # The same, when the later query asks in the very turn the call is given up: the call's
+    # task has not yet seen its cancellation, and the key must not be answered with it.
+    # Trio runs the two wake-ups in a random order, so each of the RUNS renders tries one.
+    for _ in range(RUNS):
+        recorder = Recorder(seconds=5)
+        users = make_loader(recorder)
+
+        async def on_time() -> int:
+            await trio.sleep(1)  # ends as `hasty` gives up
+            return 1
+
+        page = page_of(users, {"hasty": (loading(1), ()), "later": (loading(1), ("on_time",))})
+        page = with_timeout(page, "hasty", 1)
+        page = msgspec.structs.replace(
+            page, queries=(*page.queries, Query(name="on_time", call=on_time, result=int))
+        )
+        errors: list[BaseException] = []
+        html = await render(page, on_error=functools.partial(_collect, errors))
+        assert [type(e) for e in errors] == [engine.QueryTimeout], errors
+        assert "<p id=later>user1</p>" in html
+        assert recorder.calls == [[1], [1]]
+
+
+def _collect(errors: list[BaseException], page: str, node: str, error: BaseException) -> None:
+    errors.append(error)
+
+
 @pytest.mark.parametrize(
     ("fetch", "keys", "why"),
     [

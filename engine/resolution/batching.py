@@ -130,7 +130,7 @@ class Batches:
                     f"loader {loader.name!r}: key {key!r} is not hashable; keys are memoized"
                     " per request, so they must be (an int, a str, a tuple...)"
                 ) from None
-            if entry is None:
+            if entry is None or _given_up(entry):
                 entry = memo[key] = Entry(key)
             if entry.call is None:  # goes with the first of its askers' calls to be sent
                 unsent.append((q.index, next(self._asks), entry))
@@ -149,6 +149,8 @@ class Batches:
         ``q`` waits for all of them from the start: a call is given up only when nobody
         waits for any of its keys.
         """
+        if any(map(_given_up, entries)):  # asked before, given up since: ask again
+            entries = self.ask(q, loader, [entry.key for entry in entries])
         pending = [entry for entry in entries if not entry.settled]
         for entry in pending:
             self._join(q, entry)
@@ -246,6 +248,13 @@ class Batches:
             if memo.get(entry.key) is entry:
                 del memo[entry.key]  # a later load asks again
             entry.settle(None, "was cancelled: every query waiting for it gave up")
+
+
+def _given_up(entry: Entry) -> bool:
+    """Its call was cancelled (every query waiting for it gave up) but has not ended yet: a
+    query asking for its key now must not join it, or it would fail with the cancellation."""
+    call = entry.call
+    return call is not None and call.scope.cancel_called and not entry.settled
 
 
 def _resolve(future: asyncio.Future[list[Any]], outcome: list[Any] | Exception) -> None:
