@@ -16,7 +16,7 @@ import trio
 from schemas import Mode, Page
 
 from ._errors import NotFound
-from ._writer import Inputs, Sink, Writer, fragment_closure, page_deadline
+from ._writer import Inputs, Sink, Writer, fragment_closure, page_deadline, with_dependencies
 from .caching import DEFAULT_STORE, CacheStore
 from .context.request import Request
 from .context.resources import ResourceError
@@ -225,14 +225,7 @@ async def renew_cached(
     renew = _cached(graph, invalidated)
     if not renew:
         return
-    needed: set[int] = set()
-    stack = list(renew)
-    while stack:
-        q = stack.pop()
-        if q not in needed:
-            needed.add(q)
-            stack.extend(graph.queries[q].depends_on)
-    only = frozenset(needed)
+    only = with_dependencies(graph, renew)
     request = _request(None, request)
     values = request_values(graph, request, only=only)
     if graph.asyncio_queries:

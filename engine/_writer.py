@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -35,7 +35,15 @@ from .scheduling.state import State
 from .wire.encoding import encode_replacing, surrogate_path
 from .wire.format import NONCE_PLACEHOLDER, Wire
 
-__all__ = ["BATCH_WINDOW", "Inputs", "Sink", "Writer", "fragment_closure", "page_deadline"]
+__all__ = [
+    "BATCH_WINDOW",
+    "Inputs",
+    "Sink",
+    "Writer",
+    "fragment_closure",
+    "page_deadline",
+    "with_dependencies",
+]
 
 Sink = Callable[[bytes], Awaitable[object]]
 """Where the bytes go: called once per write, in order; the first call carries the shell."""
@@ -236,13 +244,19 @@ def _joined(held: list[tuple[str, list[Chunk]]]) -> tuple[str, list[Chunk]]:
 def fragment_closure(graph: Graph, f: int) -> frozenset[int]:
     """The queries a partial render of fragment ``f`` runs: the shell's (the page's guards),
     those of ``f`` and of the fragments inside it, and everything they depend on."""
-    needed: set[int] = set()
-    stack = list(graph.shell_queries)
+    wanted = list(graph.shell_queries)
     fragments = [f]
     while fragments:
         node = graph.fragments[fragments.pop()]
         fragments.extend(node.children)
-        stack.extend(node.uses)
+        wanted.extend(node.uses)
+    return with_dependencies(graph, wanted)
+
+
+def with_dependencies(graph: Graph, queries: Iterable[int]) -> frozenset[int]:
+    """``queries`` and everything they depend on, transitively."""
+    needed: set[int] = set()
+    stack = list(queries)
     while stack:
         q = stack.pop()
         if q not in needed:
