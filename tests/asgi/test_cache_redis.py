@@ -95,7 +95,7 @@ async def test_values_come_back_typed_and_fresh_or_stale_by_redis_ttl(redis_port
     store = engine.RedisStore(f"redis://127.0.0.1:{redis_port}")
     value = [Item(1, "one", ("x",))]
     await store.write("k/fresh", Entry(value), fresh=60, stale=60)
-    await store.write("k/stale", Entry(value), fresh=0.001, stale=60)
+    await store.write("k/stale", Entry(value), fresh=0, stale=60)  # stale from the start
     fresh = await store.read("k/fresh", list[Item], stale=60)
     stale = await store.read("k/stale", list[Item], stale=60)
     assert fresh is not None and fresh.fresh and fresh.entry.value == value
