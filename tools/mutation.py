@@ -61,6 +61,8 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_site.py",
             "tests/test_contract_cases.py",
             "tests/test_scheduling_cases.py",
+            "tests/test_action_timeline.py",
+            "tests/test_navigation.py",
         ),
     ),
     "resolution": (
@@ -85,6 +87,8 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/context/test_sources.py",
             "tests/asgi/test_asyncio.py",
             "tests/asgi/test_guest.py",
+            "tests/test_action_timeline.py",
+            "tests/asgi/test_cache_invalidation.py",
         ),
     ),
     "wire": (
@@ -112,6 +116,8 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_malformed_pages.py",
             "tests/test_site.py",
             "tests/test_jinja_checks.py",
+            "tests/test_binding_checks.py",
+            "tests/test_escaping.py",
         ),
     ),
     "contract": (
@@ -125,6 +131,8 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_wire_guards.py",
             "tests/test_examples.py",
             "tests/test_contract_cases.py",
+            "tests/test_action_timeline.py",
+            "tests/test_navigation.py",
         ),
     ),
     "definition": (
@@ -154,6 +162,8 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/asgi/test_actions.py",
             "tests/test_admission.py",
             "tests/test_batching.py",
+            "tests/test_binding_checks.py",
+            "tests/test_navigation.py",
         ),
     ),
 }
