@@ -273,3 +273,17 @@ def start_nginx(root: Path, upstream: int, *, gzip: bool = False) -> ServerProce
     )
     argv = [nginx, "-p", str(root), "-c", str(conf), "-g", "daemon off;"]
     return start_server(argv, port=port, log=root / "stderr.log", name="nginx")
+
+
+def actions_server(log_dir: Path, **env: str) -> ServerProcess:
+    """tests/asgi/actions_site.py on Hypercorn (each test module starts its own: the lists
+    it fills live in the server process)."""
+    port = free_port()
+    return start_server(
+        hypercorn_argv("actions_site:app", port),
+        port=port,
+        log=log_dir / "hypercorn.log",
+        ready_path="/plain",
+        name="hypercorn",
+        env=env,
+    )

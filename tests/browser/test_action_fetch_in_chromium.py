@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import ServerProcess, free_port, hypercorn_argv, start_server
+from servers import ServerProcess, actions_server
 
 WATCH = """
 window.__violations = [];
@@ -40,16 +40,8 @@ STATE = """() => ({
 
 @pytest.fixture(scope="module", params=["none", "nonce", "hash"])
 def board_site(request, tmp_path_factory) -> Iterator[ServerProcess]:
-    port = free_port()
     env = {} if request.param == "none" else {"ACTIONS_CSP": request.param}
-    server = start_server(
-        hypercorn_argv("actions_site:app", port),
-        port=port,
-        log=Path(tmp_path_factory.mktemp(f"board-{request.param}")) / "hypercorn.log",
-        ready_path="/plain",
-        name="hypercorn",
-        env=env,
-    )
+    server = actions_server(Path(tmp_path_factory.mktemp(f"board-{request.param}")), **env)
     yield server
     server.stop()
 

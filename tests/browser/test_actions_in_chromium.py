@@ -8,19 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import ServerProcess, free_port, hypercorn_argv, start_server
+from servers import ServerProcess, actions_server
 
 
 @pytest.fixture(scope="module")
 def lists_site(tmp_path_factory) -> Iterator[ServerProcess]:
-    port = free_port()
-    server = start_server(
-        hypercorn_argv("actions_site:app", port),
-        port=port,
-        log=Path(tmp_path_factory.mktemp("actions")) / "hypercorn.log",
-        ready_path="/plain",
-        name="hypercorn",
-    )
+    server = actions_server(Path(tmp_path_factory.mktemp("actions")))
     yield server
     server.stop()
 

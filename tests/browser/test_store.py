@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import ServerProcess, free_port, hypercorn_argv, start_server
+from servers import ServerProcess, actions_server
 
 pytestmark = pytest.mark.browser
 
@@ -206,14 +206,7 @@ def test_the_runtime_refuses_exactly_what_the_check_says_it_refuses(site, new_pa
 @pytest.fixture(scope="module")
 def board_site(tmp_path_factory) -> Iterator[ServerProcess]:
     """tests/asgi/actions_site.py: its board page exposes ``total`` and has an ``add`` action."""
-    port = free_port()
-    server = start_server(
-        hypercorn_argv("actions_site:app", port),
-        port=port,
-        log=Path(tmp_path_factory.mktemp("board-bindings")) / "hypercorn.log",
-        ready_path="/plain",
-        name="hypercorn",
-    )
+    server = actions_server(Path(tmp_path_factory.mktemp("board-bindings")))
     yield server
     server.stop()
 
