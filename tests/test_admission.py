@@ -330,3 +330,64 @@ def test_a_query_ranks_as_the_most_urgent_fragment_needing_it(deps, fragments, s
             ]
             expected = min(needing, default=(2, 0, 0))
         assert q.urgency == (*expected, q.index), q.name
+
+
+async def test_a_call_that_moves_up_keeps_its_arrival_among_equally_urgent_ones() -> None:
+    source = Source("db", 1)
+    holder = source.admission((0,))
+    assert holder.try_acquire()
+    admitted: list[str] = []
+    calls: dict[str, engine.resolution.sources.Admission] = {}
+
+    async def wait(name: str, urgency: tuple[float, ...]) -> None:
+        admission = calls[name] = source.admission(urgency)
+        await admission.acquire_on_behalf_of(admission)
+        admitted.append(name)
+        admission.release_on_behalf_of(admission)
+
+    async with trio.open_nursery() as nursery:
+        for name, urgency in [("a", (2,)), ("b", (1,)), ("c", (3,))]:
+            nursery.start_soon(wait, name, urgency)
+            await trio.testing.wait_all_tasks_blocked()
+        calls["a"].prioritize((1,))  # as urgent as b, and made before it: goes first
+        calls["c"].prioritize((2,))
+        calls["c"].prioritize((1,))  # moved up twice, to b's urgency; made after b
+        holder.prioritize((-1,))  # already holds its place: nothing to move
+        assert [calls[n].urgency for n in "abc"] == [(1,), (1,), (1,)]
+        assert holder.urgency == (-1,)
+        holder.release_on_behalf_of(holder)
+    assert admitted == ["a", "b", "c"]
+
+
+async def test_a_place_granted_to_a_call_that_gives_up_in_the_same_turn_passes_on() -> None:
+    # A waiting call gives up (its query timed out) and, before it has run again, the place
+    # it waited for is freed and granted to it: it hands the place to the next in line.
+    source = Source("db", 1)
+    holder = source.admission((0,))
+    assert holder.try_acquire()
+    admitted: list[str] = []
+    gave_up = trio.CancelScope()
+
+    async def wait(name: str, scope: trio.CancelScope) -> None:
+        admission = source.admission((1,))
+        with scope:
+            await admission.acquire_on_behalf_of(admission)
+            admitted.append(name)
+            admission.release_on_behalf_of(admission)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(wait, "a", gave_up)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(wait, "b", trio.CancelScope())
+        await trio.testing.wait_all_tasks_blocked()
+        gave_up.cancel()
+        holder.release_on_behalf_of(holder)  # granted to `a`, which has not seen its cancel
+    assert gave_up.cancelled_caught
+    assert admitted == ["b"]
+    stats = source.statistics()
+    assert (stats.busy, stats.waiting, stats.waited, stats.starved) == (0, 0, 2, 1)
+
+
+def test_sources_show_their_limits() -> None:
+    assert repr(Sources(3, db=2, search=1)) == "Sources(default=3, db=2, search=1)"
+    assert repr(Sources()) == "Sources(default=40)"

@@ -707,3 +707,70 @@ async def test_a_failed_call_is_the_cause_of_each_query_error(autojump_clock) ->
     await render(page, on_error=lambda p, n, e: errors.append(e))
     assert len(errors) == 2
     assert all(isinstance(error.__cause__, ZeroDivisionError) for error in errors), errors
+
+
+async def test_a_call_that_holds_its_place_runs_on_when_its_queries_give_up(
+    autojump_clock,
+) -> None:
+    # Cancelling it would not free its place any sooner than letting it finish (a thread
+    # cannot be stopped; an async call may be halfway through a request): it runs to its end,
+    # and a query that asks for its key meanwhile gets its answer instead of a second call.
+    recorder = Recorder(seconds=5)
+    users = make_loader(recorder, source="db")
+
+    async def slow_ready() -> int:
+        await trio.sleep(2)
+        return 1
+
+    page = page_of(users, {"hasty": (loading(1), ()), "later": (loading(1), ("slow",))})
+    page = with_timeout(page, "hasty", 1)
+    page = msgspec.structs.replace(
+        page, queries=(*page.queries, Query(name="slow", call=slow_ready, result=int))
+    )
+    errors: list[BaseException] = []
+    html = await render(page, Sources(db=1), on_error=lambda p, n, e: errors.append(e))
+    assert [type(e) for e in errors] == [engine.QueryTimeout]
+    assert "<p id=later>user1</p>" in html
+    assert recorder.calls == [[1]]
+    assert trio.current_time() == 5
+
+
+async def test_a_call_waiting_for_its_place_is_dropped_when_its_queries_give_up(
+    autojump_clock,
+) -> None:
+    recorder = Recorder(seconds=5)
+    users = make_loader(recorder, source="db", max_batch=1)
+    page = page_of(users, {"holder": (loading(0), ()), "hasty": (loading(1), ())})
+    page = with_timeout(page, "hasty", 1)  # gives up at 1 s, its call still waiting
+    sources = Sources(db=1)
+    errors: list[BaseException] = []
+    html = await render(page, sources, on_error=lambda p, n, e: errors.append(e))
+    assert "<p id=holder>user0</p>" in html and "<p id=hasty>failed</p>" in html
+    assert [type(e) for e in errors] == [engine.SourceExhausted]
+    assert recorder.calls == [[0]]  # key 1's call never ran: nobody wanted it any more
+    [db] = [s for s in sources.statistics() if s.name == "db"]
+    assert (db.busy, db.waiting, db.waited, db.starved) == (0, 0, 1, 1)
+
+
+async def test_a_render_cancelled_before_its_sync_call_starts_gives_the_place_back() -> None:
+    # The caller leaves after a call was given its place, before its thread started: no
+    # thread holds the place, so it is free again at once (not counted as abandoned).
+    fetched: list[list[int]] = []
+
+    def fetch_users(keys: list[int]) -> dict[int, str]:
+        fetched.append(keys)
+        return {k: f"user{k}" for k in keys}
+
+    users = engine.Loader(fetch_users, name="users", source="db")
+    with trio.CancelScope() as scope:
+
+        async def leaving(users: engine.RequestLoader[int, str], **_: Any) -> str:
+            scope.cancel()  # the client goes away as this query asks for its key
+            return await users.load(1)
+
+        sources = Sources(db=1)
+        await render(page_of(users, {"a": (leaving, ())}), sources)
+    assert scope.cancelled_caught
+    assert fetched == []
+    [db] = [s for s in sources.statistics() if s.name == "db"]
+    assert (db.busy, db.abandoned, db.waited) == (0, 0, 0)

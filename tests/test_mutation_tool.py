@@ -58,10 +58,13 @@ def test_the_sample_interval_is_wilsons(killed, checked, low, high) -> None:
 
 
 def test_a_module_run_deselects_its_subprocess_only_tests(tmp_path) -> None:
-    mutation._narrow("definition", tmp_path)
-    text = (tmp_path / "pyproject.toml").read_text(encoding="utf-8")
-    for name in mutation.SUBPROCESS_ONLY:
-        assert f'"--deselect={name}"' in text
-    assert 'only_mutate = ["engine/definition/*"]' in text
+    for module in ("definition", "resolution"):
+        mutation._narrow(module, tmp_path)
+        text = (tmp_path / "pyproject.toml").read_text(encoding="utf-8")
+        tests = mutation.MODULES[module][1]
+        for name in mutation.SUBPROCESS_ONLY:
+            deselected = f'"--deselect={name}"' in text
+            assert deselected == (name.split("::")[0] in tests), (module, name)
+        assert f'only_mutate = ["engine/{module}/*"]' in text
     mutation._narrow("wire", tmp_path)
     assert "--deselect" not in (tmp_path / "pyproject.toml").read_text(encoding="utf-8")

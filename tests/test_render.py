@@ -258,6 +258,24 @@ async def test_cancelling_the_caller_cancels_promptly(autojump_clock) -> None:
     assert scope.cancelled_caught and trio.current_time() == 3
 
 
+async def test_a_query_finishing_as_the_render_is_cancelled_ends_it_quietly(autojump_clock) -> None:
+    # The caller leaves (here: its scope is cancelled) in the very step a query finishes:
+    # the writer, waiting for outcomes, has stopped waiting, and the outcome that arrives
+    # after must neither wake it nor fail the render.
+    with trio.CancelScope() as scope:
+
+        async def last_word() -> int:
+            await trio.sleep(1)
+            scope.cancel()
+            return 1  # no checkpoint: this query succeeds after the cancellation
+
+        p = page(frag("a", "q"), queries=(Query(name="q", call=last_word, result=int),))
+        sink = Sink()
+        await engine.render(p, sink)
+    assert scope.cancelled_caught and trio.current_time() == 1
+    assert [t for t, _ in sink.writes] == [0]  # the shell; nothing after the cancellation
+
+
 async def test_shell_queries_decide_status_before_the_first_byte(autojump_clock) -> None:
     async def missing(product_id: int) -> str:
         raise engine.NotFound(f"no product {product_id}")

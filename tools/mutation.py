@@ -89,6 +89,11 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/asgi/test_guest.py",
             "tests/test_action_timeline.py",
             "tests/asgi/test_cache_invalidation.py",
+            "tests/asgi/test_app.py",
+            "tests/asgi/test_actions.py",
+            "tests/asgi/test_tracing.py",
+            "tests/asgi/test_cache_tracing.py",
+            "tests/context/test_resources.py",
         ),
     ),
     "wire": (
@@ -175,6 +180,8 @@ SUBPROCESS_ONLY = (
     "tests/test_definition_errors.py::test_render_and_app_of_a_slot_cycle_fail_at_once",
     "tests/test_definition_errors.py::test_a_module_exiting_on_import_is_an_error",
     "tests/test_cli.py::test_the_console_script_is_installed",
+    "tests/asgi/test_tracing.py::test_a_real_server_links_the_render_to_its_request_span",
+    "tests/asgi/test_tracing.py::test_off_by_default_it_never_imports_opentelemetry",
 )
 
 # mutmut's exit codes of a mutant's test run (mutmut.stats.status_by_exit_code).
