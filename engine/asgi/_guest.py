@@ -19,8 +19,8 @@ import contextlib
 import contextvars
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Generator, MutableMapping
+from typing import Any, Generic, TypeVar, cast
 
 import outcome
 import trio
@@ -110,13 +110,28 @@ class _Guest:
             except asyncio.CancelledError:
                 continue  # trio must finish before the loop closes; it was told to stop
 
-    async def await_host(self, make: Callable[[], Awaitable[T]]) -> T:
+    async def await_host(self, make: Callable[[], Awaitable[T]], *, step_first: bool = False) -> T:
         """From a guest task: run an asyncio awaitable on the host loop and wait for it.
+
+        With ``step_first`` the coroutine takes its first step right here, in the guest task:
+        a server's ``send`` that only writes to its transport finishes in that step, and the
+        trio task goes on with no asyncio task, no wake-up through trio's I/O thread and no
+        trip around the host loop. Only if it suspends does an asyncio task take it over.
 
         Cancelling the trio caller cancels the asyncio task and waits for it to settle, so a
         bridged ``send`` is never left running behind the caller's back.
         """
-        task = self.loop.create_task(_as_coroutine(make))
+        if step_first:
+            coroutine = make()
+            if not isinstance(coroutine, Coroutine):
+                raise TypeError(f"expected a coroutine from {make!r}, got {coroutine!r}")
+            try:
+                suspended_on = coroutine.send(None)
+            except StopIteration as finished:
+                return cast("T", finished.value)
+            task: asyncio.Task[T] = self.loop.create_task(_go_on(coroutine, suspended_on))
+        else:
+            task = self.loop.create_task(_as_coroutine(make))
         waiter = trio.lowlevel.current_task()
         cancelled = False
 
@@ -136,6 +151,51 @@ class _Guest:
 
 async def _as_coroutine(make: Callable[[], Awaitable[T]]) -> T:
     return await make()
+
+
+async def _go_on(coroutine: Coroutine[Any, Any, T], suspended_on: Any) -> T:
+    """Finish, as an asyncio task, a coroutine whose first step was taken outside of one."""
+    return await _Resumed(coroutine, suspended_on)
+
+
+class _Resumed(Generic[T]):
+    """Awaiting it hands the asyncio task what the coroutine last yielded (the future it waits
+    for), then relays the task's sends and throws to the coroutine: ``yield from``, resumed."""
+
+    def __init__(self, coroutine: Coroutine[Any, Any, T], suspended_on: Any) -> None:
+        self._coroutine = coroutine
+        self._suspended_on = suspended_on
+
+    def __await__(self) -> Generator[Any, Any, T]:
+        coroutine, yielded = self._coroutine, self._suspended_on
+        while True:
+            try:
+                sent = yield yielded
+            except GeneratorExit:
+                coroutine.close()
+                raise
+            except BaseException as exc:  # the task's cancellation, relayed as it came
+                try:
+                    yielded = coroutine.throw(exc)
+                except StopIteration as finished:
+                    return cast("T", finished.value)
+            else:
+                try:
+                    yielded = coroutine.send(sent)
+                except StopIteration as finished:
+                    return cast("T", finished.value)
+
+
+#: Servers whose own ``receive`` and ``send`` may take their first step outside any asyncio
+#: task: they read neither ``asyncio.current_task()`` nor sniffio (which says "trio" there),
+#: and most of their sends only write to the transport. A middleware's wrapper may read
+#: either, so anything else runs as an asyncio task from the start.
+_STEP_FIRST_SERVERS = ("uvicorn.protocols.",)
+
+
+def _server_own(channel: Callable[..., Any]) -> bool:
+    owner = getattr(channel, "__self__", None)
+    return type(owner).__module__.startswith(_STEP_FIRST_SERVERS)
 
 
 def _resolve(future: asyncio.Future[Any], value: Any) -> None:
@@ -164,11 +224,13 @@ async def _run_in_guest(
     finished: asyncio.Future[outcome.Outcome[None]] = guest.loop.create_future()
     cancel_scope = trio.CancelScope()
 
+    step_receive, step_send = _server_own(receive), _server_own(send)
+
     async def trio_receive() -> Message:
-        return await guest.await_host(receive)
+        return await guest.await_host(receive, step_first=step_receive)
 
     async def trio_send(message: Message) -> None:
-        await guest.await_host(lambda: send(message))
+        await guest.await_host(lambda: send(message), step_first=step_send)
 
     async def call() -> None:
         with cancel_scope:
