@@ -31,12 +31,14 @@ class ServerChannels:
         self.writable = asyncio.Event()
         self.writable.set()
         self.settled: list[str] = []
+        self.called = asyncio.Event()
 
     async def receive(self) -> dict:
         return {"type": "http.request", "body": b"", "more_body": False}
 
     async def send(self, message: dict) -> None:
         self.in_task.append(asyncio.current_task() is not None)
+        self.called.set()
         if message.get("body") == b"boom now":
             raise OSError("the transport is closed")
         try:
@@ -118,11 +120,8 @@ def test_a_send_that_suspends_is_finished_by_an_asyncio_task_before_trio_goes_on
 
     async def main() -> None:
         channels.writable.clear()
-        task = asyncio.create_task(
-            TrioASGI(app)(dict(HTTP_SCOPE), channels.receive, channels.send)
-        )
-        while len(channels.in_task) < 1:
-            await asyncio.sleep(0)
+        task = asyncio.create_task(TrioASGI(app)(dict(HTTP_SCOPE), channels.receive, channels.send))
+        await channels.called.wait()
         await asyncio.sleep(0.01)
         assert order == [] and channels.sent == [], "trio must wait for the suspended send"
         channels.writable.set()
@@ -147,9 +146,7 @@ def test_a_failing_send_raises_in_the_trio_task_whether_it_suspended_or_not(body
 
     async def main() -> None:
         channels.writable.clear()
-        task = asyncio.create_task(
-            TrioASGI(app)(dict(HTTP_SCOPE), channels.receive, channels.send)
-        )
+        task = asyncio.create_task(TrioASGI(app)(dict(HTTP_SCOPE), channels.receive, channels.send))
         await asyncio.sleep(0.01)
         channels.writable.set()
         await task
@@ -173,11 +170,8 @@ def test_cancelling_trio_during_a_suspended_send_settles_it_on_the_host_first() 
 
     async def main() -> None:
         channels.writable.clear()  # a client that does not read
-        task = asyncio.create_task(
-            TrioASGI(app)(dict(HTTP_SCOPE), channels.receive, channels.send)
-        )
-        while not channels.in_task:
-            await asyncio.sleep(0)
+        task = asyncio.create_task(TrioASGI(app)(dict(HTTP_SCOPE), channels.receive, channels.send))
+        await channels.called.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
