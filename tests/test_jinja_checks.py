@@ -182,3 +182,56 @@ def test_names_read_by_a_template_and_by_what_it_includes_are_all_checked(
     assert found == [
         "template reads reviewz, not in 'uses' (add the query to 'uses', or fix the name)"
     ]
+
+
+def test_an_attribute_read_where_a_value_is_bound_is_reported_once() -> None:
+    """One mistake, one error: the value of a ``for``, ``set`` or ``with`` is checked once,
+    and the name it binds keeps its type."""
+    found = messages(
+        jinja(
+            "{% for r in product.rvs %}{{ r }}{% endfor %}\n"
+            "{% set n = product.nme %}{% set a, b = product.prce, 1 %}\n"
+            "{% with m = product.nmae %}{{ m }}{% endwith %}\n"
+            "{% set p = product %}{% with q = p %}{{ q.nam }}{% endwith %}\n"
+            "{% for i in items if i.ttle %}{% endfor %}{{ reviews[0]['autor'] }}"
+        )
+    )
+    fields = {
+        "Product": "name, price",
+        "Item": "title, maker, tags",
+        "Review": "author, text, stars",
+    }
+    assert found == [
+        f"inline template:{line}: {expr} reads {name!r}, but {owner} has no such field (its"
+        f" fields: {fields[owner]})"
+        for line, expr, name, owner in (
+            (1, "product.rvs", "rvs", "Product"),
+            (2, "product.nme", "nme", "Product"),
+            (2, "product.prce", "prce", "Product"),
+            (3, "product.nmae", "nmae", "Product"),
+            (4, "q.nam", "nam", "Product"),
+            (5, "i.ttle", "ttle", "Item"),
+            (5, "reviews[0]['autor']", "autor", "Review"),
+        )
+    ]
+
+
+def test_a_slot_in_an_included_template_defaults_to_flow_content(tmp_path: Path) -> None:
+    (tmp_path / "shell.html").write_text(
+        '<!doctype html><html><head><meta charset="utf-8"></head><body><table><tr><td>'
+        '<?marker name="cell"></td></tr></table>{% include "part.html" %}</body></html>'
+    )
+    (tmp_path / "part.html").write_text('<div>{{ slot("more") }}</div>')
+    shell = engine.Shell(jinja=str(tmp_path / "shell.html"))
+    graph = Graph.build(
+        engine.Page(
+            name="p",
+            shell=shell,
+            fragments=(
+                Fragment(target="cell", template="1", fallback="…"),
+                Fragment(target="more", template="2", fallback="…"),
+            ),
+        ),
+        source=str(tmp_path / "p.toml"),
+    )
+    assert [(f.target, f.context) for f in graph.fragments] == [("cell", "flow"), ("more", "flow")]

@@ -143,6 +143,44 @@ def test_a_layout_id_changes_with_the_layout_and_with_the_layouts_around_it() ->
     assert site_id(nested, 1) != site_id(other_site, 1), "a section inside another site"
 
 
+def test_a_layout_id_changes_with_the_slot_its_page_fills() -> None:
+    """Two layouts alike but for their content slot are two layouts: a client holding one
+    must not get the other's part."""
+
+    def page(content: str, other: str) -> Page:
+        layout = Layout(
+            name="two",
+            navigation=True,
+            content=content,
+            shell=Shell(html=HEAD + '<body><?marker name="a"><?marker name="b"></body></html>'),
+        )
+        return Page(
+            name="p",
+            layout=layout,
+            shell=Shell(html="<p>page</p>"),
+            fragments=(Fragment(target=other, template="x", fallback="…"),),
+        )
+
+    assert site_id(page("a", "b")) != site_id(page("b", "a"))
+
+
+def test_a_navigation_view_is_the_same_page_below_its_layout() -> None:
+    graph = engine.Graph.build(PRODUCT, source="product.toml")
+    view = navigation_view(graph, site_id())
+    assert view is not None
+    assert (view.page, view.source, view.resources, view.actions, view.navigation) == (
+        graph.page,
+        "product.toml",
+        graph.resources,
+        graph.actions,
+        "all",
+    )
+    assert (view.below, view.ranges, view.shell_tail) == (site_id(), (), "")
+    assert [q.name for q in view.queries] == ["user", "product", "reviews"]
+    assert view.query_index == {"user": 0, "product": 1, "reviews": 2}
+    assert navigation_view(graph, site_id()) is view, "built once per graph and layout"
+
+
 def test_navigation_values_are_checked_like_every_field(tmp_path) -> None:
     file = tmp_path / "p.toml"
     file.write_text('name = "p"\nnavigation = "yes"\n[shell]\nhtml = "<p>x</p>"\n')

@@ -169,6 +169,7 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_batching.py",
             "tests/test_binding_checks.py",
             "tests/test_navigation.py",
+            "tests/test_definition_messages.py",
         ),
     ),
 }

@@ -219,8 +219,9 @@ class _Checker:
         self.problems: list[str] = []
 
     def walk(self, node: nodes.Node, scope: dict[str, Any]) -> None:
+        # type_of walks the expression it types (reporting its attributes once), so a value
+        # that is typed is not walked again.
         if isinstance(node, nodes.For):
-            self.walk(node.iter, scope)
             inner = dict(scope, loop=_UNKNOWN)
             self.bind(node.target, _element(self.type_of(node.iter, scope)), inner)
             for child in (*node.body, *([node.test] if node.test else [])):
@@ -238,7 +239,6 @@ class _Checker:
             for child in node.body:
                 self.walk(child, inner)
         elif isinstance(node, nodes.Assign):
-            self.walk(node.node, scope)
             self.bind(node.target, self.type_of(node.node, scope), scope)
         elif isinstance(node, nodes.AssignBlock):
             for child in node.body:
@@ -247,7 +247,6 @@ class _Checker:
         elif isinstance(node, nodes.With):
             inner = dict(scope)
             for target, value in zip(node.targets, node.values, strict=False):
-                self.walk(value, scope)
                 self.bind(target, self.type_of(value, scope), inner)
             for child in node.body:
                 self.walk(child, inner)

@@ -167,7 +167,10 @@ def _explain(
     if "matching regex" in message and isinstance(value, str):
         about = _description(field_type) or message
         return f"{value!r} is not {about[0].lower()}{about[1:].rstrip('.')}", key
-    if message in ("Expected `array`, got `str`", "Expected `object | array`, got `str`"):
+    if message in (
+        "Expected `array`, got `str`",
+        "Expected `object | array`, got `str`",
+    ) and _is_list_of_names(field_type):
         fix = f"({value!r},)" if python else f"[{_quoted(value)}]"
         comma = " (a one-element tuple needs its trailing comma)" if python else ""
         return f"expected a list of names, got the string {value!r}: write {fix}{comma}", key
@@ -248,6 +251,16 @@ def _members(tp: msgspec.inspect.Type | None) -> list[msgspec.inspect.Type]:
     if isinstance(tp, msgspec.inspect.UnionType):
         return [m for t in tp.types for m in _members(t)]
     return [] if tp is None else [tp]
+
+
+def _is_list_of_names(tp: msgspec.inspect.Type | None) -> bool:
+    """A list of strings (``uses``, ``depends_on``), not of tables (``queries``)."""
+    return any(
+        isinstance(item, msgspec.inspect.StrType)
+        for member in _members(tp)
+        if isinstance(member, msgspec.inspect.VarTupleType | msgspec.inspect.ListType)
+        for item in _members(member.item_type)
+    )
 
 
 def _literal_values(tp: msgspec.inspect.Type | None) -> list[str]:
