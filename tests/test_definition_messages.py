@@ -1141,3 +1141,437 @@ def test_an_empty_fallback_is_a_warning_naming_its_key() -> None:
         " for good, to a visitor without JavaScript in a browser without native partial"
         " updates) the slot is blank"
     ]
+
+
+# -- shell and slots -----------------------------------------------------------------------
+
+
+async def rows_of_one() -> AsyncIterator[int]:
+    yield 1
+
+
+async def link() -> str:
+    return "/"
+
+
+QUERIES = (
+    Query(name="one", call=one, result=int),
+    Query(name="rows", call=rows_of_one, result=int),
+    Query(name="link", call=link, result=str),
+)
+
+
+def fragment(target: str, **fields: object) -> Fragment:
+    fields.setdefault("fallback", "…")
+    if not {"render", "jinja", "jinja_source"} & fields.keys():
+        fields.setdefault("template", "x")
+    return Fragment(target=target, **fields)  # type: ignore[arg-type]
+
+
+def slots_page(body: str, *fragments: Fragment, shell_queries: tuple[str, ...] = ()) -> Page:
+    return Page(
+        name="p",
+        shell=Shell(html=HTML.format(body), queries=shell_queries),
+        queries=QUERIES,
+        fragments=fragments,
+    )
+
+
+@pytest.mark.parametrize(
+    ("page", "errors"),
+    [
+        (
+            slots_page("{{ one }}", shell_queries=("oen", "rows")),
+            [
+                "$.shell.queries[0]: error: page 'p': unknown shell query 'oen' (did you mean"
+                " 'one'?)",
+                "$.shell.queries[1]: error: page 'p': shell query 'rows' yields batches",
+                "$.shell.html: error: page 'p': shell refers to one, not among the shell queries"
+                " (add 'one' to shell.queries)",
+            ],
+        ),
+        (
+            slots_page("{{ one }}{{ rwos }}"),
+            [
+                "$.shell.html: error: page 'p': shell refers to one, rwos, not among the shell"
+                " queries"
+            ],
+        ),
+        (
+            slots_page("{{ rwos }}", shell_queries=("rows",)),
+            [
+                "$.shell.queries[0]: error: page 'p': shell query 'rows' yields batches",
+                "$.shell.html: error: page 'p': shell refers to rwos, not among the shell"
+                " queries (did you mean 'rows'?)",
+            ],
+        ),
+        (
+            Page(
+                name="p",
+                shell=Shell(html=HTML.replace("</html>", "{{ one }}</html>"), queries=("one",)),
+                queries=QUERIES[:1],
+            ),
+            [
+                "$.shell.html: error: page 'p': placeholders after </body> are never filled: move"
+                " them before it"
+            ],
+        ),
+        (
+            Page(
+                name="p",
+                shell=Shell(html=HTML.replace("</html>", '<?marker name="a"></html>')),
+                fragments=(fragment("a"),),
+            ),
+            ["$.shell.html: error: page 'p': slot markers after </body> cannot be filled"],
+        ),
+        (
+            slots_page('<?marker name="a"><?marker name="a">', fragment("a")),
+            ["$.shell.html: error: page 'p': slot 'a' appears twice in the shell"],
+        ),
+        (
+            slots_page(
+                '<?marker name="a"><?marker name="b">',
+                fragment("a", template='<?marker name="b">'),
+                fragment("b"),
+            ),
+            [
+                "$.fragments[0].template: error: page 'p' [a]: slot 'b' appears both in the shell"
+                " and in fragment 'a'"
+            ],
+        ),
+        (
+            slots_page(
+                '<?marker name="a"><?marker name="b">',
+                fragment("a", render=lambda: "", slots=("b",)),
+                fragment("b"),
+            ),
+            [
+                "$.fragments[0].slots: error: page 'p' [a]: slot 'b' appears both in the shell and"
+                " in fragment 'a'"
+            ],
+        ),
+        (
+            slots_page('<?marker name="items">', fragment("itms")),
+            [
+                "$.shell.html: error: page 'p' [items]: slot 'items' in the shell is filled by no"
+                " fragment (did you mean 'itms'?)",
+                "$.fragments[0].target: error: page 'p' [itms]: fills slot 'itms', which appears"
+                " in no shell or fragment (did you mean 'items'?)",
+            ],
+        ),
+        (
+            slots_page('<?marker name="a">', fragment("a", template='<?marker name="inner">')),
+            ["error: page 'p' [inner]: slot 'inner' in fragment 'a' is filled by no fragment"],
+        ),
+        (
+            slots_page('<?marker name="a">', fragment("a"), fragment("a")),
+            ["$.fragments[1].target: error: page 'p' [a]: two fragments fill slot 'a'"],
+        ),
+    ],
+)
+def test_a_shell_or_slot_mistake_is_one_error(page: Page, errors: list[str]) -> None:
+    assert errors_of(page) == errors
+
+
+# -- fragments -----------------------------------------------------------------------------
+
+
+async def renders_async(one: int) -> str:
+    return ""
+
+
+def renders_text(one: str) -> str:
+    return ""
+
+
+def renders_x(x: int) -> str:
+    return ""
+
+
+@pytest.mark.parametrize(
+    ("fragments", "errors"),
+    [
+        (
+            # One misspelled name in 'uses': the template reading the right one is no second
+            # error, nor is the renderer's signature.
+            (
+                fragment("a", uses=("oen",), template="{{ one }}"),
+                fragment("b", uses=("oen",), jinja_source="{{ one }}"),
+                fragment("c", uses=("oen",), render=renders_x),
+            ),
+            [
+                f"$.fragments[{i}].uses[0]: error: page 'p' [{t}]: uses unknown query 'oen' (did"
+                " you mean 'one'?)"
+                for i, t in enumerate("abc")
+            ],
+        ),
+        (
+            (fragment("a", uses=("one", "rows"), template="{{ one }}"),),
+            [
+                "$.fragments[0].mode: error: page 'p' [a]: uses batched query 'rows': set mode"
+                ' = "append"'
+            ],
+        ),
+        (
+            (fragment("a", uses=("one",), mode="append", render=lambda one: ""),),
+            [
+                "$.fragments[0].uses: error: page 'p' [a]: an append fragment uses exactly one"
+                " batched query (an async generator); found 0"
+            ],
+        ),
+        (
+            (fragment("a", render=lambda: "", template="x", jinja_source="x"),),
+            [
+                "$.fragments[0]: error: page 'p' [a]: set exactly one of 'render', 'template',"
+                " 'jinja', 'jinja_source' (found render, template, jinja_source)"
+            ],
+        ),
+        (
+            (fragment("a", template=None),),
+            [
+                "$.fragments[0]: error: page 'p' [a]: set exactly one of 'render', 'template',"
+                " 'jinja', 'jinja_source'"
+            ],
+        ),
+        (
+            (fragment("a", uses=("one",), template="{{ one }} {{ x }} {{ y }}"),),
+            [
+                "$.fragments[0].template: error: page 'p' [a]: template refers to x, y, not in"
+                " 'uses'"
+            ],
+        ),
+        (
+            (fragment("a", uses=("one",), template="{{ oen }}"),),
+            [
+                "$.fragments[0].template: error: page 'p' [a]: template refers to oen, not in"
+                " 'uses' (did you mean 'one'?)"
+            ],
+        ),
+        (
+            (fragment("a", uses=("one",), template="{{ one.x }}"),),
+            [
+                "$.fragments[0].template: error: page 'p' [a]: {{ one.x }}: one is int, which has"
+                " no attribute 'x'"
+            ],
+        ),
+        (
+            (fragment("a", uses=("one",), jinja_source="{{ one }} {{ x }} {{ y }}"),),
+            [
+                "$.fragments[0].jinja_source: error: page 'p' [a]: template reads x, y, not in"
+                " 'uses' (add the query to 'uses', or fix the name)"
+            ],
+        ),
+        (
+            (fragment("a", uses=("one",), render=renders_async),),
+            [
+                f"$.fragments[0].render: error: page 'p' [a]: renderer {HERE}:renders_async is"
+                " async: fetch data in queries, render synchronously"
+            ],
+        ),
+        (
+            (fragment("a", uses=("one",), render=renders_text),),
+            [
+                "$.fragments[0].render: error: page 'p' [a]: renderer parameter 'one' is annotated"
+                " str but query 'one' declares int"
+            ],
+        ),
+        (
+            (fragment("a", uses=("one",), render=renders_x),),
+            [
+                f"$.fragments[0].render: error: page 'p' [a]: renderer {HERE}:renders_x {why}"
+                for why in (
+                    "does not accept keyword argument(s) one",
+                    "requires argument(s) x that nothing provides",
+                )
+            ],
+        ),
+        (
+            (fragment("a", uses=("one",), render=3),),
+            ["$.fragments[0].render: error: page 'p' [a]: 3 is not callable"],
+        ),
+        (
+            (fragment("a", fallback='<?marker name="x">', error='<?marker name="y">'),),
+            [
+                f"$.fragments[0].{field}: error: page 'p' [a]: {field} HTML must not contain slot"
+                " markers: they would never be filled"
+                for field in ("fallback", "error")
+            ],
+        ),
+    ],
+)
+def test_a_fragment_mistake_is_one_error(
+    fragments: tuple[Fragment, ...], errors: list[str]
+) -> None:
+    body = "".join(f'<?marker name="{f.target}">' for f in fragments)
+    assert errors_of(slots_page(body, *fragments)) == errors
+
+
+@pytest.mark.parametrize(
+    ("body", "fallback", "error", "warnings"),
+    [
+        (
+            '<table><?marker name="a"></table>',
+            "loading, please wait for the whole table",
+            "oops",
+            [
+                "$.fragments[0].fallback: warning: page 'p' [a]: slot is inside a table, where"
+                " the text 'loading, please wait for the w' of its fallback cannot stay (a table"
+                " moves it out for good): use rows",
+                "$.fragments[0].error: warning: page 'p' [a]: slot is inside a table, where the"
+                " text 'oops' of its error cannot stay (a table moves it out for good): use rows",
+            ],
+        ),
+        (
+            '<select><?marker name="a"></select>',
+            "loading",
+            None,
+            [
+                "$.fragments[0].fallback: warning: page 'p' [a]: slot is inside a select, where"
+                " the text 'loading' of its fallback cannot stay (a table moves it out for good):"
+                " use options"
+            ],
+        ),
+        ('<table><?marker name="a"></table>', "<tr><td>…</td></tr>", "<!-- x -->", []),
+        ('<div><?marker name="a"></div>', "loading", "oops", []),
+    ],
+)
+def test_text_a_table_or_select_would_move_out_is_a_warning(
+    body: str, fallback: str, error: str | None, warnings: list[str]
+) -> None:
+    page = slots_page(body, fragment("a", fallback=fallback, error=error))
+    assert [str(w) for w in Graph.build(page).warnings if w.node == "a"] == warnings
+
+
+def test_an_unsafe_url_placeholder_is_a_warning_where_it_is_written() -> None:
+    fix = (
+        "escaping does not stop a javascript: URL from running; write {{ link | url }} (http(s),"
+        " mailto and relative URLs pass, anything else becomes about:blank#blocked)"
+    )
+    page = Page(
+        name="p",
+        shell=Shell(
+            html=HTML.format('<a href="{{link}}">x</a><?marker name="a">'),
+            queries=("link",),
+            head='<link rel="icon" href="{{ link }}">',
+        ),
+        queries=QUERIES[2:],
+        fragments=(fragment("a", uses=("link",), template='<a href="{{ link }}">x</a>'),),
+    )
+    assert [str(w) for w in Graph.build(page).warnings] == [
+        f"$.fragments[0].template: warning: page 'p' [a]: {{{{ link }}}} starts the URL in href=:"
+        f" {fix}",
+        f"$.shell.html: warning: page 'p': {{{{link}}}} starts the URL in href=: {fix}",
+        f"$.shell.head: warning: page 'p': {{{{ link }}}} starts the URL in href=: {fix}",
+    ]
+
+
+# -- layouts -------------------------------------------------------------------------------
+
+
+def test_a_layouts_content_slot_must_be_held_once() -> None:
+    site = Layout(name="site", content="main", shell=Shell(html=HTML.format("<main></main>")))
+    assert errors_of(Page(name="p", layout=site, shell=Shell(html="x"))) == [
+        "$.layout.shell.html: error: page 'p': the shell of layout 'site' must hold its content"
+        ' slot <?marker name="main"> exactly once, for the page to fill; found 0'
+    ]
+
+
+def test_a_node_declared_by_a_layout_and_its_page_is_one_error() -> None:
+    site = Layout(
+        name="site",
+        shell=Shell(
+            html=HTML.format('<?marker name="content"><?marker name="a">'), queries=("one",)
+        ),
+        queries=QUERIES[:1],
+        fragments=(fragment("a"),),
+    )
+    page = Page(
+        name="p",
+        layout=site,
+        shell=Shell(html="{{ one }}", queries=("one",)),
+        queries=QUERIES[:1],
+        fragments=(fragment("a"),),
+    )
+    assert errors_of(page) == [
+        f"$.{field}[0]: error: page 'p' [{name}]: {what} is declared both by layout 'site'"
+        " ($.layout) and by page 'p': rename one (a layout and its pages share one graph)"
+        for field, name, what in (
+            ("queries", "one", "query 'one'"),
+            ("fragments", "a", "fragment for slot 'a'"),
+        )
+    ]
+
+
+def test_a_layout_file_that_cannot_be_found_says_where_it_was_looked_for(tmp_path: Path) -> None:
+    source = str(tmp_path / "p.toml")
+    for ref, looked in (
+        ("nowhere.toml", f" (looked at {tmp_path / 'nowhere.toml'})"),
+        (str(tmp_path / "nowhere.toml"), ""),
+    ):
+        with pytest.raises(engine.PageError) as caught:
+            Graph.build(Page(name="p", layout=ref, shell=Shell(html="x")), source=source)
+        assert [str(p) for p in caught.value.problems] == [
+            f"{source}:$.layout: error: page 'p': layout file {ref!r} not found{looked}"
+        ]
+
+
+def test_a_layout_cycle_is_named_in_the_file_that_closes_it(tmp_path: Path) -> None:
+    for name, other in (("a", "b"), ("b", "a")):
+        (tmp_path / f"{name}.toml").write_text(
+            f'layout = "{other}.toml"\n[shell]\nhtml = \'<?marker name="content">\'\n'
+        )
+    with pytest.raises(engine.PageError) as caught:
+        Graph.build(
+            Page(name="p", layout="a.toml", shell=Shell(html="x")), source=str(tmp_path / "p.toml")
+        )
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    assert [str(p) for p in caught.value.problems] == [
+        f"{b}:$.layout: error: page 'p': layout cycle: {a} -> {b} -> {a}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("write", "reason"),
+    [(None, "No such file or directory"), (b"\xff\xfe<p>", "not UTF-8")],
+)
+def test_a_shell_template_that_cannot_be_read_is_one_error(
+    tmp_path: Path, write: bytes | None, reason: str
+) -> None:
+    """Not also a shell without </body> and every slot filled by no fragment."""
+    template = tmp_path / "shell.html"
+    if write is not None:
+        template.write_bytes(write)
+    page = Page(
+        name="p", shell=Shell(jinja=str(template)), fragments=(fragment("a"), fragment("b"))
+    )
+    assert errors_of(page) == [
+        f"$.shell.jinja: error: page 'p': cannot read template {template}: {reason}"
+    ]
+
+
+def test_a_head_needs_the_documents_head() -> None:
+    page = Page(
+        name="p",
+        shell=Shell(html='<html><body><meta charset="utf-8">x</body></html>', head="<title>t"),
+    )
+    assert errors_of(page) == [
+        "$.shell.head: error: page 'p': 'head' adds to the document's <head>, but the document"
+        " has no </head>"
+    ]
+    site = Layout(
+        name="site",
+        navigation=True,
+        shell=Shell(html='<html><body><meta charset="utf-8"><?marker name="content"></body>'),
+    )
+    assert errors_of(Page(name="p", layout=site, shell=Shell(html="x"))) == [
+        "$.layout.navigation: error: page 'p': navigation marks each layout's part of <head>, but"
+        " the document has no </head>: write <head>…</head> in the outermost layout's shell"
+    ]
+
+
+def test_a_shell_sets_one_of_html_jinja_and_jinja_source() -> None:
+    page = Page(name="p", shell=Shell(html=HTML.format("x"), jinja_source=HTML.format("y")))
+    assert errors_of(page) == [
+        "$.shell: error: page 'p': set one of 'html', 'jinja' and 'jinja_source' (found html,"
+        " jinja_source)"
+    ]

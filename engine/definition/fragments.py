@@ -163,7 +163,7 @@ class _FragmentChecks:
                     if problem is not None:
                         self.report.problem(problem, node=node, key=f"{key}.template")
             unknown = sorted(template.roots - set(f.uses))
-            if unknown:
+            if unknown and known:  # a misspelled name in 'uses' is reported already
                 hint = did_you_mean(unknown[0], f.uses) if len(unknown) == 1 else ""
                 self.report.problem(
                     f"template refers to {', '.join(unknown)}, not in 'uses'{hint}",

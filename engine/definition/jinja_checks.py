@@ -81,7 +81,7 @@ def jinja_fragment(
         report.problem(str(error), node=node, key=where)
         return None
     unknown = sorted(compiled.undeclared - set(f.uses))
-    if unknown:
+    if unknown and len(used) == len(f.uses):  # a misspelled name in 'uses' is reported already
         report.problem(
             f"template reads {', '.join(unknown)}, not in 'uses' (add the query to 'uses',"
             " or fix the name)",

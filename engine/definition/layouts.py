@@ -119,7 +119,8 @@ class Problems:
         self.located: list[Problem] = []
         """Problems inside a layout file that could not be read: they name it themselves."""
         self.chain_broken = False
-        """A layout could not be read: checking the rest would only report its absence."""
+        """A layout or a shell's template could not be read: checking the rest would only
+        report its absence (no </body>, every slot missing)."""
 
     def add(self, message: str, layer: int, key: str | None, node: str | None = None) -> None:
         self.found.append((message, layer, key, node))
@@ -253,6 +254,7 @@ def _with_text(i: int, layer: Layer, problems: Problems) -> Layer:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
         problems.add(f"cannot read template {file}: {reason or exc}", i, "$.shell.jinja")
+        problems.chain_broken = True
         text = ""
     return attrs.evolve(layer, text=text, jinja_key="$.shell.jinja")
 
