@@ -32,6 +32,7 @@ from engine import (
     Response,
     Shell,
 )
+from engine.definition.actions import InputError
 from engine.definition.decode import MAX_FILE_BYTES, FileProblem, decode_file
 from engine.definition.paths import json_path_problem, path_problem
 from engine.definition.refs import RefError, import_ref, parse_type
@@ -1575,3 +1576,221 @@ def test_a_shell_sets_one_of_html_jinja_and_jinja_source() -> None:
         "$.shell: error: page 'p': set one of 'html', 'jinja' and 'jinja_source' (found html,"
         " jinja_source)"
     ]
+
+
+class PriceList:
+    """A callable object: its ``repr`` may hold its address, its class does not."""
+
+    async def __call__(self) -> list[int]:
+        return []
+
+
+def test_a_cache_policys_identity_holds_family_version_callable_and_type() -> None:
+    page = shell_page(
+        Query(name="a", call=one, result=int, cache=Cache(ttl=5)),
+        Query(
+            name="b",
+            call=PriceList(),
+            result=list[Item] | None,
+            cache=Cache(ttl=1.5, stale=2, failures=3, name="prices", version="2"),
+        ),
+    )
+    policies = [q.cache for q in Graph.build(page).queries]
+    assert [
+        (p.ttl, p.stale, p.failures, p.family, p.identity) for p in policies if p is not None
+    ] == [
+        (5, 0, None, "p.a", f"p.a||{HERE}:one|int"),
+        (1.5, 2, 3, "prices", f"prices|2|{HERE}:PriceList|list[Item] | None"),
+    ]
+
+
+def test_an_actions_input_type_that_cannot_be_resolved_is_keyed_at_its_input() -> None:
+    async def go(data: object) -> None:
+        return None
+
+    for ref, why in (
+        (
+            "integr",
+            f"unknown type 'integr' in 'integr' (did you mean 'int'?): use one of {_KNOWN},"
+            " or 'package.module:Class'",
+        ),
+        (
+            "nowhere_at_all:X",
+            "cannot import module 'nowhere_at_all' for 'nowhere_at_all:X': No"
+            " module named 'nowhere_at_all'; modules resolve from the current directory and"
+            " PYTHONPATH",
+        ),
+    ):
+        page = shell_page(
+            Query(name="a", call=one, result=int), actions=(Action(name="go", call=go, input=ref),)
+        )
+        assert errors_of(page) == [f"$.actions[0].input: error: page 'p' [go]: {why}"]
+
+
+def test_an_input_error_says_each_field_and_the_whole() -> None:
+    error = InputError({"": "Expected `object`, got `array`", "qty": "Expected `int`"})
+    assert str(error) == "$: Expected `object`, got `array`; qty: Expected `int`"
+    assert error.errors == {"": "Expected `object`, got `array`", "qty": "Expected `int`"}
+
+
+def test_a_jinja_layouts_page_shell_is_checked_in_its_own_layer() -> None:
+    site = Layout(
+        name="site",
+        shell=Shell(jinja_source=HTML.format('{{ slot("content") }}'), queries=("one",)),
+        queries=QUERIES[:1],
+    )
+
+    def errors(html: str, head: str) -> list[str]:
+        return errors_of(Page(name="p", layout=site, shell=Shell(html=html, head=head)))
+
+    assert errors("<p>{{ nope }} {{ one }}</p>", "<title>{{ two }}</title>") == [
+        f"$.shell.{field}: error: page 'p': shell refers to {name}, not among the shell queries"
+        for field, name in (("html", "nope"), ("head", "two"))
+    ]
+    # A syntax error in a layer is one error, not also one of the folded shell.
+    assert errors("<p>{{ nope. }}</p>", "<title>t</title>") == [
+        f"$.shell.html: error: page 'p': cannot read '{{{{ nope. }}}}': {_PLACEHOLDER}"
+    ]
+
+
+async def product_or_row() -> Product | Row:
+    return Row(1)
+
+
+async def maybe_product() -> Product | None:
+    return None
+
+
+def test_a_jinja_template_checks_only_what_a_union_of_records_shows() -> None:
+    """``Product | None`` is a Product where it is read; ``Product | Row`` may be either, so
+    neither's fields decide."""
+    page = Page(
+        name="p",
+        shell=Shell(html=HTML.format('<?marker name="a">')),
+        queries=(
+            Query(name="either", call=product_or_row, result=Product | Row),
+            Query(name="maybe", call=maybe_product, result=Product | None),
+        ),
+        fragments=(
+            fragment(
+                "a",
+                uses=("either", "maybe"),
+                jinja_source="{{ either.n }}{{ either.nme }}{{ maybe.nme }}{{ maybe.name }}",
+            ),
+        ),
+    )
+    assert errors_of(page) == [
+        "$.fragments[0].jinja_source: error: page 'p' [a]: inline template:1: maybe.nme reads"
+        " 'nme', but Product has no such field (its fields: name, tags)"
+    ]
+
+
+# -- the built graph -----------------------------------------------------------------------
+
+
+async def take(**values: object) -> int:
+    return 1
+
+
+def test_a_graph_links_its_nodes_and_indexes_them_once() -> None:
+    queries = (
+        Query(name="gate", call=take, result=int),
+        Query(name="title", call=take, result=int, depends_on=("gate",)),
+        Query(name="news", call=take, result=int, expose=True),
+        Query(name="rows", call=rows_of_one, result=int),
+        Query(name="idle", call=take, result=int, expose=True, resources=("db",)),
+        Query(name="deep", call=take, result=int),
+        Query(name="up", call=take, result=int, depends_on=("deep",)),
+    )
+    fragments = (
+        fragment("top", uses=("news",), template='<ul><?marker name="feed"></ul>', priority="high"),
+        fragment("feed", uses=("rows",), mode="append", render=lambda rows: "", reveal="g"),
+        fragment("side", template="side", reveal="g", stylesheets=("/side.css",)),
+        fragment("low", uses=("up",), render=lambda up: "", priority="low"),
+        fragment("table", template="<tr><td>1</td></tr>", fallback="<tr><td>…</td></tr>"),
+    )
+    page = Page(
+        name="p",
+        shell=Shell(
+            html=HTML.format(
+                '{{ title }}<?marker name="top"><?marker name="side"><?marker name="low">'
+                '<table><?marker name="table"></table>'
+            ),
+            queries=("title",),
+        ),
+        queries=queries,
+        fragments=fragments,
+        resources=Resources(db=dict),
+    )
+    graph = Graph.build(page)
+    assert [(q.name, q.depends_on, q.dependents, q.consumers) for q in graph.queries] == [
+        ("gate", (), (1,), ()),
+        ("title", (0,), (), ()),
+        ("news", (), (), (0,)),
+        ("rows", (), (), (1,)),
+        ("idle", (), (), ()),
+        ("deep", (), (6,), ()),
+        ("up", (5,), (), (3,)),
+    ]
+    assert [q.urgency for q in graph.queries] == [
+        (0, 0, 0, 0),
+        (0, 0, 0, 1),
+        (1, -1, 0, 2),
+        (1, 0, 1, 3),
+        (2, 0, 0, 4),
+        (1, 1, 3, 5),
+        (1, 1, 3, 6),
+    ]
+    assert [
+        (f.target, f.uses, f.parent, f.children, f.group, f.depth, f.context, f.priority)
+        for f in graph.fragments
+    ] == [
+        ("top", (2,), None, (1,), (0,), 0, "flow", 1),
+        ("feed", (3,), 0, (), (1, 2), 1, "flow", 0),
+        ("side", (), None, (), (1, 2), 0, "flow", 0),
+        ("low", (6,), None, (), (3,), 0, "flow", -1),
+        ("table", (), None, (), (4,), 0, "table", 0),
+    ]
+    assert (graph.fragments[1].batch_query, graph.fragments[1].inputs) == (3, ())
+    assert (graph.shell_queries, graph.shell_children) == ((1,), (0, 2, 3, 4))
+    assert dict(graph.query_index) == {
+        "gate": 0,
+        "title": 1,
+        "news": 2,
+        "rows": 3,
+        "idle": 4,
+        "deep": 5,
+        "up": 6,
+    }
+    assert dict(graph.fragment_index) == {"top": 0, "feed": 1, "side": 2, "low": 3, "table": 4}
+    assert graph.batched_queries == (3,)
+    assert graph.resource_names == frozenset({"db"})
+    assert (graph.nested, graph.uses_loaders, graph.cached) == (True, False, False)
+    assert graph.asyncio_queries == ()
+    assert graph.depth_order == (0, 2, 3, 4, 1)
+    assert graph.reveal_groups == ((1, 2),)
+    assert graph.append_fragments == (1,)
+    assert graph.constant_fragments == (2, 4)
+    assert graph.loose_data == (2, 4)
+    assert graph.prelude_fragments == frozenset({0, 2})
+    assert (graph.name, graph.shell_tail) == ("p", "</body></html>")
+
+
+@pytest.mark.parametrize(
+    ("ref", "problem"),
+    [
+        ("engine:Graph", "'engine:Graph' is a type, not a schemas.Page"),
+        ("nothing", "expected a page file (.toml, .json, .yaml) or 'module:attribute'"),
+        ("page.txt", "expected a page file (.toml, .json, .yaml) or 'module:attribute'"),
+        ("engine:Nope", "module 'engine' has no attribute 'Nope'"),
+        (
+            "nowhere_at_all:page",
+            "cannot import module 'nowhere_at_all' for 'nowhere_at_all:page': No module named"
+            " 'nowhere_at_all'",
+        ),
+    ],
+)
+def test_a_page_reference_that_is_no_page_says_why(ref: str, problem: str) -> None:
+    with pytest.raises(engine.PageError) as caught:
+        engine.load(ref)
+    assert [str(p) for p in caught.value.problems] == [f"error: page {ref!r}: {problem}"]

@@ -163,7 +163,11 @@ def _check_action(
     key = f"$.actions[{i}]"
     name = action.name
     call = report.resolve_callable(action.call, node=name, key=f"{key}.call")
-    tp = None if action.input is None else report.resolve_type(action.input, node=name, key=key)
+    tp = (
+        None
+        if action.input is None
+        else report.resolve_type(action.input, node=name, key=f"{key}.input")
+    )
     ok = call is not None and (action.input is None or tp is not None)
     if tp is not None and not (isinstance(tp, type) and issubclass(tp, msgspec.Struct)):
         report.problem(

@@ -122,6 +122,7 @@ def check_jinja_shell(
                 unknown = sorted(Template.parse(text).roots - allowed)
             except TemplateSyntaxError as error:
                 report.problem(str(error), key=key, layer=i)
+                broken = True  # the folded shell holds the same mistake
                 continue
             if unknown:
                 report.problem(
