@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import inspect
 import typing
 import uuid
 from collections.abc import AsyncIterator
@@ -36,7 +37,14 @@ from engine.definition.actions import InputError
 from engine.definition.decode import MAX_FILE_BYTES, FileProblem, decode_file
 from engine.definition.paths import json_path_problem, path_problem
 from engine.definition.refs import RefError, import_ref, parse_type
-from engine.definition.signatures import type_name
+from engine.definition.signatures import (
+    annotations_of,
+    compatible,
+    defaulted_parameters,
+    describe,
+    keyword_problems,
+    type_name,
+)
 from engine.definition.validate import structure_problems
 from engine.markup.templates import Expr
 from tests.pages.fixtures import Item
@@ -1794,3 +1802,141 @@ def test_a_page_reference_that_is_no_page_says_why(ref: str, problem: str) -> No
     with pytest.raises(engine.PageError) as caught:
         engine.load(ref)
     assert [str(p) for p in caught.value.problems] == [f"error: page {ref!r}: {problem}"]
+
+
+def test_a_layer_is_named_by_its_file_else_by_its_place(tmp_path: Path) -> None:
+    query = QUERIES[0]
+    outer = Layout(
+        shell=Shell(html=HTML.format('<?marker name="content">'), queries=("one",)),
+        queries=(query,),
+    )
+    inner = Layout(
+        shell=Shell(html='<div><?marker name="content"></div>'), queries=(query,), layout=outer
+    )
+    assert errors_of(Page(name="p", layout=inner, shell=Shell(html="x"))) == [
+        "$.layout.queries[0]: error: page 'p' [one]: query 'one' is declared both by layout '#2'"
+        " ($.layout.layout) and by layout '#1' ($.layout): rename one (a layout and its pages"
+        " share one graph)"
+    ]
+    site = tmp_path / "site.toml"
+    site.write_text(
+        "[shell]\nhtml = '" + HTML.format('<?marker name="content">') + "'\n"
+        f'[[queries]]\nname = "one"\ncall = "{HERE}:one"\nresult = "int"\n'
+    )
+    source = str(tmp_path / "p.toml")
+    page = Page(
+        name="p",
+        layout="site.toml",
+        shell=Shell(html="{{ one }}", queries=("one",)),
+        queries=(query,),
+    )
+    with pytest.raises(engine.PageError) as caught:
+        Graph.build(page, source=source)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{source}:$.queries[0]: error: page 'p' [one]: query 'one' is declared both by {site}"
+        f" and by {source}: rename one (a layout and its pages share one graph)"
+    ]
+
+
+# -- signatures ----------------------------------------------------------------------------
+
+
+class Base:
+    pass
+
+
+class Child(Base):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("annotation", "declared", "fits"),
+    [
+        (inspect.Parameter.empty, int, True),
+        (Any, list[int], True),
+        (object, int, True),
+        (int, int, True),
+        (int, Any, True),
+        (Base, Child, True),
+        (Child, Base, False),
+        (int, str, False),
+        (Base | None, Child, True),
+        (Base, Base | None, False),
+        (int | str, int | str, True),
+        (int | str, int | bytes, False),
+        (typing.Annotated[int, "x"], int, True),
+        (typing.Annotated[int, "x"], str, False),
+        (list, list[int], True),
+        (collections.abc.Sequence, list[int], True),
+        (dict, list[int], False),
+        (list[int], list, False),
+        (list[int], list[int], True),
+        (collections.abc.Sequence[Base], list[Child], True),
+        (list[Base], list[Child], True),
+        (list[Child], list[Base], False),
+        (dict[str, int], dict[str, int], True),
+        (dict[str, int], dict[str, str], False),
+        (tuple[int, ...], tuple[int], False),
+        (set[int], list[int], False),
+        (list[str], Literal["a"], False),
+        (Literal["a"], Literal["a"], True),
+        ("Base", Child, False),
+    ],
+)
+def test_a_declared_type_fits_an_annotation_that_accepts_its_values(
+    annotation: object, declared: object, fits: bool
+) -> None:
+    assert compatible(annotation, declared) is fits
+
+
+def unresolved(a, b, c="x"):  # type: ignore[no-untyped-def]
+    return None
+
+
+# One annotation that cannot be resolved, beside real ones (not strings, as this module's are).
+unresolved.__annotations__ = {"a": "Nowhere", "b": int, "c": str, "return": None}
+
+
+def test_what_a_callable_accepts_is_read_from_its_signature() -> None:
+    assert annotations_of(unresolved) == {"b": int, "c": str}  # the unresolvable one is left out
+    assert annotations_of(renders_text) == {"one": str}
+    assert defaulted_parameters(unresolved) == frozenset({"c"})
+    assert keyword_problems(unresolved, ["b", "d"]) == [
+        "does not accept keyword argument(s) d",
+        "requires argument(s) a that nothing provides",
+    ]
+
+    def positional(a: int, /, **rest: int) -> None:
+        return None
+
+    # A keyword 'a' goes to **rest, and the positional a is missing (a TypeError when called).
+    assert keyword_problems(positional, ["a", "z"]) == [
+        "requires argument(s) a that nothing provides"
+    ]
+
+    def only_positional(a: int, /) -> None:
+        return None
+
+    assert keyword_problems(only_positional, ["a"]) == ["does not accept keyword argument(s) a"]
+    # A builtin without a signature is trusted: nothing to read, nothing to report.
+    assert (annotations_of(min), keyword_problems(min, ["x"]), defaulted_parameters(min)) == (
+        {},
+        [],
+        frozenset(),
+    )
+    assert describe(unresolved) == f"{HERE}:unresolved"
+
+
+def test_a_shell_name_only_the_folded_document_shows_is_keyed_in_the_page() -> None:
+    # Neither layer alone holds a placeholder; the folded document reads {{ one }}.
+    site = Layout(name="site", shell=Shell(html=HTML.format('<p>{{ <?marker name="content"></p>')))
+    assert errors_of(Page(name="p", layout=site, shell=Shell(html="one }}"))) == [
+        "$.shell.html: error: page 'p': shell refers to one, not among the shell queries"
+    ]
+
+
+def test_a_syntax_error_after_the_body_is_reported_as_such() -> None:
+    html = HTML.replace("</html>", "{{ one. }}</html>")
+    assert errors_of(Page(name="p", shell=Shell(html=html))) == [
+        f"$.shell.html: error: page 'p': cannot read '{{{{ one. }}}}': {_PLACEHOLDER}"
+    ]

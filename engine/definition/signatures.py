@@ -62,12 +62,13 @@ def keyword_problems(fn: Callable[..., Any], names: Iterable[str]) -> list[str]:
         )
         if unknown:
             problems.append(f"does not accept keyword argument(s) {', '.join(unknown)}")
+    # A positional-only parameter is never given by keyword: with **kwargs, its name goes there.
     missing = sorted(
         name
         for name, p in params.items()
         if p.default is _EMPTY
         and p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
-        and name not in given
+        and (name not in given or (accepts_any and p.kind is inspect.Parameter.POSITIONAL_ONLY))
     )
     if missing:
         problems.append(f"requires argument(s) {', '.join(missing)} that nothing provides")
