@@ -1940,3 +1940,23 @@ def test_a_syntax_error_after_the_body_is_reported_as_such() -> None:
     assert errors_of(Page(name="p", shell=Shell(html=html))) == [
         f"$.shell.html: error: page 'p': cannot read '{{{{ one. }}}}': {_PLACEHOLDER}"
     ]
+
+
+@pytest.mark.parametrize(
+    "shell",
+    [
+        Shell(html=HTML.format("<main><?marker name='content'></main>")),
+        Shell(jinja_source=HTML.format("<main>{{ slot('content') }}</main>")),
+    ],
+)
+def test_a_layouts_content_slot_may_be_written_in_single_quotes(shell: Shell) -> None:
+    site = Layout(name="site", shell=shell)
+    graph = Graph.build(
+        Page(
+            name="p",
+            layout=site,
+            shell=Shell(html='<p>x</p><?marker name="a">'),
+            fragments=(fragment("a"),),
+        )
+    )
+    assert [f.target for f in graph.fragments] == ["a"]
