@@ -774,3 +774,54 @@ async def test_a_render_cancelled_before_its_sync_call_starts_gives_the_place_ba
     assert fetched == []
     [db] = [s for s in sources.statistics() if s.name == "db"]
     assert (db.busy, db.abandoned, db.waited) == (0, 0, 0)
+
+
+async def test_each_loader_memoizes_its_own_keys(autojump_clock) -> None:
+    users = make_loader(Recorder())
+    items = engine.Loader(Recorder(lambda keys: {k: f"item{k}" for k in keys}), name="items")
+
+    async def both(users: engine.RequestLoader[int, str], items: engine.RequestLoader[int, str]):
+        return f"{await users.load(1)},{await items.load(1)},{await users.load(1)}"
+
+    page = Page(
+        name="two-loaders",
+        shell=Shell(html=SHELL.format('<?marker name="both">')),
+        queries=(Query(name="both", call=both, result=str, loaders=(users, items)),),
+        fragments=(Fragment(target="both", uses=("both",), template="<p>{{ both }}</p>"),),
+    )
+    assert "<p>user1,item1,user1</p>" in await render(page)
+
+
+async def test_a_turn_sends_every_loaders_keys_though_one_loaders_went_out_already(
+    autojump_clock,
+) -> None:
+    # `a` and `b` start together; `a` asks both loaders for key 1; before `b`'s first step
+    # ends, `d` (past its own first step) asks `users` for key 1, which goes out with `d`'s
+    # call. When the turn ends, nothing is left to send for `users`, but `items` still is.
+    users_recorder = Recorder()
+    items_recorder = Recorder(lambda keys: {k: f"item{k}" for k in keys})
+    users = engine.Loader(users_recorder, name="users")
+    items = engine.Loader(items_recorder, name="items")
+    page = Page(
+        name="turns",
+        shell=Shell(html=SHELL.format("")),
+        queries=tuple(
+            Query(name=name, call=loading(1), result=str, loaders=(users, items)) for name in "abd"
+        ),
+    )
+    graph = Graph.build(page)
+    a, b, d = (graph.queries[graph.query_index[name]] for name in "abd")
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            batches = Batches(graph.name, nursery, Sources(), {}, lambda *_: None)
+            batches.started([a, b])
+            asked = batches.ask(a, users, [1]), batches.ask(a, items, [1])
+            batches.ask(d, users, [1])  # goes out at once, with d's call
+            batches.stepped(a)
+            batches.stepped(b)  # the turn ends
+            values = [
+                await batches.wait(a, loader, entries)
+                for loader, entries in zip((users, items), asked, strict=True)
+            ]
+    assert values == [["user1"], ["item1"]]
+    assert users_recorder.calls == items_recorder.calls == [[1]]

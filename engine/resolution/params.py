@@ -38,13 +38,13 @@ def request_values(
             if name in out:
                 continue
             tp = q.param_types[name]
-            raw = _read(request, name, q.sources.get(name, "path-or-query"), tp)
+            raw = _read(request, name, q.sources[name], tp)
             if raw is None:
                 if name in q.optional_params:
                     continue
                 raise ParameterError(
                     f"missing request parameter {name!r}"
-                    f" ({_where(name, q.sources.get(name, ''))}, query {q.name!r})",
+                    f" ({_where(name, q.sources[name])}, query {q.name!r})",
                     page=graph.name,
                     node=q.name,
                 )

@@ -4,8 +4,9 @@ and a clear refusal on a pure trio host."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiosqlite
@@ -208,3 +209,39 @@ async def test_run_on_asyncio_without_a_host_loop_says_so() -> None:
 
     with pytest.raises(RuntimeError, match="needs an asyncio loop"):
         await run_on_asyncio(never)
+
+
+def test_a_batched_asyncio_query_is_closed_on_asyncio_when_the_render_stops() -> None:
+    # Closing the generator runs its cleanup (a cursor, a connection: asyncio code), so it
+    # must run on the host loop like every other step, here when the client goes away.
+    closed: list[bool] = []
+
+    @engine.on_asyncio
+    async def endless() -> AsyncIterator[list[int]]:
+        try:
+            while True:
+                await asyncio.sleep(0)
+                yield [1]
+        finally:
+            closed.append(asyncio.current_task() is not None)
+            await asyncio.sleep(0)  # asyncio code while closing
+
+    page = Page(
+        name="endless",
+        shell=Shell(html='<!doctype html><html><body><ul><?marker name="feed"></ul></body></html>'),
+        queries=(Query(name="feed", call=endless, result=list[int]),),
+        fragments=(
+            Fragment(target="feed", uses=("feed",), mode="append", template="<li>{{ feed.0 }}"),
+        ),
+    )
+
+    async def main() -> None:
+        async def leaving(data: bytes) -> None:
+            if b"<li>" in data:
+                raise trio.BrokenResourceError("client went away")
+
+        with pytest.raises(trio.BrokenResourceError):
+            await engine.render(page, leaving)
+
+    run_as_asyncio_guest(main)
+    assert closed == [True]

@@ -101,8 +101,9 @@ async def test_missing_or_malformed_header_and_cookie_are_400() -> None:
         await rendered(p, Request.build(cookies={"sid": "1"}))
     with pytest.raises(engine.ParameterError, match="cookie 'sid'"):
         await rendered(p, Request.build(headers={"X-Token": "t"}))
-    with pytest.raises(engine.ParameterError, match="'sid'='x' is not a valid int"):
+    with pytest.raises(engine.ParameterError, match="'sid'='x' is not a valid int") as raised:
         await rendered(p, Request.build(headers={"X-Token": "t"}, cookies={"sid": "x"}))
+    assert raised.value.node == "seen"
     assert ">ok<" in await rendered(
         p, Request.build(headers={"X-Token": "t"}, cookies={"sid": "1"})
     )
@@ -239,3 +240,4 @@ async def test_a_missing_parameter_names_where_it_was_looked_for(
     with pytest.raises(engine.ParameterError) as raised:
         await rendered(strict, request)
     assert str(raised.value) == f"page 'p': {message}"
+    assert raised.value.node == "seen"  # for on_error and the log: which query asked
