@@ -44,7 +44,7 @@ def _cold_caches_under_mutation():
             jinja.environment,
             jinja._compile,
             jinja._from_string,
-            templates._cached,
+            templates._renderer,
             wire_format.slot_template,
             _render._build,
         ):
