@@ -1960,3 +1960,76 @@ def test_a_layouts_content_slot_may_be_written_in_single_quotes(shell: Shell) ->
         )
     )
     assert [f.target for f in graph.fragments] == ["a"]
+
+
+def test_a_misspelled_action_resource_is_one_error() -> None:
+    async def go(db: object) -> None:
+        return None
+
+    page = shell_page(
+        Query(name="a", call=one, result=int),
+        resources=Resources(db=dict),
+        actions=(Action(name="go", call=go, resources=("dbb",)),),
+    )
+    # Not also the callable taking no 'dbb' and missing its 'db': the action is left out.
+    assert errors_of(page) == [
+        "$.actions[0].resources[0]: error: page 'p' [go]: needs resource 'dbb', which is not"
+        " declared (the page's resources: 'db'); add it to the page's engine.Resources or fix"
+        " the name"
+    ]
+
+
+_NO_BODY = (
+    "a Jinja2 shell writes the document's </body> in its own text (not through extends or"
+    " include): what follows it goes out after the last fragment"
+)
+
+
+def test_a_jinja2_shells_document_mistakes_are_keyed_at_the_outermost_template() -> None:
+    head = '<html><head><meta charset="utf-8"></head>'
+    assert errors_of(Page(name="p", shell=Shell(jinja_source=head + "x"))) == [
+        f"$.shell.jinja_source: error: page 'p': {_NO_BODY}"
+    ]
+    after = head + "<body>x</body>{{ one }}</html>"
+    page = Page(name="p", shell=Shell(jinja_source=after, queries=("one",)), queries=QUERIES[:1])
+    assert errors_of(page) == [
+        "$.shell.jinja_source: error: page 'p': after </body> a Jinja2 shell must be plain HTML:"
+        " it goes out after the last fragment, when the shell queries' values are long gone"
+    ]
+    site = Layout(name="site", shell=Shell(jinja_source=head + '<body>{{ slot("content") }}'))
+    assert errors_of(Page(name="p", layout=site, shell=Shell(html="x"))) == [
+        f"$.layout.shell.jinja_source: error: page 'p': {_NO_BODY}"
+    ]
+
+
+class ProductHolder(msgspec.Struct):
+    item: Product
+
+
+class RowHolder(msgspec.Struct):
+    item: Row
+
+
+def test_a_binding_path_goes_on_through_every_member_it_reached() -> None:
+    either = ProductHolder | RowHolder
+    assert json_path_problem("q", ["item", "n"], either) is None  # a RowHolder's item has it
+    assert json_path_problem("q", ["item", "tags"], either) is None
+    assert json_path_problem("q", ["item", "zz"], either) == (
+        "q.item is Product | Row, which has no key 'zz'"
+    )
+
+
+def test_a_jinja2_fragments_slot_mistakes_are_keyed_at_its_template() -> None:
+    page = slots_page(
+        '<?marker name="a">',
+        fragment("a", jinja_source='{% for i in [1] %}{{ slot("b") }}{% endfor %}{{ slot(1) }}'),
+        fragment("b"),
+    )
+    assert errors_of(page) == [
+        "$.fragments[0].jinja_source: error: page 'p' [a]: inline template:1: slot 'b' is inside"
+        " a {% for %} loop: a slot must appear exactly once in the rendered HTML, so it cannot be"
+        " repeated, left out or rendered by a macro; move it out (its own fragment can loop or"
+        " decide)",
+        "$.fragments[0].jinja_source: error: page 'p' [a]: inline template:1: slot() takes the"
+        " slot's name as a literal string",
+    ]
