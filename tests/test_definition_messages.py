@@ -2033,3 +2033,50 @@ def test_a_jinja2_fragments_slot_mistakes_are_keyed_at_its_template() -> None:
         "$.fragments[0].jinja_source: error: page 'p' [a]: inline template:1: slot() takes the"
         " slot's name as a literal string",
     ]
+
+
+def test_with_calls_replaces_only_the_queries_it_names() -> None:
+    async def fake() -> int:
+        return 2
+
+    def fake_sync() -> int:
+        return 3
+
+    graph = Graph.build(
+        shell_page(
+            Query(name="a", call=one, result=int),
+            Query(name="b", call=one, result=int, loop="asyncio"),
+            Query(name="c", call=sync_one, result=int),
+        )
+    )
+    assert graph.asyncio_queries == ("b",)
+    faked = graph.with_calls({"a": fake, "b": fake_sync})
+    assert [(q.call, q.is_async, q.loop) for q in faked.queries] == [
+        (fake, True, "trio"),
+        (fake_sync, False, "trio"),  # a fake runs on trio unless marked @engine.on_asyncio
+        (sync_one, False, "trio"),
+    ]
+    assert faked.asyncio_queries == ()
+    assert graph.queries[0].call is one, "the graph itself is unchanged"
+    with pytest.raises(KeyError) as caught:
+        graph.with_calls({"a": fake, "zz": fake, "yy": fake})
+    assert caught.value.args == ("page 'p' has no query yy, zz",)
+
+
+def test_a_page_files_own_directory_comes_first_for_its_modules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"shadow_{uuid.uuid4().hex[:12]}"
+    elsewhere, here = tmp_path / "elsewhere", tmp_path / "here"
+    for directory, value in ((elsewhere, 1), (here, 2)):
+        directory.mkdir()
+        (directory / f"{name}.py").write_text(f"def value() -> int:\n    return {value}\n")
+    monkeypatch.syspath_prepend(str(elsewhere))
+    monkeypatch.chdir(tmp_path)
+    page_file = here / "p.toml"
+    page_file.write_text(
+        f'name = "p"\n[shell]\nhtml = \'{HTML.format("{{ v }}")}\'\nqueries = ["v"]\n'
+        f'[[queries]]\nname = "v"\ncall = "{name}:value"\nresult = "int"\n'
+    )
+    graph = Graph.build(engine.load(page_file), source=str(page_file))
+    assert graph.queries[0].call() == 2

@@ -164,6 +164,11 @@ def test_a_layout_id_changes_with_the_slot_its_page_fills() -> None:
     assert site_id(page("a", "b")) != site_id(page("b", "a"))
 
 
+def test_a_layout_id_changes_with_the_layouts_name() -> None:
+    """Its name is part of its definition (messages name it): another name, another layout."""
+    assert site_id(with_layout(PRODUCT, name="shop")) != site_id()
+
+
 def test_a_navigation_view_is_the_same_page_below_its_layout() -> None:
     graph = engine.Graph.build(PRODUCT, source="product.toml")
     view = navigation_view(graph, site_id())
