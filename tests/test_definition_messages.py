@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import inspect
+import types
 import typing
 import uuid
 from collections.abc import AsyncIterator
@@ -34,6 +35,7 @@ from engine import (
     Shell,
 )
 from engine.definition.actions import InputError
+from engine.definition.convert import CONVERSION_ERRORS, converter_for
 from engine.definition.decode import MAX_FILE_BYTES, FileProblem, decode_file
 from engine.definition.paths import json_path_problem, path_problem
 from engine.definition.refs import RefError, import_ref, parse_type
@@ -2080,3 +2082,24 @@ def test_a_page_files_own_directory_comes_first_for_its_modules(
     )
     graph = Graph.build(engine.load(page_file), source=str(page_file))
     assert graph.queries[0].call() == 2
+
+
+def test_a_shell_path_problem_is_keyed_in_the_layer_that_reads_it() -> None:
+    site = Layout(
+        name="site",
+        shell=Shell(html=HTML.format('{{ one.x }}<?marker name="content">'), queries=("one",)),
+        queries=QUERIES[:1],
+    )
+    assert errors_of(Page(name="p", layout=site, shell=Shell(html="<p>{{ one }}</p>"))) == [
+        "$.layout.shell.html: error: page 'p': {{ one.x }}: one is int, which has no attribute 'x'"
+    ]
+
+
+def test_a_result_is_converted_from_an_objects_attributes() -> None:
+    convert = converter_for(Product)
+    assert convert(types.SimpleNamespace(name="Tea", tags=["green"])) == Product("Tea", ["green"])
+    assert convert({"name": "Tea", "tags": []}) == Product("Tea", [])
+    with pytest.raises(CONVERSION_ERRORS):
+        convert({"name": 3, "tags": []})
+    anything = object()
+    assert converter_for(Any)(anything) is anything
