@@ -273,3 +273,19 @@ def test_one_error_per_query_that_never_reaches_the_browser(elements: list) -> N
     named = {query for prefix, query, _ in items if prefix not in refused}
     assert len(errors) == len(named - {"shown"})
     assert len(warnings) == sum(prefix in refused for prefix, _, _ in items)
+
+
+def test_a_fragment_after_a_render_function_is_still_read() -> None:
+    page = Page(
+        name="p",
+        shell=Shell(html=SHELL.format('<?marker name="a"><?marker name="b">')),
+        queries=(Query(name="cart", call=_cart, result=Cart, expose=True),),
+        fragments=(
+            Fragment(target="a", uses=("cart",), render=lambda cart: "", fallback="…"),
+            Fragment(target="b", template='<p data-bind="crat.itemCount"></p>', fallback="…"),
+        ),
+    )
+    assert problems(page)[0] == [
+        "$.fragments[1].template: error: page 'p' [b]: data-bind item 'crat.itemCount' binds to"
+        " query 'crat', which this page does not declare (did you mean 'cart'?)"
+    ]
