@@ -119,7 +119,8 @@ async def render(
             await writer.page(nursery)
         except Exception as exc:  # re-raised as is, not in an ExceptionGroup (see _in_nursery)
             failure = exc
-        nursery.cancel_scope.cancel()
+        if nursery.child_tasks:  # (none when every query was a hit: nothing to cancel)
+            nursery.cancel_scope.cancel()
     if failure is not None:
         raise failure
 

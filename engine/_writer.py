@@ -46,7 +46,12 @@ __all__ = [
 ]
 
 Sink = Callable[[bytes], Awaitable[object]]
-"""Where the bytes go: called once per write, in order; the first call carries the shell."""
+"""Where the bytes go: called once per write, in order; the first call carries the shell.
+
+A sink object that also has a ``write_last(data)`` coroutine method receives the last write of a
+whole page or an action's answer there instead, and ends its response with it (as
+``engine.asgi.App``'s responses do: the closing bytes and the end of the body in one message).
+"""
 
 logger = logging.getLogger("engine")
 
@@ -91,6 +96,7 @@ class Writer:
         self.mode = mode
         self.wire = wire
         self.sink = sink
+        self.write_last: Sink | None = getattr(sink, "write_last", None)
         self.tracer = tracer
         self.state = State(graph, on_error)
         self.on_error = on_error
@@ -167,7 +173,7 @@ class Writer:
                 held.append((text, chunks))
         # The closing HTML rides in the last write: one send fewer per response.
         held.append((tail, [("close", "")]))
-        await self._write(*_joined(held))
+        await self._write(*_joined(held), last=True)
 
     async def _pass_shell(self) -> None:
         """Wait for the shell queries; raise the first one's failure (its 404 or 500)."""
@@ -200,14 +206,18 @@ class Writer:
         for event in events:
             self.state.apply(event)
 
-    async def _write(self, text: str, chunks: list[Chunk]) -> None:
+    async def _write(self, text: str, chunks: list[Chunk], *, last: bool = False) -> None:
         try:
             data = text.encode()
         except UnicodeEncodeError:  # a lone surrogate: rare, so found only now
             data = self._replace_surrogates(text, chunks)
         if self.tracer is not None:
             self.tracer.wrote(trio.current_time(), data, chunks, self.state.seq)
-        if data:
+        if not data:
+            return
+        if last and self.write_last is not None:
+            await self.write_last(data)
+        else:
             await self.sink(data)
 
     def _replace_surrogates(self, text: str, chunks: list[Chunk]) -> bytes:

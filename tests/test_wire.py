@@ -18,7 +18,7 @@ def _sha256(script: str) -> str:
 
 def test_slot_syntax() -> None:
     assert w.start("a-b") == '<?start name="a-b">'
-    assert w.end() == "<?end>"
+    assert w.END == "<?end>"
     assert w.marker("a_b") == '<?marker name="a_b">'
 
 

@@ -308,7 +308,7 @@ async def _respond(
                         changed_queries(
                             plan.graph, plan.submitted, ran=plan.submitted.invalid is None
                         ),
-                        response.write,
+                        response,
                         request=page_request,
                         response=head,
                         resources=resources,
@@ -323,7 +323,7 @@ async def _respond(
                     await render_fragment(
                         plan.graph,
                         plan.fragment,
-                        response.write,
+                        response,
                         request=plan.request,
                         response=head,
                         resources=resources,
@@ -335,7 +335,7 @@ async def _respond(
                 else:
                     await render(
                         plan.graph,
-                        response.write,
+                        response,
                         request=page_request,
                         response=head,
                         resources=resources,

@@ -89,6 +89,7 @@ class Response:
         self._watch = None if write_timeout is None else WriteWatch.for_run(write_timeout)
         self._held: list[bytes] = []
         self._sending: trio.CancelScope | None = None
+        self._ended = False
         self.timed_out = False
         self.connection_reset = False
         self._origin = trio.current_time()
@@ -113,22 +114,45 @@ class Response:
         if self._buffered:
             self._held.append(data)
             return
-        if not self.started:
+        if self.started:
+            await self._body(data, more=True)
+        elif self._head:
             await self._start(self.page_status, self._first_headers())
-            if self._head:
-                raise HeadComplete
-        await self._body(data, more=True)
+            raise HeadComplete
+        else:
+            await self._start(self.page_status, self._first_headers(), data, more=True)
+
+    __call__ = write  # a render's sink: engine.render(page, response)
+
+    async def write_last(self, data: bytes) -> None:
+        """The render's last write, which ends the response: one message fewer than a write
+        and :meth:`finish` (``engine.Sink``)."""
+        if self._buffered:
+            await self.write(data)
+            await self.finish()
+            return
+        if self._stamps:
+            data += stamp(self.writes, trio.current_time() - self._origin)
+        self.writes += 1
+        self._ended = True
+        if self.started:
+            await self._body(data, more=False)
+        else:  # the whole page in one message (HEAD: the head alone)
+            body = b"" if self._head else data
+            await self._start(self.page_status, self._first_headers(), body, more=False)
 
     async def finish(self) -> None:
         """End the response normally: the buffered document, or the terminating empty body."""
-        with trio.CancelScope(shield=True):
-            if self._buffered:
-                body = b"".join(self._held)
-                length = (b"content-length", str(len(body)).encode())
-                await self._start(self.page_status, [*self._first_headers(), length])
-                await self._body(b"" if self._head else body, more=False)
-            else:
-                await self._body(b"", more=False)
+        if self._ended:  # by the render's last write
+            return
+        self._ended = True
+        if self._buffered:
+            body = b"".join(self._held)
+            length = (b"content-length", str(len(body)).encode())
+            headers = [*self._first_headers(), length]
+            await self._start(self.page_status, headers, b"" if self._head else body, more=False)
+        else:
+            await self._body(b"", more=False)
 
     async def fail(
         self, status: int, detail: str | None, extra: Sequence[tuple[bytes, bytes]] = ()
@@ -140,9 +164,7 @@ class Response:
             (b"content-length", str(len(body)).encode()),
             *extra,
         ]
-        with trio.CancelScope(shield=True):
-            await self._start(status, headers)
-            await self._body(b"" if self._head else body, more=False)
+        await self._start(status, headers, b"" if self._head else body, more=False)
 
     async def redirect(self, status: int, location: str) -> None:
         """A redirect decided by a shell query or an action, with the cookies and headers set."""
@@ -152,9 +174,7 @@ class Response:
         """A redirect for the runtime (an action it submitted): 204 with ``X-Engine-Location``,
         which it navigates to (``fetch`` would follow a 303 and hand it the next page)."""
         headers = [*self._shaped(self._headers), (b"x-engine-location", location.encode("latin-1"))]
-        with trio.CancelScope(shield=True):
-            await self._start(204, headers)
-            await self._body(b"", more=False)
+        await self._start(204, headers, b"", more=False)
 
     def _first_headers(self) -> list[tuple[bytes, bytes]]:
         headers = self._shaped(self._headers) + self.page_headers
@@ -184,31 +204,55 @@ class Response:
         if not self.connection_reset and self._sending is not None:
             self._sending.cancel()  # enough for servers whose send can be cancelled (uvicorn)
 
-    async def _start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    async def _start(
+        self,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes | None = None,
+        *,
+        more: bool = True,
+    ) -> None:
+        """The head, then ``body`` if given, under one guard. The last message of a response
+        is shielded from cancellation (see the module's docstring)."""
         self.status = status
-        await self._guarded({"type": "http.response.start", "status": status, "headers": headers})
+        start = {"type": "http.response.start", "status": status, "headers": headers}
+        if body is None:
+            await self._guarded((start,), shield=False)
+            return
+        message = {"type": "http.response.body", "body": body, "more_body": more}
+        await self._guarded((start, message), shield=not more)
+        self._sent(body)
 
     async def _body(self, data: bytes, *, more: bool) -> None:
-        await self._guarded({"type": "http.response.body", "body": data, "more_body": more})
+        message = {"type": "http.response.body", "body": data, "more_body": more}
+        await self._guarded((message,), shield=not more)
+        self._sent(data)
+
+    def _sent(self, data: bytes) -> None:
         if data and self.first_byte is None:
             self.first_byte = trio.current_time() - self._origin
         self.bytes += len(data)
 
-    async def _guarded(self, message: dict[str, object]) -> None:
-        """Send under the write watch; raise :class:`WriteTimeout` once it has fired."""
+    async def _guarded(self, messages: tuple[dict[str, object], ...], *, shield: bool) -> None:
+        """Send under the write watch, each message within ``write_timeout``; raise
+        :class:`WriteTimeout` once it has fired. The scope is what :meth:`time_out` cancels:
+        it ends the send even when shielded from the request's own cancellation."""
         watch = self._watch
-        with trio.CancelScope() as scope:
+        with trio.CancelScope(shield=shield) as scope:
             self._sending = scope
-            if watch is not None:
-                watch.begin(self)
             try:
-                await self._send(message)
+                for message in messages:
+                    if watch is not None:
+                        watch.begin(self)
+                    try:
+                        await self._send(message)
+                    finally:
+                        if watch is not None:
+                            watch.end(self)
             except OSError:
                 if not self.timed_out:
                     raise
             finally:
                 self._sending = None
-                if watch is not None:
-                    watch.end(self)
         if self.timed_out:
             raise WriteTimeout

@@ -18,7 +18,7 @@ import msgspec
 from ..definition.caching import CachePolicy
 from ..definition.nodes import QueryNode
 
-__all__ = ["UnkeyableInput", "cache_key"]
+__all__ = ["UnkeyableInput", "cache_key", "constant_key"]
 
 _encode = msgspec.msgpack.Encoder().encode
 
@@ -36,10 +36,7 @@ def cache_key(
 ) -> str:
     """The store key of one call of ``q``: ``family/sha256``; raises :class:`UnkeyableInput`."""
     if not q.params and not dependencies:  # no inputs: one key, hashed once
-        key = _CONSTANT.get(policy.identity)
-        if key is None:
-            key = _CONSTANT[policy.identity] = _hashed(policy, [], [])
-        return key
+        return constant_key(policy)
     parameters: list[tuple[str, str, bool, Any]] = [
         (name, q.sources.get(name, ""), True, params[name])
         if name in params
@@ -47,6 +44,14 @@ def cache_key(
         for name in q.params
     ]
     return _hashed(policy, parameters, dependencies)
+
+
+def constant_key(policy: CachePolicy) -> str:
+    """The key of a query without inputs: one per policy, hashed once."""
+    key = _CONSTANT.get(policy.identity)
+    if key is None:
+        key = _CONSTANT[policy.identity] = _hashed(policy, [], [])
+    return key
 
 
 _CONSTANT: dict[str, str] = {}

@@ -20,7 +20,7 @@ from ..definition.caching import CachePolicy
 from ..definition.nodes import QueryNode
 from .flights import Call, join
 from .keys import UnkeyableInput, cache_key
-from .stores import CacheStore, Found, StoreUnavailable
+from .stores import CacheStore, Found, MemoryStore, StoreUnavailable
 
 __all__ = ["Lookup"]
 
@@ -37,6 +37,14 @@ class Lookup:
         self.page = page
         self.note = note
         self.unkeyable_reported: set[str] = set()
+        self.peek: Callable[[str], Found | None] = (
+            store.bind()
+            if isinstance(store, MemoryStore)
+            else store.peek
+            if store.immediate
+            else _no_peek
+        )
+        """A hit that needs no I/O; None to call or wait (then :meth:`fetch`)."""
 
     def key(
         self, q: QueryNode, params: Mapping[str, Any], dependencies: Sequence[Any]
@@ -58,10 +66,6 @@ class Lookup:
             self.note(q, "cache", "unkeyable")
             return None
 
-    def peek(self, key: str) -> Found | None:
-        """A hit that needs no I/O; None to call or wait (then :meth:`fetch`)."""
-        return self.store.peek(key) if self.store.immediate else None
-
     async def fetch(self, q: QueryNode, key: str, call: Call, renew: bool = False) -> Any:
         """The value for ``key``: from the store, else from the (shared) call; with ``renew``
         (an action changed its data), from a new call whose answer replaces the entry.
@@ -82,7 +86,7 @@ class Lookup:
         except StoreUnavailable:
             found, store_up = None, False
         if found is not None:
-            self.served(q, key, found, lambda: call)
+            self.served(q, key, found, lambda _: call)
             return self.value(q, found)
         if not store_up:
             self.note(q, "cache", "unavailable")
@@ -111,8 +115,11 @@ class Lookup:
             error
         )
 
-    def served(self, q: QueryNode, key: str, found: Found, refresh: Callable[[], Call]) -> None:
-        """Note what ``found`` is (after the query's start was traced); refresh it if stale."""
+    def served(
+        self, q: QueryNode, key: str, found: Found, refresh: Callable[[QueryNode], Call]
+    ) -> None:
+        """Note what ``found`` is (after the query's start was traced); refresh it if stale
+        with the call ``refresh(q)`` makes (built only then)."""
         policy: CachePolicy | None = q.cache
         assert policy is not None
         if found.entry.failure is not None:
@@ -125,7 +132,7 @@ class Lookup:
                 self.store,
                 key,
                 policy,
-                refresh(),
+                refresh(q),
                 page=self.page,
                 query=q.name,
                 timeout=q.timeout,
@@ -138,3 +145,8 @@ class Lookup:
         if failure is not None:
             raise failure.exception(self.page, q.name)
         return found.entry.value
+
+
+def _no_peek(key: str) -> None:
+    """A store whose reads need I/O has nothing to give without waiting."""
+    return None

@@ -8,7 +8,9 @@ resolves without starting a task.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 import attrs
@@ -113,37 +115,35 @@ class MemoryStore:
         if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
             raise ValueError(f"max_entries must be an integer >= 1, not {max_entries!r}")
         self.max_entries = max_entries
-        self._run: trio.lowlevel.RunVar[OrderedDict[str, tuple[Entry, float, float]]] = (
-            trio.lowlevel.RunVar("memory store")
-        )
+        self._run: trio.lowlevel.RunVar[_RunEntries] = trio.lowlevel.RunVar("memory store")
 
     def __repr__(self) -> str:
         return f"MemoryStore(max_entries={self.max_entries})"
 
-    def _entries(self) -> OrderedDict[str, tuple[Entry, float, float]]:
+    def _held(self) -> _RunEntries:
         try:
             return self._run.get()
         except LookupError:
-            entries: OrderedDict[str, tuple[Entry, float, float]] = OrderedDict()
-            self._run.set(entries)
-            return entries
+            held = _RunEntries()
+            self._run.set(held)
+            return held
+
+    def _entries(self) -> OrderedDict[str, tuple[Found, float, float]]:
+        return self._held().entries
 
     def __len__(self) -> int:
         """Entries held in the current run (expired ones included until next touched)."""
         return len(self._entries())
 
     def peek(self, key: str) -> Found | None:
-        entries = self._entries()
-        held = entries.get(key)
-        if held is None:
-            return None
-        entry, fresh_until, gone_at = held
-        now = trio.current_time()
-        if now >= gone_at:
-            del entries[key]
-            return None
-        entries.move_to_end(key)
-        return Found(entry, now < fresh_until)
+        held = self._held()
+        return _peek(held.entries, held.now, key)
+
+    def bind(self) -> Callable[[str], Found | None]:
+        """:meth:`peek` in the current trio run, with the run's entries looked up once (a render
+        peeks once per cached query)."""
+        held = self._held()
+        return functools.partial(_peek, held.entries, held.now)
 
     async def read(self, key: str, result: Any, stale: float) -> Found | None:
         return self.peek(key)
@@ -151,7 +151,7 @@ class MemoryStore:
     async def write(self, key: str, entry: Entry, fresh: float, stale: float) -> None:
         entries = self._entries()
         now = trio.current_time()
-        entries[key] = (entry, now + fresh, now + fresh + stale)
+        entries[key] = (Found(entry, True), now + fresh, now + fresh + stale)
         entries.move_to_end(key)
         while len(entries) > self.max_entries:
             entries.popitem(last=False)
@@ -159,6 +159,33 @@ class MemoryStore:
     def clear(self) -> None:
         """Forget every entry of the current run."""
         self._entries().clear()
+
+
+def _peek(
+    entries: OrderedDict[str, tuple[Found, float, float]], now: Callable[[], float], key: str
+) -> Found | None:
+    kept = entries.get(key)
+    if kept is None:
+        return None
+    fresh, fresh_until, gone_at = kept
+    at = now()
+    if at >= gone_at:
+        del entries[key]
+        return None
+    entries.move_to_end(key)
+    return fresh if at < fresh_until else Found(fresh.entry, False)
+
+
+class _RunEntries:
+    """A memory store's entries in one trio run, and that run's clock (read on every hit, so
+    asked of the clock directly rather than through ``trio.current_time()``)."""
+
+    __slots__ = ("entries", "now")
+
+    def __init__(self) -> None:
+        self.entries: OrderedDict[str, tuple[Found, float, float]] = OrderedDict()
+        """Key → (the entry found while fresh, fresh until, gone at), least recently used first."""
+        self.now = trio.lowlevel.current_clock().current_time
 
 
 DEFAULT_STORE = MemoryStore()

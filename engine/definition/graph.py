@@ -100,6 +100,25 @@ class Graph:
         ),
     )
     """Queries that run on asyncio: rendering the page needs an asyncio host loop."""
+    root_queries: tuple[QueryNode, ...] = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda g: tuple(q for q in g.queries if not q.depends_on), takes_self=True
+        ),
+    )
+    """Queries without dependencies: a render starts them at once."""
+    param_queries: tuple[QueryNode, ...] = attrs.field(
+        init=False,
+        default=attrs.Factory(lambda g: tuple(q for q in g.queries if q.params), takes_self=True),
+    )
+    """Queries that read request parameters."""
+    dependency_counts: tuple[int, ...] = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda g: tuple(len(q.depends_on) for q in g.queries), takes_self=True
+        ),
+    )
+    """How many queries each query waits for."""
     cached: bool = attrs.field(
         init=False,
         default=attrs.Factory(lambda g: any(q.cache for q in g.queries), takes_self=True),

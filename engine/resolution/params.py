@@ -31,7 +31,7 @@ def request_values(
     has a default for may be left out.
     """
     out: dict[str, Any] = {}
-    for q in graph.queries:
+    for q in graph.param_queries:
         if only is not None and q.index not in only:
             continue
         for name in q.params:

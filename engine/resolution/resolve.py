@@ -11,7 +11,7 @@ import functools
 import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, cast
 
 import trio
@@ -24,6 +24,7 @@ from .._errors import (
     ResultTypeError,
 )
 from ..caching import CacheStore, Lookup
+from ..caching.keys import constant_key
 from ..context.request import Request
 from ..context.response import Response
 from ..definition.convert import CONVERSION_ERRORS
@@ -85,7 +86,7 @@ class Resolution:
         self.on_error = on_error
         self.values: list[Any] = [None] * len(graph.queries)
         self.settled = [False] * len(graph.queries)
-        self.waiting_on = [len(q.depends_on) for q in graph.queries]
+        self.waiting_on = list(graph.dependency_counts)
         self.page_deadline = math.inf
         self.seq = 0
         self.batch_credits: dict[int, trio.Semaphore] = {}
@@ -119,9 +120,7 @@ class Resolution:
         credit back with :meth:`batches_written`. (Buffered renders hold everything by
         definition, so they do not call this.)
         """
-        self.batch_credits = {
-            q.index: trio.Semaphore(window) for q in self.graph.queries if q.batched
-        }
+        self.batch_credits = {q: trio.Semaphore(window) for q in self.graph.batched_queries}
 
     def batches_written(self, q: int, count: int) -> None:
         credit = self.batch_credits.get(q)
@@ -132,50 +131,60 @@ class Resolution:
         """Start every query without dependencies (restricted to ``only`` if given)."""
         self.page_deadline = deadline
         self.only = only
-        starting = [
-            q for q in self.graph.queries if not q.depends_on and (only is None or q.index in only)
-        ]
+        roots = self.graph.root_queries
+        starting = roots if only is None else [q for q in roots if q.index in only]
         if self.batches is not None:
             self.batches.started(starting)
-        for q in starting:
-            self._spawn(q)
+        self._spawn(starting)
 
-    def _spawn(self, q: QueryNode) -> None:
-        if q.cache is None or self.cache is None or q.index in self.renew:
-            self.nursery.start_soon(self._run, q, name=q.task_name)
-            return
-        self._ready.append(q)
-        if not self._resolving:
-            self._resolve_ready()
-
-    def _resolve_ready(self) -> None:
-        """Start the ready cached queries: a hit in memory resolves now, without a task.
+    def _spawn(self, queries: Iterable[QueryNode]) -> None:
+        """Start ``queries``, in order: a cached one whose value is in memory resolves now,
+        without a task.
 
         A loop, not recursion: a hit's dependents that are cached too join the queue, so a
         chain of a thousand hits resolves in one call.
         """
+        if self.cache is None:  # nothing is cached: a task each
+            for q in queries:
+                self.nursery.start_soon(self._run, q, name=q.task_name)
+            return
+        ready = self._ready
+        ready.extend(queries)
+        if self._resolving:  # the loop below, further up the stack, takes them
+            return
         self._resolving = True
         try:
-            while self._ready:
-                q = self._ready.popleft()
-                if not self._from_memory(q):
+            while ready:
+                q = ready.popleft()
+                if q.cache is None or q.index in self.renew or not self._from_memory(q):
                     self.nursery.start_soon(self._run, q, name=q.task_name)
         finally:
             self._resolving = False
 
     def _from_memory(self, q: QueryNode) -> bool:
-        assert self.cache is not None
-        key = self._key(q)
-        if key is None:
-            return False
-        found = self.cache.peek(key)
+        cache = self.cache
+        assert cache is not None and q.cache is not None
+        if q.depends_on or q.params:
+            key = self._key(q)
+            if key is None:
+                return False
+        else:  # no inputs: its key was made once
+            key = constant_key(q.cache)
+        found = cache.peek(key)
         if found is None:
             return False
         if self.tracer:
             self.tracer.query_started(q.name, trio.current_time())
-        self.cache.served(q, key, found, functools.partial(self._refresh, q))
+        entry = found.entry
+        if found.fresh and entry.failure is None:  # the common case, in as few calls as it takes
+            self.notes.setdefault(q.index, {})["cache"] = "hit"  # what self.note does
+            if self._on_note is not None:
+                self._on_note(q.name, "cache", "hit")
+            self._succeed(q, entry.value)
+            return True
+        cache.served(q, key, found, self._refresh)
         try:
-            value = self.cache.value(q, found)
+            value = cache.value(q, found)
         except QueryError as exc:
             self._fail(q, exc)
         except Exception as exc:
@@ -189,8 +198,11 @@ class Resolution:
         return functools.partial(self._call, q, self._kwargs(q))
 
     def _key(self, q: QueryNode) -> str | None:
-        assert self.cache is not None
-        return self.cache.key(q, self.params, [self.values[d] for d in q.depends_on])
+        cache, policy = self.cache, q.cache
+        assert cache is not None and policy is not None
+        if not q.depends_on and not q.params:  # no inputs: its key was made once
+            return constant_key(policy)
+        return cache.key(q, self.params, [self.values[d] for d in q.depends_on])
 
     def _kwargs(self, q: QueryNode) -> dict[str, Any]:
         kwargs = {self.graph.queries[d].name: self.values[d] for d in q.depends_on}
@@ -343,7 +355,8 @@ class Resolution:
     def _succeed(self, q: QueryNode, value: Any) -> None:
         self.values[q.index] = value
         self.settled[q.index] = True
-        self._emit(Event(q.index, "done", value))
+        self.seq += 1  # what _emit does, a call fewer per query
+        self.report(Event(q.index, "done", value))
         if self.tracer:
             self.tracer.query_finished(q.name, trio.current_time(), "done", self.seq, None)
         ready = []
@@ -358,8 +371,7 @@ class Resolution:
         if ready:
             if self.batches is not None:
                 self.batches.started(ready)  # started together: their first loads go as one
-            for dependent in ready:
-                self._spawn(dependent)
+            self._spawn(ready)
 
     def _fail(self, q: QueryNode, error: QueryError) -> None:
         # Iterative: the dependents of a failing head may form a chain thousands deep.

@@ -84,14 +84,15 @@ class Expander:
     def placed(self, f: int, inline: Container[int], out: list[str], *, here: bool) -> None:
         """``f`` inside its own start/end markers, with its prelude in place or held back."""
         node = self.graph.fragments[f]
-        self.prelude(node, out if here else self.preludes)
+        if f in self.needs_prelude:
+            self.prelude(node, out if here else self.preludes)
         out.append(w.start(node.target))
         self.content(f, inline, out, here=here)
-        out.append(w.end())
+        out.append(w.END)
 
     def placeholder(self, f: int, out: list[str]) -> None:
         node = self.graph.fragments[f]
-        out.extend((w.start(node.target), node.fallback, w.end()))
+        out.extend((w.start(node.target), node.fallback, w.END))
 
     def content(self, f: int, inline: Container[int], out: list[str], *, here: bool) -> None:
         """The slot content of ``f``: children in ``inline`` in place, others as fallbacks."""
@@ -107,8 +108,12 @@ class Expander:
         if node.append:
             self.batches(node, out)
             return
-        assert state.content is not None
-        self.pieces(state.content, inline, out, here=here)
+        content = state.content
+        assert content is not None
+        if len(content) == 1 and type(content[0]) is str:  # no nested slot: the common case
+            out.append(content[0])
+        else:
+            self.pieces(content, inline, out, here=here)
 
     def pieces(
         self, content: Content, inline: Container[int], out: list[str], *, here: bool

@@ -66,7 +66,7 @@ class InOrder:
         text = "".join(self.out)
         self.out.clear()
         if self.runtime_sent:
-            self.news = self.news or w.end() in text or w.DATA_ISLAND in text
+            self.news = self.news or w.END in text or w.DATA_ISLAND in text
             if self.news and (self.finished or not self.one_write):
                 text += self.wire.swap()  # a slot completed, or data came: announce it
                 self.news = False
@@ -128,6 +128,6 @@ class InOrder:
                     yield from self._slot(self.graph.fragment_index[piece.name])
                 else:
                     self.out.append(piece)
-        self.out.append(w.end())
+        self.out.append(w.END)
         if partial:
             self.out.append(w.template_close())

@@ -116,10 +116,11 @@ class OutOfOrder:
         fragments, states = self.graph.fragments, self.state.fragments
         placeable: set[int] = set()
         for f in self.pending:  # parents come before their children
+            s = states[f]  # State.ready(f), inline: once per pending fragment per turn
+            if s.content is None and s.failure is None and not s.batches and not s.done:
+                continue
             parent = fragments[f].parent
-            if self.state.ready(f) and (
-                parent is None or states[parent].emitted or parent in placeable
-            ):
+            if parent is None or states[parent].emitted or parent in placeable:
                 placeable.add(f)
         changed = bool(self.groups)
         while changed:

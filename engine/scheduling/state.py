@@ -113,20 +113,19 @@ class State:
         state = self.fragments[f.index]
         if state.failure is not None or state.content is not None:
             return
-        others = f.inputs
-        errors, settled = self.errors, self.settled
+        errors, settled, names, known = self.errors, self.settled, self.graph.queries, self.values
         waiting = False
-        for u in others:  # a plain loop: this runs once per query outcome per consumer
+        values: dict[str, Any] = {}
+        for u in f.inputs:  # a plain loop: this runs once per query outcome per consumer
             failed = errors[u]
             if failed is not None:
                 # Fail fast: a failed input decides the fragment's fate, whatever is pending.
                 self._fail(f, failed)
                 return
             waiting = waiting or not settled[u]
+            values[names[u].name] = known[u]
         if waiting:
             return
-        names = self.graph.queries
-        values = {names[u].name: self.values[u] for u in others}
         if f.batch_query is None:
             try:
                 state.content = render_content(self.graph, f, values)

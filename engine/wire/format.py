@@ -23,13 +23,13 @@ from ..markup.templates import embed_json
 __all__ = [
     "ACTIONS_JS",
     "DATA_ISLAND",
+    "END",
     "FAILED",
     "NAVIGATE_JS",
     "RUNTIME_JS",
     "SCRIPT_HASHES",
     "SWAP_JS",
     "Wire",
-    "end",
     "marker",
     "slot_template",
     "start",
@@ -71,7 +71,9 @@ NONCE_PLACEHOLDER = "csp_nonce"
 _NONCE = re.compile(r"[A-Za-z0-9+/_=-]{8,256}")  # the whole nonce (fullmatch: no "\n" at the end)
 
 
+@functools.lru_cache(maxsize=4096)
 def start(name: str) -> str:
+    """The start marker of slot ``name`` (cached: one per placed fragment of every render)."""
     return f'<?start name="{name}">'
 
 
@@ -79,8 +81,8 @@ DATA_ISLAND = '<script type="application/json" data-query="'
 """How every data island starts (``Wire.data``)."""
 
 
-def end() -> str:
-    return "<?end>"
+END = "<?end>"
+"""The end marker of every slot."""
 
 
 def marker(name: str) -> str:
@@ -109,7 +111,7 @@ def slot_template(name: str, context: str = "flow") -> tuple[str, str]:
     The template carries the slot's own markers: native application removes the old ones,
     and a later refresh needs to find the slot again.
     """
-    return template_open(name, context) + start(name), end() + template_close(context)
+    return template_open(name, context) + start(name), END + template_close(context)
 
 
 class Wire:
