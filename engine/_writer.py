@@ -48,9 +48,13 @@ __all__ = [
 Sink = Callable[[bytes], Awaitable[object]]
 """Where the bytes go: called once per write, in order; the first call carries the shell.
 
-A sink object that also has a ``write_last(data)`` coroutine method receives the last write of a
-whole page or an action's answer there instead, and ends its response with it (as
-``engine.asgi.App``'s responses do: the closing bytes and the end of the body in one message).
+A sink object may also have, as ``engine.asgi.App``'s responses do:
+
+- ``write_last(data)``, a coroutine method: the last write of a whole page or an action's
+  answer goes there instead, and ends the response with it (the closing bytes and the end of
+  the body in one message);
+- ``before_wait()``: called once, when the render first waits for a query (a page served from
+  memory never does), so a server can watch for its client leaving only from then on.
 """
 
 logger = logging.getLogger("engine")
@@ -100,7 +104,7 @@ class Writer:
         self.tracer = tracer
         self.state = State(graph, on_error)
         self.on_error = on_error
-        self.inbox = Inbox()
+        self.inbox = Inbox(getattr(sink, "before_wait", None))
         self.surrogates_reported: set[int] | None = None
 
     def _resolution(self, nursery: trio.Nursery) -> Resolution:

@@ -226,16 +226,29 @@ class App:
             async with trio.open_nursery() as request_scope:
                 # The client leaving cancels this whole scope: the render (and so every query
                 # still running), never a final send, which is shielded. One scope for both
-                # jobs keeps each open stream smaller.
-                request_scope.start_soon(_watch_client, receive, request_scope.cancel_scope)
+                # jobs keeps each open stream smaller. A render is watched from when it first
+                # waits for a query (a page served from memory never does, and starts no
+                # watcher task); a POST (its action, the rest of a refused body) or resources
+                # opened on demand may wait at once.
+                watch = functools.partial(
+                    request_scope.start_soon, _watch_client, receive, request_scope.cancel_scope
+                )
+                if request.method == "POST" or (
+                    isinstance(plan, Plan) and plan.graph.resources is not None
+                ):
+                    watch()
+                else:
+                    response.watch_client = watch
                 outcome = await _respond(
                     plan, response, head, self.resources, nonce, tracer, opts.sources, opts.cache
                 )
                 if response.connection_reset:
                     # The connection was reset: let the server see it go before returning,
                     # or an asyncio server logs "returned without completing response".
+                    response.before_wait()
                     await trio.sleep(_SETTLE)  # the client's leaving ends this early
-                request_scope.cancel_scope.cancel()
+                if request_scope.child_tasks:  # the watcher, if it was started
+                    request_scope.cancel_scope.cancel()
             if outcome == "aborted":  # nothing came back: the watcher cancelled the request
                 outcome = _timed_out(response) or "client gone"
         finally:

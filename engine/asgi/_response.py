@@ -15,7 +15,7 @@ watcher per trio run calls it (``_write_watch``): an open response costs no task
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import trio
 from markupsafe import escape
@@ -90,6 +90,8 @@ class Response:
         self._held: list[bytes] = []
         self._sending: trio.CancelScope | None = None
         self._ended = False
+        self.watch_client: Callable[[], None] | None = None
+        """Starts watching for the client leaving, where the app left that to the render."""
         self.timed_out = False
         self.connection_reset = False
         self._origin = trio.current_time()
@@ -123,6 +125,13 @@ class Response:
             await self._start(self.page_status, self._first_headers(), data, more=True)
 
     __call__ = write  # a render's sink: engine.render(page, response)
+
+    def before_wait(self) -> None:
+        """The render is about to wait for a query (``engine.Sink``): watch the client from now
+        on, so that its leaving cancels what runs for it."""
+        watch, self.watch_client = self.watch_client, None
+        if watch is not None:
+            watch()
 
     async def write_last(self, data: bytes) -> None:
         """The render's last write, which ends the response: one message fewer than a write

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import trio
 
 from .resolve import Event
@@ -16,9 +18,11 @@ class Inbox:
     of a large page receives hundreds).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, before_first_wait: Callable[[], None] | None = None) -> None:
         self._events: list[Event] = []
         self._writer: trio.lowlevel.Task | None = None
+        self._before_wait = before_first_wait
+        """Called once, when the writer first has to wait for an outcome (if it ever does)."""
 
     def put(self, event: Event) -> None:
         self._events.append(event)
@@ -35,6 +39,9 @@ class Inbox:
         if self._events:
             await trio.lowlevel.checkpoint()
         else:
+            if self._before_wait is not None:
+                before, self._before_wait = self._before_wait, None
+                before()
             self._writer = trio.lowlevel.current_task()
             await trio.lowlevel.wait_task_rescheduled(self._abort)
         return self.take_nowait()

@@ -179,6 +179,71 @@ async def test_a_path_capture_wins_over_the_same_name_in_the_query_string(autoju
     assert b'<h1 id="shell">Item x</h1>' in client.body
 
 
+class TaskNames(trio.abc.Instrument):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def task_spawned(self, task: trio.lowlevel.Task) -> None:
+        self.names.append(task.name)
+
+
+async def test_a_page_served_from_memory_starts_no_task_a_waiting_one_is_watched(
+    autojump_clock,
+) -> None:
+    # A render watches for its client leaving from when it first waits for a query: a page
+    # whose every query is a hit never waits, so it costs no watcher task (nor a receive).
+    async def value() -> str:
+        await trio.sleep(1)
+        return "<v>"
+
+    page = engine.Page(
+        name="cached",
+        shell=engine.Shell(html='<main><?marker name="a"></main>'),
+        queries=(engine.Query(name="value", call=value, result=str, cache=engine.Cache(ttl=60)),),
+        fragments=(engine.Fragment(target="a", uses=("value",), render=lambda value: value),),
+    )
+    app = App({"/": page}, cache=engine.MemoryStore())
+    spawned = TaskNames()
+    trio.lowlevel.add_instrument(spawned)
+    try:
+        cold = await call(app, "/")
+        cold_tasks, spawned.names = spawned.names, []
+        assert b'<template for="a">' in cold.body, "the cold render waited for its query"
+        warm = await call(app, "/")
+        gone = Client()
+        gone.disconnected.set()
+        await call(app, "/", client=gone)
+    finally:
+        trio.lowlevel.remove_instrument(spawned)
+    assert any(name.endswith("_watch_client") for name in cold_tasks), "the cold one waited"
+    assert spawned.names == [] and not hasattr(warm, "_asked"), "no task, no receive"
+    assert b'<main><?start name="a"><v><?end></main>' in warm.body and warm.complete
+    assert gone.complete and gone.body == warm.body, "nothing waits, so nothing is cancelled"
+
+
+async def test_a_client_leaving_while_the_shell_query_runs_cancels_it(autojump_clock) -> None:
+    ran: list[str] = []
+
+    async def user() -> str:
+        try:
+            await trio.sleep(100)
+        finally:
+            ran.append("cancelled" if trio.current_time() < 100 else "finished")
+        return "ann"
+
+    page = engine.Page(
+        name="guarded",
+        shell=engine.Shell(html='<meta charset="utf-8"><p>{{ user }}</p>', queries=("user",)),
+        queries=(engine.Query(name="user", call=user, result=str),),
+    )
+    client = Client()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(lambda: call(App({"/": page}), "/", client=client))
+        await trio.sleep(1)
+        client.disconnected.set()
+    assert ran == ["cancelled"] and client.sent == []
+
+
 async def test_other_methods_get_405(autojump_clock) -> None:
     client = await call(APP, "/item/x", method="POST")
     assert client.start["status"] == 405 and client.headers[b"allow"] == b"GET, HEAD"
