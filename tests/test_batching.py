@@ -825,3 +825,52 @@ async def test_a_turn_sends_every_loaders_keys_though_one_loaders_went_out_alrea
             ]
     assert values == [["user1"], ["item1"]]
     assert users_recorder.calls == items_recorder.calls == [[1]]
+
+
+def test_a_loader_call_cancelled_on_asyncio_says_it_was_the_loader() -> None:
+    @engine.on_asyncio
+    async def fetch_users(keys: list[int]) -> dict[int, str]:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()  # as a driver does when its connection is torn down
+        await asyncio.sleep(0)
+        return {}
+
+    users = engine.Loader(fetch_users, name="users")
+    errors: list[BaseException] = []
+    page = page_of(users, {"a": (loading(1), ("ready",))})
+    html = run_as_asyncio_guest(
+        functools.partial(render, on_error=lambda p, n, e: errors.append(e)), page
+    )
+    assert "<p id=a>failed</p>" in html
+    [error] = errors
+    assert str(error) == (
+        "page 'batching', query 'a': loader 'users' failed: AsyncioCancelled: the asyncio task"
+        " running this loader 'users' was cancelled"
+    )
+
+
+async def test_a_sync_call_that_waited_for_its_place_is_abandoned_like_any_other() -> None:
+    # Two calls of one turn in a source of one place: the second waits, gets the place when
+    # the first returns, then hangs in its thread past its query's timeout and the render.
+    release = threading.Event()
+
+    def fetch_users(keys: list[int]) -> dict[int, str]:
+        if keys == [2]:
+            release.wait(30)
+        return {k: f"user{k}" for k in keys}
+
+    users = engine.Loader(fetch_users, name="users", source="db", max_batch=1)
+    page = with_timeout(page_of(users, {"a": (loading(1, 2, many=True), ())}), "a", 1)
+    sources = Sources(db=1)
+    try:
+        html = await render(page, sources)
+        assert "<p id=a>failed</p>" in html
+        [db] = [s for s in sources.statistics() if s.name == "db"]
+        assert (db.waited, db.busy, db.abandoned) == (1, 1, 1)
+    finally:
+        release.set()
+    with trio.fail_after(30):
+        while sources.source("db").statistics().busy:  # noqa: ASYNC110 (a thread; no event)
+            await trio.sleep(0.01)
+    assert sources.source("db").statistics().abandoned == 0
