@@ -211,3 +211,70 @@ async def test_statistics_list_every_configured_source_before_its_first_call() -
         ("db", 4, 0, 0, 0, 0),
         ("search", 2, 0, 0, 0, 0),
     ]
+
+
+async def test_a_sync_querys_wait_for_its_place_is_noted_for_tracing(clock, release) -> None:
+    class Notes:
+        def __init__(self) -> None:
+            self.notes: list[tuple[str, str, object]] = []
+
+        def query_note(self, name: str, key: str, value: object) -> None:
+            self.notes.append((name, key, value))
+
+        def query_started(self, name: str, time: float) -> None: ...
+
+        def query_batch(self, name: str, time: float, seq: int) -> None: ...
+
+        def query_finished(self, *args: object) -> None: ...
+
+        def wrote(self, *args: object) -> None: ...
+
+    tracer = Notes()
+    page = Page(
+        name="noted",
+        shell=Shell(html='<!doctype html><html><body><?marker name="q"></body></html>'),
+        queries=(Query(name="quick", call=quick, result=str, source="db"),),
+        fragments=(Fragment(target="q", uses=("quick",), template="{{ quick }}"),),
+    )
+    written: list[bytes] = []
+
+    async def sink(data: bytes) -> None:
+        written.append(data)
+
+    await engine.render(page, sink, sources=Sources(db=1), tracer=tracer)
+    assert b">Quick<" in b"".join(written)
+    assert tracer.notes == [("quick", "admission.wait_s", 0)]
+
+
+async def test_a_fragment_rendered_alone_runs_only_the_queries_it_needs(autojump_clock) -> None:
+    ran: list[str] = []
+
+    def recorded(name: str):
+        async def call(**_: object) -> str:
+            ran.append(name)
+            return name
+
+        return call
+
+    page = Page(
+        name="alone",
+        shell=Shell(
+            html='<!doctype html><html><body><?marker name="x"><?marker name="y"></body></html>'
+        ),
+        queries=(
+            Query(name="a", call=recorded("a"), result=str),
+            Query(name="b", call=recorded("b"), result=str, depends_on=("a",)),
+        ),
+        fragments=(
+            Fragment(target="x", uses=("a",), template="{{ a }}"),
+            Fragment(target="y", uses=("b",), template="{{ b }}"),
+        ),
+    )
+    parts: list[bytes] = []
+
+    async def sink(data: bytes) -> None:
+        parts.append(data)
+
+    await engine.render_fragment(page, "x", sink)
+    assert ran == ["a"]  # `b` depends on `a` but no fragment rendered here needs it
+    assert b'<template for="x">' in b"".join(parts)
