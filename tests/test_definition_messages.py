@@ -1438,8 +1438,8 @@ def test_a_fragment_mistake_is_one_error(
             None,
             [
                 "$.fragments[0].fallback: warning: page 'p' [a]: slot is inside a select, where"
-                " the text 'loading' of its fallback cannot stay (a table moves it out for good):"
-                " use options"
+                " the text 'loading' of its fallback cannot stay (a select shows only its"
+                " options): use options"
             ],
         ),
         ('<table><?marker name="a"></table>', "<tr><td>…</td></tr>", "<!-- x -->", []),
@@ -1484,6 +1484,20 @@ def test_a_layouts_content_slot_must_be_held_once() -> None:
     assert errors_of(Page(name="p", layout=site, shell=Shell(html="x"))) == [
         "$.layout.shell.html: error: page 'p': the shell of layout 'site' must hold its content"
         ' slot <?marker name="main"> exactly once, for the page to fill; found 0'
+    ]
+
+
+def test_a_misspelled_content_slot_is_one_error_with_the_slot_meant() -> None:
+    site = Layout(
+        name="site",
+        content="main",
+        shell=Shell(html=HTML.format('<main><?marker name="mian"></main><?marker name="aside">')),
+    )
+    page = Page(name="p", layout=site, shell=Shell(html="x"), fragments=(fragment("aside"),))
+    assert errors_of(page) == [
+        "$.layout.shell.html: error: page 'p': the shell of layout 'site' must hold its content"
+        ' slot <?marker name="main"> exactly once, for the page to fill; found 0'
+        " (did you mean 'mian'?)"
     ]
 
 

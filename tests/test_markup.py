@@ -226,7 +226,12 @@ def test_engine_check_warns_about_text_a_table_or_select_moves_out(
         fix = "rows" if warned == "table" else "options"
         [message] = messages
         assert f"slot is inside a {warned}, where the text {text!r} of its fallback" in message
-        assert message.endswith(f"cannot stay (a table moves it out for good): use {fix}")
+        fate = (
+            "a table moves it out for good"
+            if warned == "table"
+            else "a select shows only its options"
+        )
+        assert message.endswith(f"cannot stay ({fate}): use {fix}")
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from ..markup.jinja import SLOT_CALL, with_markers
 from ..markup.templates import MARKER, Template, TemplateSyntaxError, slot_names
 from .load import read_file
 from .ranges import LayoutRange, content_name, head_name, layout_id, range_end, range_start
+from .suggest import nearest
 
 __all__ = ["Flat", "Layer", "flatten"]
 
@@ -347,20 +348,24 @@ def _fold_shells(layers: Sequence[Layer], problems: Problems, ids: Sequence[str]
         layer, own = layers[i], layers[i].text
         if layer.content is not None:
             patterns = (MARKER, SLOT_CALL) if layer.jinja_key else (MARKER,)
-            markers = [
-                m
+            named = [
+                (m[1] if m[1] is not None else m[2], m)
                 for pattern in patterns
                 for m in pattern.finditer(own)
-                if (m[1] if m[1] is not None else m[2]) == layer.content
             ]
+            markers = [m for name, m in named if name == layer.content]
             if len(markers) != 1:
+                near = None if markers else nearest(layer.content, (name for name, _ in named))
                 problems.add(
                     f"the shell of {layer.label} must hold its content slot"
                     f' <?marker name="{layer.content}"> exactly once, for the page to fill;'
-                    f" found {len(markers)}",
+                    f" found {len(markers)}"
+                    + (f" (did you mean {near!r}?)" if near is not None else ""),
                     i,
                     layer.jinja_key or "$.shell.html",
                 )
+                if near is not None:  # the page goes where it was meant to: one mistake, one error
+                    markers = [m for name, m in named if name == near]
             if markers:
                 if i < len(ids):
                     html = range_start(content_name(ids[i])) + html + range_end()

@@ -30,6 +30,10 @@ __all__ = ["SlotTree", "declared_slots"]
 
 _BODY_END = (re.compile(r"</body\s*>", re.IGNORECASE), re.compile(r"</html\s*>", re.IGNORECASE))
 _CHARSET = re.compile(r"<meta\s[^>]*charset", re.IGNORECASE)
+_STRAY_TEXT_FATE = {
+    "table": "a table moves it out for good",
+    "select": "a select shows only its options",
+}
 
 
 def declared_slots(fragment: Fragment) -> tuple[str, ...]:
@@ -349,7 +353,7 @@ class SlotTree:
                 if text:
                     self.report.warn(
                         f"slot is inside a {f.context}, where the text {text[:30]!r} of its"
-                        f" {field} cannot stay (a table moves it out for good): use"
+                        f" {field} cannot stay ({_STRAY_TEXT_FATE[f.context]}): use"
                         f" {'rows' if f.context == 'table' else 'options'}",
                         node=f.target,
                         key=f"$.fragments[{f.index}].{field}",
