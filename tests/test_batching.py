@@ -874,3 +874,29 @@ async def test_a_sync_call_that_waited_for_its_place_is_abandoned_like_any_other
         while sources.source("db").statistics().busy:  # noqa: ASYNC110 (a thread; no event)
             await trio.sleep(0.01)
     assert sources.source("db").statistics().abandoned == 0
+
+
+async def test_a_query_waiting_for_its_source_does_not_hold_its_turns_loads(autojump_clock) -> None:
+    # `a` and `b` start together; `a` waits for `db`'s one place (held by `holder` for 1 s):
+    # its first step has not begun, so `b`'s load goes out at once instead of waiting for it.
+    recorder = Recorder()
+    users = make_loader(recorder)
+
+    async def holder() -> int:
+        await trio.sleep(1)
+        return 1
+
+    page = page_of(users, {"a": (loading(1), ("ready",)), "b": (loading(2), ("ready",))})
+    page = msgspec.structs.replace(
+        page,
+        queries=(
+            *(
+                msgspec.structs.replace(q, source="db") if q.name == "a" else q
+                for q in page.queries
+            ),
+            Query(name="holder", call=holder, result=int, source="db"),
+        ),
+    )
+    html = await render(page, Sources(db=1))
+    assert "<p id=a>user1</p>" in html and "<p id=b>user2</p>" in html
+    assert recorder.calls == [[2], [1]]
