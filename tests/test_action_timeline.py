@@ -176,3 +176,40 @@ def test_action_responses_keep_the_contract_and_send_exactly_what_changed(case, 
         if f.target in sent and f.append is not None
     }
     assert data_sent <= changed | carried, timeline.format()
+    assert data_sent <= {q.name for q in case.queries if q.expose}, timeline.format()
+
+
+async def test_changed_shell_data_goes_out_only_if_the_page_exposes_it(autojump_clock) -> None:
+    """An action changing shell queries sends the exposed one's new value, never the other's:
+    a query's data reaches the client only if the page says so, changed or not."""
+
+    async def count() -> int:
+        return len(ITEMS)
+
+    async def owner() -> str:
+        return "secret-" + str(len(ITEMS))
+
+    page = Page(
+        name="shellboard",
+        shell=Shell(
+            html='<!doctype html><body>{{ owner }}<?marker name="badge"></body>',
+            queries=("count", "owner"),
+        ),
+        queries=(
+            Query(name="count", call=count, result=int, expose=True),
+            Query(name="owner", call=owner, result=str),
+        ),
+        fragments=(Fragment(target="badge", uses=("count",), template="{{ count }}"),),
+        actions=(Action(name="add", call=add, input=Add, invalidates=("count", "owner")),),
+    )
+    timeline = await render_action_timeline(page, action="add", form={"item": "milk"})
+    assert_contract(timeline)
+    assert timeline.html == (
+        '<script type="application/json" data-query="count">1</script>'
+        '<template for="badge"><?start name="badge">1<?end></template><script>$E()</script>'
+    )
+    assert [(e.kind, e.name) for e in timeline.events] == [
+        ("query", "count"),
+        ("fragment", "badge"),
+        ("close", ""),
+    ]

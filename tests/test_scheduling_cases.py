@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from engine import Fragment, Page, Query, Shell
 from engine.testing import assert_contract, render_timeline
+from engine.wire.format import Wire
 
 MODES = ("out-of-order", "in-order", "buffered")
 SHELL = '<!doctype html><html><head><meta charset="utf-8"></head><body>{}</body></html>'
@@ -148,4 +149,26 @@ async def test_a_renderer_whose_slots_differ_from_the_declared_ones_fails_its_fr
         "page 'cases', fragment 'a': rendered slots ['other'] but the fragment declares"
         " slots ['inner']"
     ]
+    assert_contract(timeline)
+
+
+async def test_in_order_the_swap_script_ends_only_writes_that_bring_something(
+    autojump_clock,
+) -> None:
+    # docs/wire.md: in order, where data is exposed, a write that completed a slot or brought
+    # data ends with the swap script; the first write (the shell up to a slot still waiting,
+    # then the runtime) brings neither, so it ends with the runtime.
+    p = page(
+        shows("a", "qx"),
+        queries=(Query(name="qx", call=after(0.1, "X"), result=str, expose=True),),
+    )
+    timeline = await render_timeline(p, mode="in-order")
+    wire = Wire()
+    first, second = (w.data.decode() for w in timeline.writes if w.data)
+    assert first == SHELL.format("").removesuffix("</body></html>") + wire.runtime()
+    assert second == (
+        '<script type="application/json" data-query="qx">"X"</script><?start name="a">[X]<?end>'
+        + wire.swap()
+        + "</body></html>"
+    )
     assert_contract(timeline)

@@ -63,6 +63,11 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_scheduling_cases.py",
             "tests/test_action_timeline.py",
             "tests/test_navigation.py",
+            "tests/test_site_cart.py",
+            "tests/asgi/test_action_fetch.py",
+            "tests/asgi/test_actions.py",
+            "tests/asgi/test_cache_invalidation.py",
+            "tests/asgi/test_navigation.py",
         ),
     ),
     "resolution": (
@@ -183,6 +188,7 @@ SUBPROCESS_ONLY = (
     "tests/test_cli.py::test_the_console_script_is_installed",
     "tests/asgi/test_tracing.py::test_a_real_server_links_the_render_to_its_request_span",
     "tests/asgi/test_tracing.py::test_off_by_default_it_never_imports_opentelemetry",
+    "tests/asgi/test_navigation.py::test_a_real_server_streams_a_navigation_write_by_write",
 )
 
 # mutmut's exit codes of a mutant's test run (mutmut.stats.status_by_exit_code).
