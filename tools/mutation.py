@@ -143,6 +143,10 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_contract_cases.py",
             "tests/test_action_timeline.py",
             "tests/test_navigation.py",
+            "tests/test_scheduling_cases.py",
+            "tests/test_render.py",
+            "tests/test_layouts.py",
+            "tests/test_site.py",
         ),
     ),
     "definition": (
