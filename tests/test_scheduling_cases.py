@@ -172,3 +172,39 @@ async def test_in_order_the_swap_script_ends_only_writes_that_bring_something(
         + "</body></html>"
     )
     assert_contract(timeline)
+
+
+async def test_out_of_order_a_nested_fragments_data_and_stylesheet_go_before_the_template(
+    autojump_clock,
+) -> None:
+    # docs/wire.md: a write carries data first, then stylesheets, then templates. A fragment
+    # placed inside its parent's template brings its prelude before that template, not inside
+    # it: a template's content is inert, so a link or data island there is not on the page.
+    p = Page(
+        name="cases",
+        shell=Shell(html=SHELL.format('<?marker name="outer">')),
+        queries=(
+            Query(name="qo", call=after(0.1, "O"), result=str),
+            Query(name="qi", call=after(0.1, "I"), result=str, expose=True),
+        ),
+        fragments=(
+            Fragment(
+                target="outer",
+                uses=("qo",),
+                template='<div>{{ qo }}<?marker name="inner"></div>',
+                slots=("inner",),
+                fallback="…",
+            ),
+            shows("inner", "qi", stylesheets=("/inner.css",)),
+        ),
+    )
+    timeline = await render_timeline(p, mode="out-of-order")
+    wire = Wire()
+    later = [w.data.decode() for w in timeline.writes if w.data][1]
+    assert later == (
+        '<script type="application/json" data-query="qi">"I"</script>'
+        '<link rel="stylesheet" href="/inner.css">'
+        '<template for="outer"><?start name="outer"><div>O<?start name="inner">[I]<?end></div>'
+        "<?end></template>" + wire.swap() + "</body></html>"
+    )
+    assert_contract(timeline)
