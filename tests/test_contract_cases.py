@@ -496,3 +496,28 @@ async def test_a_slot_filled_again_does_not_hide_the_chunks_after_it(autojump_cl
     assert [v.rule for v in found] == [2, 5]
     assert "'lo' (priority -1) went before 'hi' (priority 1" in found[0].message
     assert found[1].message == "slot 'outer' received ['fragment', 'fragment']"
+
+
+# "broken" (exposed) fails, so it has no data to check; "good" (exposed) comes after it.
+AFTER_A_FAILED_QUERY = Page(
+    name="contract",
+    shell=shell("a", "b"),
+    queries=(
+        Query(name="broken", call=after(0.1, fails=True), result=int, expose=True),
+        Query(name="good", call=after(0.2), result=int, expose=True),
+    ),
+    fragments=(shows("a", "broken"), shows("b", "good")),
+)
+
+
+async def test_data_after_a_failed_exposed_query_is_checked(autojump_clock) -> None:
+    timeline = await render_timeline(AFTER_A_FAILED_QUERY)
+    assert check_contract(timeline) == []
+    island = b'<script type="application/json" data-query="good">1</script>'
+    [index] = [i for i, w in enumerate(timeline.writes) if island in w.data]
+    write = timeline.writes[index]
+    twice = _with_data(timeline, index, write.data.replace(island, island + island))
+    twice = with_chunks(twice, {index: (("query", "good"), *write.chunks)})
+    assert [str(v) for v in check_contract(twice)] == [
+        f"rule 1 ({RULES[1]}): data of query 'good' was sent 2 times"
+    ]
