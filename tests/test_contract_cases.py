@@ -521,3 +521,36 @@ async def test_data_after_a_failed_exposed_query_is_checked(autojump_clock) -> N
     assert [str(v) for v in check_contract(twice)] == [
         f"rule 1 ({RULES[1]}): data of query 'good' was sent 2 times"
     ]
+
+
+# "gx" (group g) sits in "outer"; "gy" (group g) and "z" are ready with them, z declared last.
+UNJUDGED_GROUP = Page(
+    name="contract",
+    shell=shell("outer", "gy", "z"),
+    queries=(Query(name="v", call=after(0.1), result=int),),
+    fragments=(
+        shows("outer", "v", template='<div>{{ v }}<?marker name="gx"></div>'),
+        shows("gx", "v", reveal="g"),
+        shows("gy", "v", reveal="g"),
+        shows("z", "v"),
+    ),
+)
+
+
+async def test_fragments_after_one_whose_group_cannot_be_judged_are_still_checked(
+    autojump_clock,
+) -> None:
+    timeline = await render_timeline(UNJUDGED_GROUP)
+    outer, gx, gy = ("fragment", "outer"), ("fragment", "gx"), ("fragment", "gy")
+    z, close = ("fragment", "z"), ("close", "")
+    assert chunks(timeline) == [(("shell", ""),), (outer, gx, gy, z, close)]
+    assert check_contract(timeline) == []
+    # outer (so gx) never sent: gy's group cannot be judged for rule 3, but z, held back
+    # one write, still breaks it.
+    late = attrs.evolve(timeline.writes[1], chunks=(z, close))
+    forged = with_chunks(timeline, {1: (gy,)})
+    forged = attrs.evolve(forged, writes=[*forged.writes, late])
+    found = [str(v) for v in check_contract(forged) if v.rule == 3]
+    assert found == [
+        f"rule 3 ({RULES[3]}): 'z' could go in write #1 (t=0.1) but went in write #2 (t=0.1)"
+    ]
