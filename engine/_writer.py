@@ -163,6 +163,7 @@ class Writer:
         state = self.state
         written = [0] * len(self.graph.queries)
         held: list[tuple[str, list[Chunk]]] = [first] if first[0] or first[1] else []
+        del first  # written below, then let go: a stream that waits must not hold its shell
         buffered = self.mode == "buffered"
         while not schedule.finished:
             if not buffered and held:

@@ -483,3 +483,47 @@ async def test_a_batched_query_runs_at_most_a_window_ahead_of_a_slow_client(
     assert len(produced) == 100
     html = await engine.render_to_bytes(p, mode="buffered")  # buffered: no window needed
     assert html.count(b"<li>") == 100
+
+
+async def test_a_stream_waiting_for_its_data_holds_no_copy_of_its_shell() -> None:
+    """Open streams cost memory only for what they wait for (S3): once written, the shell's
+    text is let go, however large it is."""
+    import tracemalloc
+
+    release = trio.Event()
+    release.set()  # for the warm-up render
+
+    async def slow() -> str:
+        await release.wait()
+        return "done"
+
+    text = "<p>" + "x" * 200_000 + "</p>"
+    p = Page(
+        name="big",
+        shell=Shell(html=f'<!doctype html><meta charset="utf-8"><body>{text}<?marker name="a">'),
+        queries=(Query(name="q", call=slow, result=str),),
+        fragments=(Fragment(target="a", uses=("q",), template="{{ q }}"),),
+    )
+    shells = []
+
+    async def sink(data: bytes) -> None:
+        shells.append(len(data))  # the bytes themselves are dropped, as a socket would
+
+    await engine.render(p, sink)  # warm: graph, templates, code paths
+    renders = 4
+    release = trio.Event()
+    shells.clear()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        async with trio.open_nursery() as nursery:
+            for _ in range(renders):
+                nursery.start_soon(engine.render, p, sink)
+            await trio.testing.wait_all_tasks_blocked()
+            held = (tracemalloc.get_traced_memory()[0] - before) / renders
+            written = list(shells)
+            release.set()
+    finally:
+        tracemalloc.stop()
+    assert len(written) == renders and min(written) > 200_000, "every shell is out, alone"
+    assert held < 50_000, f"a waiting render holds {held:,.0f} bytes"
