@@ -41,7 +41,7 @@ from ._actions import (
 )
 from ._guest import Receive, Scope, Send, TrioASGI, in_trio
 from ._lifespan import AppResources
-from ._log import access_log, log, log_access, printable
+from ._log import access_log, log_access, log_error, printable
 from ._options import Options
 from ._plan import Plan, Refusal, Request
 from ._response import HeadComplete, Response, WriteTimeout
@@ -367,7 +367,7 @@ async def _respond(
                     await response.redirect(exc.status_code, exc.location)
             except RenderError as exc:
                 if exc.status_code == 500:
-                    _log_error(plan.graph.name, exc.reason, exc.__cause__)
+                    log_error(plan.graph.name, exc.reason, exc.__cause__)
                 status = exc.status_code
                 await response.fail(status, None if status == 500 else exc.reason)
             else:
@@ -377,7 +377,7 @@ async def _respond(
         outcome = "client gone"
     except Exception as exc:  # a bug, or a failure the render did not turn into an error
         name = plan.graph.name if isinstance(plan, Plan) else "-"
-        _log_error(name, f"unexpected {type(exc).__name__}: {exc}", exc)
+        log_error(name, f"unexpected {type(exc).__name__}: {exc}", exc)
         if not response.started:
             with contextlib.suppress(WriteTimeout, OSError):
                 await response.fail(500, None)
@@ -393,9 +393,3 @@ def _timed_out(response: Response) -> str | None:
     if not response.timed_out:
         return None
     return "write timeout" if response.connection_reset else "write timeout; send cancelled"
-
-
-def _log_error(page: str, reason: str, cause: BaseException | None) -> None:
-    """One line naming the page; the traceback joins it only when the logger is at DEBUG."""
-    trace = cause if cause is not None and log.isEnabledFor(logging.DEBUG) else None
-    log.error("page %r: %s", page, printable(reason, field=False), exc_info=trace)

@@ -59,3 +59,9 @@ def log_access(
         mode,
         "" if outcome == "ok" else f" ({outcome})",
     )
+
+
+def log_error(page: str, reason: str, cause: BaseException | None) -> None:
+    """One line naming the page; the traceback joins it only when the logger is at DEBUG."""
+    trace = cause if cause is not None and log.isEnabledFor(logging.DEBUG) else None
+    log.error("page %r: %s", page, printable(reason, field=False), exc_info=trace)

@@ -10,11 +10,22 @@ from typing import Any, Literal, Protocol
 import msgspec
 import trio
 
-from .._errors import QueryError, QueryTimeout, SourceExhausted
+from .._errors import QueryError, QueryTimeout, ResultTypeError, SourceExhausted
+from ..definition.convert import CONVERSION_ERRORS
 from ..definition.graph import QueryNode
+from ..definition.signatures import type_name
 from .sources import Admission
 
-__all__ = ["ErrorHook", "Event", "Tracer", "call_error_hook", "propagates", "timeout_error"]
+__all__ = [
+    "ErrorHook",
+    "Event",
+    "Tracer",
+    "call_error_hook",
+    "checked",
+    "propagates",
+    "query_failure",
+    "timeout_error",
+]
 
 logger = logging.getLogger("engine")
 
@@ -65,6 +76,25 @@ def propagates(exc: BaseException) -> bool:
 
 
 _PROPAGATING = (trio.Cancelled, KeyboardInterrupt)
+
+
+def checked(page: str, q: QueryNode, value: Any) -> Any:
+    """``value`` converted to the query's declared result type, or its typed failure."""
+    try:
+        return q.convert(value)
+    except CONVERSION_ERRORS as exc:
+        raise ResultTypeError(
+            f"returned a value that is not a valid {type_name(q.result)}: {exc}",
+            page=page,
+            query=q.name,
+        ) from exc
+
+
+def query_failure(page: str, q: QueryNode, exc: BaseException) -> QueryError:
+    """What a query's call raised, as the query's failure (the exception as its cause)."""
+    error = QueryError(f"{type(exc).__name__}: {exc}", page=page, query=q.name)
+    error.__cause__ = exc
+    return error
 
 
 def call_error_hook(hook: ErrorHook, page: str, node: str, error: BaseException) -> None:

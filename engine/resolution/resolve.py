@@ -21,18 +21,24 @@ from .._errors import (
     NotFound,
     QueryError,
     Redirect,
-    ResultTypeError,
 )
 from ..caching import CacheStore, Lookup
 from ..caching.keys import constant_key
 from ..context.request import Request
 from ..context.response import Response
-from ..definition.convert import CONVERSION_ERRORS
 from ..definition.graph import Graph, QueryNode
-from ..definition.signatures import type_name
 from .batching import Batches
 from .bridge import run_on_asyncio
-from .outcomes import ErrorHook, Event, Tracer, call_error_hook, propagates, timeout_error
+from .outcomes import (
+    ErrorHook,
+    Event,
+    Tracer,
+    call_error_hook,
+    checked,
+    propagates,
+    query_failure,
+    timeout_error,
+)
 from .sources import Admission, Sources
 from .steps import after_first_step
 
@@ -188,7 +194,7 @@ class Resolution:
         except QueryError as exc:
             self._fail(q, exc)
         except Exception as exc:
-            self._fail(q, self._failure(q, exc))
+            self._fail(q, query_failure(self.graph.name, q, exc))
         else:
             self._succeed(q, value)
         return True
@@ -242,17 +248,12 @@ class Resolution:
         except BaseException as exc:
             if propagates(exc):
                 raise
-            self._fail(q, self._failure(q, exc))
+            self._fail(q, query_failure(self.graph.name, q, exc))
         else:
             self._succeed(q, value)
         finally:
             if q.loaders:  # it may have failed before its first step
                 cast("Batches", self.batches).stepped(q)
-
-    def _failure(self, q: QueryNode, exc: BaseException) -> QueryError:
-        error = QueryError(f"{type(exc).__name__}: {exc}", page=self.graph.name, query=q.name)
-        error.__cause__ = exc
-        return error
 
     async def _call_timed(
         self, q: QueryNode, kwargs: dict[str, Any], cached: Callable[[], Awaitable[Any]] | None
@@ -270,7 +271,9 @@ class Resolution:
         if q.source is None and not in_thread:  # the common case: no limit
             if q.batched or q.loaders or q.loop == "asyncio":
                 return await self._call_unlimited(q, kwargs)
-            return self._check(q, await q.call(**kwargs))  # a frame less while it waits
+            return checked(
+                self.graph.name, q, await q.call(**kwargs)
+            )  # a frame less while it waits
         source = self.sources.source(q.source)
         admission = self.admissions[q.index] = source.admission(q.urgency)
         if in_thread:
@@ -286,7 +289,7 @@ class Resolution:
                 raise
             finally:
                 self.note(q, "admission.wait_s", admission.wait_s)
-            return self._check(q, value)
+            return checked(self.graph.name, q, value)
         try:
             if not admission.try_acquire():
                 if q.loaders:  # its cohort need not wait for its place: its first step ends
@@ -306,10 +309,10 @@ class Resolution:
         stepped = functools.partial(cast("Batches", self.batches).stepped, q) if q.loaders else None
         if q.loop == "asyncio":
             call = functools.partial(q.call, **kwargs)
-            return self._check(q, await run_on_asyncio(call, first_step=stepped))
+            return checked(self.graph.name, q, await run_on_asyncio(call, first_step=stepped))
         if stepped is not None:
-            return self._check(q, await after_first_step(q.call(**kwargs), stepped))
-        return self._check(q, await q.call(**kwargs))
+            return checked(self.graph.name, q, await after_first_step(q.call(**kwargs), stepped))
+        return checked(self.graph.name, q, await q.call(**kwargs))
 
     async def _run_batches(self, q: QueryNode, kwargs: dict[str, Any]) -> None:
         iterator = q.call(**kwargs)
@@ -329,7 +332,7 @@ class Resolution:
                         batch = await iterator.__anext__()
                 except StopAsyncIteration:
                     break
-                self._emit(Event(q.index, "batch", self._check(q, batch)))
+                self._emit(Event(q.index, "batch", checked(self.graph.name, q, batch)))
                 if self.tracer:
                     self.tracer.query_batch(q.name, trio.current_time(), self.seq)
         finally:
@@ -337,16 +340,6 @@ class Resolution:
             if aclose is not None:
                 with trio.CancelScope(shield=True):
                     await (run_on_asyncio(aclose) if on_asyncio else aclose())
-
-    def _check(self, q: QueryNode, value: Any) -> Any:
-        try:
-            return q.convert(value)
-        except CONVERSION_ERRORS as exc:
-            raise ResultTypeError(
-                f"returned a value that is not a valid {type_name(q.result)}: {exc}",
-                page=self.graph.name,
-                query=q.name,
-            ) from exc
 
     def _emit(self, event: Event) -> None:
         self.seq += 1
