@@ -288,6 +288,6 @@ def _shell_failure(graph: Graph, name: str, error: QueryError) -> ShellError | N
         if isinstance(cause, Redirect):
             return Redirect(cause.location, status=cause.status_code, page=graph.name, node=name)
         cause = cause.__cause__
-    failure = ShellError(f"shell query {name!r} failed: {error}", page=graph.name, node=name)
+    failure = ShellError(f"shell query {name!r} failed: {error.reason}", page=graph.name, node=name)
     failure.__cause__ = error
     return failure

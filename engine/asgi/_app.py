@@ -19,6 +19,7 @@ import trio
 from schemas import Mode
 
 from .._errors import NoAsyncioHost, ParameterError, Redirect, RenderError
+from .._logs import printable
 from .._render import render, render_changes, render_fragment
 from ..caching import CacheStore
 from ..context.request import Request as PageRequest
@@ -41,7 +42,7 @@ from ._actions import (
 )
 from ._guest import Receive, Scope, Send, TrioASGI, in_trio
 from ._lifespan import AppResources
-from ._log import access_log, log_access, log_error, printable
+from ._log import access_log, log_access, log_error
 from ._options import Options
 from ._plan import Plan, Refusal, Request
 from ._response import HeadComplete, Response, WriteTimeout

@@ -10,7 +10,16 @@ from typing import Any, Literal, Protocol
 import msgspec
 import trio
 
-from .._errors import QueryError, QueryTimeout, ResultTypeError, SourceExhausted
+from .._errors import (
+    DependencyFailed,
+    NotFound,
+    QueryError,
+    QueryTimeout,
+    Redirect,
+    ResultTypeError,
+    SourceExhausted,
+)
+from .._logs import printable
 from ..definition.convert import CONVERSION_ERRORS
 from ..definition.graph import QueryNode
 from ..definition.signatures import type_name
@@ -22,6 +31,7 @@ __all__ = [
     "Tracer",
     "call_error_hook",
     "checked",
+    "log_failure",
     "propagates",
     "query_failure",
     "timeout_error",
@@ -95,6 +105,18 @@ def query_failure(page: str, q: QueryNode, exc: BaseException) -> QueryError:
     error = QueryError(f"{type(exc).__name__}: {exc}", page=page, query=q.name)
     error.__cause__ = exc
     return error
+
+
+def log_failure(error: QueryError) -> None:
+    """One line naming the page and the query; the message is escaped (it may quote what the
+    client sent). A dependent's failure is only noise: the query that failed is logged."""
+    if isinstance(error, DependencyFailed):
+        level = logging.DEBUG
+    elif isinstance(error.__cause__, (NotFound, Redirect)):
+        level = logging.INFO
+    else:
+        level = logging.WARNING
+    logger.log(level, "%s", printable(str(error), field=False))
 
 
 def call_error_hook(hook: ErrorHook, page: str, node: str, error: BaseException) -> None:

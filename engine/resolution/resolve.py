@@ -18,9 +18,7 @@ import trio
 
 from .._errors import (
     DependencyFailed,
-    NotFound,
     QueryError,
-    Redirect,
 )
 from ..caching import CacheStore, Lookup
 from ..caching.keys import constant_key
@@ -35,6 +33,7 @@ from .outcomes import (
     Tracer,
     call_error_hook,
     checked,
+    log_failure,
     propagates,
     query_failure,
     timeout_error,
@@ -386,13 +385,7 @@ class Resolution:
 
     def _report_failure(self, q: QueryNode, error: QueryError) -> None:
         self.settled[q.index] = True
-        if isinstance(error, DependencyFailed):
-            level = logging.DEBUG  # the query that really failed is logged already
-        elif isinstance(error.__cause__, (NotFound, Redirect)):
-            level = logging.INFO
-        else:
-            level = logging.WARNING
-        logger.log(level, "%s", error)  # the error names the page and the query
+        log_failure(error)
         if self.on_error is not None and not isinstance(error, DependencyFailed):
             call_error_hook(self.on_error, self.graph.name, q.name, error)
         self._emit(Event(q.index, "failed", error=error))

@@ -12,6 +12,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any, cast
 
 from .._errors import FragmentError, QueryError
+from .._logs import printable
 from ..definition.graph import FragmentNode, Graph
 from ..resolution.resolve import ErrorHook, Event, call_error_hook
 from .content import Content, render_content
@@ -151,7 +152,7 @@ class State:
     def _fail(self, f: FragmentNode, error: QueryError | FragmentError) -> None:
         self.fragments[f.index].failure = error
         if isinstance(error, FragmentError):
-            logger.warning("%s", error, exc_info=error.__cause__)
+            logger.warning("%s", printable(str(error), field=False), exc_info=error.__cause__)
             if self.on_error is not None:
                 call_error_hook(self.on_error, self.graph.name, f.target, error)
 

@@ -461,6 +461,47 @@ async def test_request_data_cannot_forge_log_lines(autojump_clock, caplog) -> No
     assert line.isprintable() and line.count(" 404 ") == 1
 
 
+async def test_request_data_in_an_error_cannot_forge_log_lines(autojump_clock, caplog) -> None:
+    # A failing shell query's message quotes what the client sent: the error line escapes it
+    # (a line break would start a forged line of its own).
+    async def team(team: str) -> str:
+        raise LookupError(f"no team {team}")
+
+    page = engine.Page(
+        name="team",
+        shell=engine.Shell(html='<meta charset="utf-8"><h1>{{ team }}</h1>', queries=("team",)),
+        queries=(engine.Query(name="team", call=team, result=str, params=("team",)),),
+    )
+    caplog.set_level(logging.WARNING, logger="engine")
+    client = await call(App({"/team/{team}": page}), "/team/a\r\nERROR forged\x1b[2J\u2028\\")
+    assert client.start["status"] == 500
+    escaped = r"LookupError: no team a\x0d\x0aERROR forged\x1b[2J\u2028\\"
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [
+        ("engine", f"page 'team', query 'team': {escaped}"),
+        ("engine.asgi", f"page 'team': shell query 'team' failed: {escaped}"),
+    ]
+
+
+async def test_a_renderers_error_message_cannot_forge_log_lines(autojump_clock, caplog) -> None:
+    def show(name: str) -> str:
+        raise ValueError(f"bad name {name}")
+
+    page = engine.Page(
+        name="hello",
+        shell=engine.Shell(html='<meta charset="utf-8"><main><?marker name="a"></main>'),
+        queries=(engine.Query(name="name", call=lambda name: name, result=str, params=("name",)),),
+        fragments=(engine.Fragment(target="a", uses=("name",), render=show),),
+    )
+    caplog.set_level(logging.WARNING, logger="engine")
+    client = await call(App({"/": page}), "/", "name=x%0D%0AERROR+forged")
+    assert client.start["status"] == 200
+    [record] = caplog.records
+    assert record.getMessage() == (
+        r"page 'hello', fragment 'a': renderer raised ValueError: bad name x\x0d\x0aERROR forged"
+    )
+    assert isinstance(record.exc_info[1], ValueError), "the renderer's traceback stays"
+
+
 async def test_lifespan_and_unsupported_scopes(autojump_clock) -> None:
     sent: list[dict] = []
     incoming = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
