@@ -554,3 +554,28 @@ async def test_fragments_after_one_whose_group_cannot_be_judged_are_still_checke
     assert found == [
         f"rule 3 ({RULES[3]}): 'z' could go in write #1 (t=0.1) but went in write #2 (t=0.1)"
     ]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_data_or_a_stylesheet_inside_a_template_is_not_delivered(
+    autojump_clock, mode: str
+) -> None:
+    # In the right place byte by byte, but inert: a <template>'s content is not in the document,
+    # so no script reads that data and no stylesheet applies until (unless) it is placed.
+    timeline = await render_timeline(PAGE, mode=mode)
+    assert check_contract(timeline) == []
+    island = b'<script type="application/json" data-query="a">1</script>'
+    for part, rule, message in (
+        (island, 1, "data of query 'a' was sent inside a <template>"),
+        (LINK, 6, "stylesheet '/s.css' was linked inside a <template>"),
+    ):
+        [index] = [i for i, w in enumerate(timeline.writes) if part in w.data]
+        data = timeline.writes[index].data
+        inert = _with_data(
+            timeline, index, data.replace(part, b"<TEMPLATE>" + part + b"</template>")
+        )
+        assert [str(v) for v in check_contract(inert)] == [
+            f"rule {rule} ({RULES[rule]}): {message}"
+        ]
+        closed = _with_data(timeline, index, data.replace(part, b"<template></template>" + part))
+        assert check_contract(closed) == [], "a template closed before it holds nothing"

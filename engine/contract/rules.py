@@ -34,6 +34,8 @@ def _exposed(x: Facts, slack: float) -> list[Violation]:
             out.append(Violation(1, f"data of query {q.name!r} was sent {len(sent)} times"))
         # Byte by byte, not only write by write: a script in the fragment may read the data.
         data_at = x.t.html.find(f'<script type="application/json" data-query="{q.name}">')
+        if data_at >= 0 and _inside_template(x.t.html, data_at):
+            out.append(Violation(1, f"data of query {q.name!r} was sent inside a <template>"))
         for f in q.consumers:
             target = x.g.fragments[f].target
             rendered = target in x.first and x.events[x.first[target]].kind == "fragment"
@@ -250,6 +252,13 @@ def _content_offset(text: str, target: str) -> int:
     return at if at >= 0 else text.find(f'<?start name="{target}">')
 
 
+def _inside_template(text: str, at: int) -> bool:
+    """Whether ``at`` is inside a ``<template>``: what is there is inert (no script reads data
+    from it, no stylesheet applies) until the template is placed, which may be never."""
+    before = text[:at].lower()
+    return before.count("<template") > before.count("</template")
+
+
 def _styles(x: Facts, slack: float) -> list[Violation]:
     out = []
     text = x.t.html
@@ -265,6 +274,8 @@ def _styles(x: Facts, slack: float) -> list[Violation]:
             out.append(Violation(6, f"stylesheet {href!r} was linked {count} times"))
             continue
         at = text.find(link)
+        if _inside_template(text, at):
+            out.append(Violation(6, f"stylesheet {href!r} was linked inside a <template>"))
         late = [t for t in targets if _content_offset(text, t) < at]
         if late:
             out.append(Violation(6, f"stylesheet {href!r} came after fragment(s) {late}"))
