@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html as _html
 import itertools
+import re
 
 from ..definition.graph import FragmentNode
 from .actions import action_ends, action_work_conserving
@@ -34,8 +35,8 @@ def _exposed(x: Facts, slack: float) -> list[Violation]:
             out.append(Violation(1, f"data of query {q.name!r} was sent {len(sent)} times"))
         # Byte by byte, not only write by write: a script in the fragment may read the data.
         data_at = x.t.html.find(f'<script type="application/json" data-query="{q.name}">')
-        if data_at >= 0 and _inside_template(x.t.html, data_at):
-            out.append(Violation(1, f"data of query {q.name!r} was sent inside a <template>"))
+        if data_at >= 0 and _inert(x.t.html, data_at):
+            out.append(Violation(1, f"data of query {q.name!r} is in a <template> never placed"))
         for f in q.consumers:
             target = x.g.fragments[f].target
             rendered = target in x.first and x.events[x.first[target]].kind == "fragment"
@@ -252,11 +253,22 @@ def _content_offset(text: str, target: str) -> int:
     return at if at >= 0 else text.find(f'<?start name="{target}">')
 
 
-def _inside_template(text: str, at: int) -> bool:
-    """Whether ``at`` is inside a ``<template>``: what is there is inert (no script reads data
-    from it, no stylesheet applies) until the template is placed, which may be never."""
-    before = text[:at].lower()
-    return before.count("<template") > before.count("</template")
+_TEMPLATE_TAG = re.compile(r"<(/?)template\b([^>]*)>", re.IGNORECASE)
+_PLACED = re.compile(r"\sfor\s*=", re.IGNORECASE)
+
+
+def _inert(text: str, at: int) -> bool:
+    """Whether ``at`` is inside a ``<template>`` that nothing places (no ``for``): what it
+    holds never joins the document, so no script reads that data and no stylesheet applies.
+    (A ``<template for>`` joins it when it closes: that is how fragments and a navigation's
+    answer arrive, so what it holds is live by the time what follows it is.)"""
+    placed: list[bool] = []
+    for tag in _TEMPLATE_TAG.finditer(text, 0, at):
+        if not tag[1]:
+            placed.append(bool(_PLACED.search(tag[2])))
+        elif placed:
+            placed.pop()
+    return not all(placed)
 
 
 def _styles(x: Facts, slack: float) -> list[Violation]:
@@ -274,8 +286,8 @@ def _styles(x: Facts, slack: float) -> list[Violation]:
             out.append(Violation(6, f"stylesheet {href!r} was linked {count} times"))
             continue
         at = text.find(link)
-        if _inside_template(text, at):
-            out.append(Violation(6, f"stylesheet {href!r} was linked inside a <template>"))
+        if _inert(text, at):
+            out.append(Violation(6, f"stylesheet {href!r} is in a <template> never placed"))
         late = [t for t in targets if _content_offset(text, t) < at]
         if late:
             out.append(Violation(6, f"stylesheet {href!r} came after fragment(s) {late}"))
