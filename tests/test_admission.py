@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import trio
 import trio.lowlevel
 import trio.testing
@@ -82,6 +83,52 @@ async def test_a_burst_of_low_priority_work_does_not_starve_the_high_priority_fr
     assert trio.current_time() == 11.0
     [db] = [s for s in sources.statistics() if s.name == "db"]
     assert (db.busy, db.waiting, db.waited) == (0, 0, 19)
+
+
+def shared_source_page(log: list[tuple[str, float]]) -> Page:
+    """S6's shape: six queries share `db`, one fragment each; the last declared is urgent."""
+    names = [f"q{i}" for i in range(6)]
+    return Page(
+        name="shared",
+        shell=Shell(html=slot_html(names)),
+        queries=tuple(
+            Query(name=n, call=timed_call(n, 1, log), result=str, source="db") for n in names
+        ),
+        fragments=tuple(
+            Fragment(target=n, uses=(n,), priority="high" if n == "q5" else "normal", template="x")
+            for n in names
+        ),
+    )
+
+
+async def test_the_first_places_go_by_urgency_whatever_order_trio_runs_the_tasks_in(
+    autojump_clock,
+) -> None:
+    # The places free when a page starts are asked for as its queries start, most urgent first;
+    # were they taken as each task first ran, trio's random start order would give them out
+    # (the urgent query in the first wave one render in three here; 10 renders in a row).
+    for _ in range(10):
+        log: list[tuple[str, float]] = []
+        start = trio.current_time()
+        await engine.render_to_bytes(shared_source_page(log), sources=Sources(db=2))
+        waves = sorted((at - start, name) for name, at in log)
+        assert waves == [(0, "q0"), (0, "q5"), (1, "q1"), (1, "q2"), (2, "q3"), (2, "q4")]
+
+
+@pytest.mark.parametrize("leaves_at", [0, 0.5, 1, 1.5, 2.5])
+async def test_places_asked_for_as_queries_start_come_back_when_the_render_stops(
+    autojump_clock, leaves_at: float
+) -> None:
+    # Granted or still queued, whether its task ran or not: nothing stays taken or waiting.
+    sources = Sources(db=2)
+    with trio.move_on_after(leaves_at):
+        await engine.render_to_bytes(shared_source_page([]), sources=sources)
+    [db] = [s for s in sources.statistics() if s.name == "db"]
+    assert (db.busy, db.waiting) == (0, 0)
+    log: list[tuple[str, float]] = []
+    start = trio.current_time()
+    await engine.render_to_bytes(shared_source_page(log), sources=sources)
+    assert sorted(at - start for _, at in log) == [0, 0, 1, 1, 2, 2], "every place is free"
 
 
 def echo(upstream: str) -> str:
@@ -211,7 +258,8 @@ async def test_a_more_urgent_waiter_moves_a_queued_call_forward() -> None:
 
     async def wait(name: str, urgency: tuple[float, ...]) -> None:
         admission = calls[name] = source.admission(urgency)
-        await admission.acquire_on_behalf_of(admission)
+        admission.request()
+        await admission.granted()
         admitted.append(name)
         admission.release_on_behalf_of(admission)
 
@@ -246,7 +294,8 @@ def test_places_go_by_urgency_then_arrival_and_never_exceed_the_limit(
         async def wait(i: int, urgency: int) -> None:
             admission = source.admission((urgency,))
             with scopes[i]:
-                await admission.acquire_on_behalf_of(admission)
+                admission.request()
+                await admission.granted()
                 assert source.statistics().busy <= limit
                 admitted.append(i)
                 await trio.lowlevel.checkpoint()
@@ -341,7 +390,8 @@ async def test_a_call_that_moves_up_keeps_its_arrival_among_equally_urgent_ones(
 
     async def wait(name: str, urgency: tuple[float, ...]) -> None:
         admission = calls[name] = source.admission(urgency)
-        await admission.acquire_on_behalf_of(admission)
+        admission.request()
+        await admission.granted()
         admitted.append(name)
         admission.release_on_behalf_of(admission)
 
@@ -371,7 +421,8 @@ async def test_a_place_granted_to_a_call_that_gives_up_in_the_same_turn_passes_o
     async def wait(name: str, scope: trio.CancelScope) -> None:
         admission = source.admission((1,))
         with scope:
-            await admission.acquire_on_behalf_of(admission)
+            admission.request()
+            await admission.granted()
             admitted.append(name)
             admission.release_on_behalf_of(admission)
 

@@ -119,6 +119,13 @@ class Graph:
         ),
     )
     """How many queries each query waits for."""
+    limited: bool = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda g: any(q.source is not None or q.in_thread for q in g.queries), takes_self=True
+        ),
+    )
+    """Some query's calls take a place in a data source (``engine.Sources``)."""
     cached: bool = attrs.field(
         init=False,
         default=attrs.Factory(lambda g: any(q.cache for q in g.queries), takes_self=True),

@@ -76,6 +76,13 @@ class QueryNode:
         default=attrs.Factory(lambda q: converter_for(q.result), takes_self=True),
     )
     """Turns a result into ``result`` (chosen once, here, not per call)."""
+    in_thread: bool = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda q: not (q.is_async or q.batched or q.loop == "asyncio"), takes_self=True
+        ),
+    )
+    """A sync call: it runs in a worker thread, under its source's limit (``default``)."""
     task_name: str = attrs.field(
         init=False,
         eq=False,

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import trio
 
 from ..definition.loaders import Loader
 from ..definition.nodes import QueryNode
 from .bridge import run_on_asyncio
-from .sources import Admission
+from .sources import Admission, holding, in_thread_holding
 
 __all__ = ["Call", "Entry", "distribute", "fetch", "settle_all"]
 
@@ -59,22 +59,6 @@ class Call:
         return not admitted and not any(e.waiters for e in self.entries)
 
 
-class _Held:
-    """The limiter ``trio.to_thread.run_sync`` sees for a call that already holds its place:
-    it gives the place back when the thread really ends."""
-
-    def __init__(self, admission: Admission) -> None:
-        self.admission = admission
-        self.handed_over = False
-        """trio took the place over: it gives it back when the thread ends."""
-
-    async def acquire_on_behalf_of(self, borrower: object) -> None:
-        self.handed_over = True  # the place is taken already
-
-    def release_on_behalf_of(self, borrower: object) -> None:
-        self.admission.release_on_behalf_of(self.admission)
-
-
 async def fetch(
     loader: Loader[Any, Any],
     keys: list[Any],
@@ -86,24 +70,12 @@ async def fetch(
         await admission.granted()
     if in_thread:
         assert admission is not None
-        held = _Held(admission)
-        try:
-            return await trio.to_thread.run_sync(
-                fetch, abandon_on_cancel=True, limiter=cast("trio.CapacityLimiter", held)
-            )
-        except trio.Cancelled:
-            if held.handed_over:
-                admission.abandon()  # its thread runs on, holding its place until it returns
-            else:  # cancelled before trio took the place over
-                admission.release_on_behalf_of(admission)
-            raise
-    try:
-        if loader.loop == "asyncio":
-            return await run_on_asyncio(fetch, what=f"loader {loader.name!r}")
-        return await fetch()
-    finally:
-        if admission is not None:
-            admission.release_on_behalf_of(admission)
+        return await in_thread_holding(admission, fetch)
+    if loader.loop == "asyncio":
+        call = functools.partial(run_on_asyncio, fetch, what=f"loader {loader.name!r}")
+    else:
+        call = fetch
+    return await (call() if admission is None else holding(admission, call))
 
 
 def settle_all(call: Call, cause: BaseException | None, failure: str) -> None:

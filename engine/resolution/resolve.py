@@ -38,7 +38,7 @@ from .outcomes import (
     query_failure,
     timeout_error,
 )
-from .sources import Admission, Sources
+from .sources import Admission, Sources, holding, in_thread_holding, reserve
 from .steps import after_first_step
 
 # What queries report (``outcomes``) is re-exported: the modules around a render import it here.
@@ -81,6 +81,7 @@ class Resolution:
         self.renew = renew  # cached queries an action invalidated: called afresh, never read
         self.sources = sources
         self.admissions: dict[int, Admission] = {}
+        self.reserved: dict[int, Admission] = {}  # asked for as its query started
         self.params = params
         self.request = request
         self.response = response
@@ -143,28 +144,33 @@ class Resolution:
         self._spawn(starting)
 
     def _spawn(self, queries: Iterable[QueryNode]) -> None:
-        """Start ``queries``, in order: a cached one whose value is in memory resolves now,
-        without a task.
+        """Start ``queries``: a cached one whose value is in memory resolves now, without a
+        task; limited ones ask for their places first, most urgent first.
 
         A loop, not recursion: a hit's dependents that are cached too join the queue, so a
         chain of a thousand hits resolves in one call.
         """
         if self.cache is None:  # nothing is cached: a task each
-            for q in queries:
-                self.nursery.start_soon(self._run, q, name=q.task_name)
-            return
-        ready = self._ready
-        ready.extend(queries)
-        if self._resolving:  # the loop below, further up the stack, takes them
-            return
-        self._resolving = True
-        try:
-            while ready:
-                q = ready.popleft()
-                if q.cache is None or q.index in self.renew or not self._from_memory(q):
-                    self.nursery.start_soon(self._run, q, name=q.task_name)
-        finally:
-            self._resolving = False
+            started = list(queries)
+        else:
+            ready = self._ready
+            ready.extend(queries)
+            if self._resolving:  # the loop below, further up the stack, takes them
+                return
+            self._resolving = True
+            started = []
+            try:
+                while ready:
+                    q = ready.popleft()
+                    if q.cache is None or q.index in self.renew or not self._from_memory(q):
+                        started.append(q)
+            finally:
+                self._resolving = False
+        if self.graph.limited:  # (a cached call may never be made: it asks when it is)
+            uncached = [q for q in started if q.cache is None or self.cache is None]
+            reserve(self.sources, uncached, self.reserved)
+        for q in started:
+            self.nursery.start_soon(self._run, q, name=q.task_name)
 
     def _from_memory(self, q: QueryNode) -> bool:
         cache = self.cache
@@ -266,40 +272,28 @@ class Resolution:
         raise timeout_error(self.graph.name, q, started, self.page_deadline, admission)
 
     async def _call(self, q: QueryNode, kwargs: dict[str, Any]) -> Any:
-        in_thread = not (q.is_async or q.batched or q.loop == "asyncio")
-        if q.source is None and not in_thread:  # the common case: no limit
+        if q.source is None and not q.in_thread:  # the common case: no limit
             if q.batched or q.loaders or q.loop == "asyncio":
                 return await self._call_unlimited(q, kwargs)
             return checked(
                 self.graph.name, q, await q.call(**kwargs)
             )  # a frame less while it waits
-        source = self.sources.source(q.source)
-        admission = self.admissions[q.index] = source.admission(q.urgency)
-        if in_thread:
-            try:
-                value = await trio.to_thread.run_sync(
-                    functools.partial(q.call, **kwargs),
-                    abandon_on_cancel=True,
-                    # trio documents any object with its two methods; its stubs say less.
-                    limiter=cast("trio.CapacityLimiter", admission),
-                )
-            except trio.Cancelled:
-                admission.abandon()  # its thread runs on, holding its place until it returns
-                raise
-            finally:
-                self.note(q, "admission.wait_s", admission.wait_s)
-            return checked(self.graph.name, q, value)
+        admission = self.reserved.pop(q.index, None)
+        if admission is None:  # a cached query's call, or a stale one's refresh
+            admission = self.sources.source(q.source).admission(q.urgency)
+            admission.request()
+        self.admissions[q.index] = admission
         try:
-            if not admission.try_acquire():
+            if admission.state == "waiting":
                 if q.loaders:  # its cohort need not wait for its place: its first step ends
                     cast("Batches", self.batches).stepped(q)
-                await admission.acquire_on_behalf_of(admission)
+                await admission.granted()
         finally:
             self.note(q, "admission.wait_s", admission.wait_s)
-        try:
-            return await self._call_unlimited(q, kwargs)
-        finally:
-            admission.release_on_behalf_of(admission)
+        if q.in_thread:
+            value = await in_thread_holding(admission, functools.partial(q.call, **kwargs))
+            return checked(self.graph.name, q, value)
+        return await holding(admission, functools.partial(self._call_unlimited, q, kwargs))
 
     async def _call_unlimited(self, q: QueryNode, kwargs: dict[str, Any]) -> Any:
         if q.batched:

@@ -25,10 +25,15 @@ import heapq
 import itertools
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from operator import attrgetter
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import attrs
 import trio
+
+if TYPE_CHECKING:
+    from ..definition.nodes import QueryNode
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -39,9 +44,14 @@ __all__ = [
     "SourceStatistics",
     "Sources",
     "Urgency",
+    "holding",
+    "in_thread_holding",
+    "reserve",
 ]
 
 logger = logging.getLogger("engine")
+
+T = TypeVar("T")
 
 DEFAULT_SOURCE = "default"
 """The source of every sync query that names none."""
@@ -177,11 +187,9 @@ class _Waiter:
 
 
 class Admission:
-    """One call's place in its source.
-
-    It is also the limiter that ``trio.to_thread.run_sync`` sees, so the place is given
-    back when the thread really ends, not when the query stopped waiting for it.
-    """
+    """One call's place in its source, asked for with :meth:`request` as the call is made
+    and given back when the call really ends (for a call in a thread, when the thread does,
+    not when the query stopped waiting for it: :func:`in_thread_holding`)."""
 
     def __init__(self, source: Source, urgency: Urgency = LEAST_URGENT) -> None:
         self.source = source
@@ -213,12 +221,6 @@ class Admission:
         if self.state != "running":
             await self._await_turn()
             self.state = "running"
-
-    async def acquire_on_behalf_of(self, borrower: object) -> None:
-        if not self.source._take_nowait(borrower):
-            self._queue(borrower)
-            await self._await_turn()
-        self.state = "running"
 
     def _queue(self, borrower: object) -> None:
         source = self.source
@@ -303,3 +305,55 @@ class Sources:
         for name in self.limits:
             self.source(name)
         return tuple(source.statistics() for source in self._run.get().values())
+
+
+def reserve(
+    sources: Sources, queries: Iterable[QueryNode], reserved: MutableMapping[int, Admission]
+) -> None:
+    """Ask for the places of the limited calls among ``queries`` as they start, most urgent
+    first: the free places go by urgency, not to whichever task trio happens to run first
+    (it runs a batch of new tasks in random order)."""
+    limited = [q for q in queries if q.source is not None or q.in_thread]
+    for q in sorted(limited, key=attrgetter("urgency")):
+        admission = reserved[q.index] = sources.source(q.source).admission(q.urgency)
+        admission.request()
+
+
+async def holding(admission: Admission, call: Callable[[], Awaitable[T]]) -> T:
+    """``await call()`` in ``admission``'s place (granted), then give the place back."""
+    try:
+        return await call()
+    finally:
+        admission.release_on_behalf_of(admission)
+
+
+async def in_thread_holding(admission: Admission, call: Callable[[], T]) -> T:
+    """``call()`` in a worker thread that holds ``admission``'s place (granted) until it really
+    ends: a query that stops waiting for it abandons the thread, not the place."""
+    held = _Held(admission)
+    try:
+        return await trio.to_thread.run_sync(
+            call, abandon_on_cancel=True, limiter=cast("trio.CapacityLimiter", held)
+        )
+    except trio.Cancelled:
+        if held.handed_over:
+            admission.abandon()  # its thread runs on, holding its place until it returns
+        else:  # cancelled before trio took the place over
+            admission.release_on_behalf_of(admission)
+        raise
+
+
+class _Held:
+    """The limiter ``trio.to_thread.run_sync`` sees for a call that already holds its place:
+    it gives the place back when the thread really ends."""
+
+    def __init__(self, admission: Admission) -> None:
+        self.admission = admission
+        self.handed_over = False
+        """trio took the place over: it gives it back when the thread ends."""
+
+    async def acquire_on_behalf_of(self, borrower: object) -> None:
+        self.handed_over = True  # the place is taken already
+
+    def release_on_behalf_of(self, borrower: object) -> None:
+        self.admission.release_on_behalf_of(self.admission)
