@@ -107,6 +107,25 @@ def test_runtime_is_the_source_without_comments_blank_lines_or_indentation() -> 
     assert w._minify("  a();\n\n  // note\n\tb(); // kept\n//\n") == "a();\nb(); // kept"
 
 
+def test_every_script_is_read_from_its_file_in_the_package() -> None:
+    # The constants are read once, at import; _script itself must read the named file.
+    scripts = {"runtime.js": w.RUNTIME_JS, "navigate.js": w.NAVIGATE_JS, "actions.js": w.ACTIONS_JS}
+    assert {name: w._script(name) for name in scripts} == scripts
+    assert len(set(scripts.values())) == 3
+
+
+def test_navigation_names_its_setting_on_its_own_script() -> None:
+    runtime, navigate = f"{w.RUNTIME_JS}</script>", f"{w.NAVIGATE_JS}</script>"
+    assert w.Wire().runtime("marked") == (
+        f'<script>{runtime}<script data-navigation="marked">{navigate}'
+    )
+    assert w.Wire("abcdefgh", actions=True).runtime("all") == (
+        f'<script nonce="abcdefgh">{runtime}'
+        f'<script data-navigation="all" nonce="abcdefgh">{navigate}'
+        f'<script nonce="abcdefgh">{w.ACTIONS_JS}</script>'
+    )
+
+
 def test_data_is_safe_json_named_by_query_and_batch() -> None:
     wire = w.Wire("abcdefgh")  # data is not a script to run: it carries no nonce
     assert wire.data("q", {"t": "</script><!--"}) == (

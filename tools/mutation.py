@@ -110,6 +110,9 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_html5.py",
             "tests/test_exports.py",
             "tests/test_contract.py",
+            "tests/test_surrogates.py",
+            "tests/test_navigation.py",
+            "tests/test_wire_encoding.py",
         ),
     ),
     "markup": (
@@ -128,6 +131,7 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/test_jinja_checks.py",
             "tests/test_binding_checks.py",
             "tests/test_escaping.py",
+            "tests/test_template_compile.py",
         ),
     ),
     "contract": (

@@ -53,8 +53,18 @@ def _children(path: str, item: Any) -> Iterator[tuple[str, Any]]:
         for i, child in enumerate(item):
             yield f"{path}[{i}]", child
     else:
-        names: Any = getattr(item, "__struct_fields__", None) or getattr(item, "__slots__", ())
-        fields = {name: getattr(item, name, None) for name in names if isinstance(name, str)}
-        fields.update(getattr(item, "__dict__", {}))
-        for name, child in fields.items():
+        for name, child in _attributes(item).items():
             yield f"{path}.{name}", child
+
+
+def _attributes(item: Any) -> dict[str, Any]:
+    """The slots of every class an object is made of, bases first (a msgspec Struct's fields
+    are slots too), then its ``__dict__``: a subclass's ``__slots__`` names only its own."""
+    attributes: dict[str, Any] = {}
+    for cls in reversed(type(item).__mro__):
+        slots = cls.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name != "__dict__":  # a slot for the instance's dict: its items come below
+                attributes[name] = getattr(item, name, None)  # a slot may be unset
+    attributes.update(getattr(item, "__dict__", {}))
+    return attributes
