@@ -94,6 +94,23 @@ def test_items_are_read_as_the_runtime_reads_them() -> None:
 
 
 @pytest.mark.parametrize(
+    ("html", "items"),
+    [
+        ('<p data-bind="q.a" data-bind="r.b">', ["q.a"]),  # the browser keeps the first
+        ('<p data-bind="{{ x }}" data-bind="r.b">', []),  # decided when rendered
+        ("<p title='see data-bind=q.y' data-bind=\"q.a\">", ["q.a"]),  # text of a title
+        ('<p title="a" DATA-Bind = q.x hidden>', ["q.x"]),
+        ("<p data-bind>", []),
+        ("<p data-binding='q.a' data-bind=''>", []),
+    ],
+)
+def test_an_element_has_one_data_bind_read_as_the_browser_reads_it(
+    html: str, items: list[str]
+) -> None:
+    assert [b.item for b in bindings(html)] == items
+
+
+@pytest.mark.parametrize(
     ("item", "element", "refused"),
     [
         ("href:q.url", "a", None),

@@ -235,3 +235,18 @@ def test_a_slot_in_an_included_template_defaults_to_flow_content(tmp_path: Path)
         source=str(tmp_path / "p.toml"),
     )
     assert [(f.target, f.context) for f in graph.fragments] == [("cell", "flow"), ("more", "flow")]
+
+
+def test_a_filter_no_environment_has_is_a_syntax_error_of_its_own_file(tmp_path: Path) -> None:
+    # Parsing accepts it; compiling finds it, for the template and for what it includes.
+    assert messages(jinja("ok\n{{ product.name | nope }}", uses=("product",))) == [
+        "inline template:2: template syntax error: No filter named 'nope'."
+    ]
+    (tmp_path / "t.html").write_text('ok\n\n{{ product.name | nope }}{% include "b.html" %}')
+    (tmp_path / "a.html").write_text('{% include "b.html" %}')
+    (tmp_path / "b.html").write_text("x\n{{ 1 | nope }}")
+    for name, where in (("t.html", "t.html:3"), ("a.html", "b.html:2")):
+        fragment = Fragment(target="x", uses=("product",), jinja=name, fallback="…")
+        assert messages(page(fragment), tmp_path / "p.toml") == [
+            f"{tmp_path}/{where}: template syntax error: No filter named 'nope'."
+        ]

@@ -19,9 +19,7 @@ __all__ = ["Binding", "bindings"]
 _SKIPPED = re.compile(r"<!--.*?-->", re.DOTALL)
 _RAW_TEXT = re.compile(r"(<(script|style)\b[^>]*>).*?(</\2\s*>)", re.DOTALL | re.IGNORECASE)
 _TAG = re.compile(r"""<([A-Za-z][^\s/>]*)((?:[^<>"']|"[^"]*"|'[^']*')*)>""")
-_DATA_BIND = re.compile(
-    r"""[\s"'/]data-bind\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE
-)
+_ATTRIBUTE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]*)))?""")
 _DYNAMIC = re.compile(r"\{\{|\{%")
 
 # The runtime's rules, word for word (engine/wire/runtime.js, bind).
@@ -77,13 +75,22 @@ def bindings(html: str) -> list[Binding]:
     text = _RAW_TEXT.sub(_keep_lines, _SKIPPED.sub(_keep_lines, html))
     found: list[Binding] = []
     for tag in _TAG.finditer(text):
-        for attribute in _DATA_BIND.finditer(tag[2]):
-            value = next(v for v in attribute.groups() if v is not None)
-            if _DYNAMIC.search(value):
-                continue
-            line = text.count("\n", 0, tag.start()) + 1
-            found.extend(_item(item, tag[1].lower(), line) for item in value.split())
+        value = _data_bind(tag[2])
+        if value is None or _DYNAMIC.search(value):
+            continue
+        line = text.count("\n", 0, tag.start()) + 1
+        found.extend(_item(item, tag[1].lower(), line) for item in value.split())
     return found
+
+
+def _data_bind(attributes: str) -> str | None:
+    """An element's ``data-bind`` as the browser keeps it: the first, if it is written twice
+    (``getAttribute`` reads that one); ``data-bind=`` inside another attribute's value is
+    that value's text."""
+    for attribute in _ATTRIBUTE.finditer(attributes):
+        if attribute[1].lower() == "data-bind":
+            return next((v for v in attribute.groups()[1:] if v is not None), "")
+    return None
 
 
 def _keep_lines(match: re.Match[str]) -> str:

@@ -152,18 +152,13 @@ class JinjaTemplate:
             raise JinjaError(f"cannot read template {label}: {exc.strerror or exc}") from None
         except UnicodeDecodeError as exc:
             raise JinjaError(f"template {label} is not UTF-8: {exc}") from None
-        trees = _parse_all(env, label, text, file)
-        try:
-            if file is None:
-                template = _from_string(env, text)
-            else:
-                template = env.get_template(_loader_name(env, file))
-        except jinja2.TemplateSyntaxError as exc:  # pragma: no cover - parse found it already
-            raise JinjaError(_syntax(exc, label)) from None
+        trees = _parse_all(env, label, text)
+        names = _undeclared(trees)  # compiles each tree: before the template is compiled
+        if file is None:
+            template = _from_string(env, text)
+        else:
+            template = env.get_template(_loader_name(env, file))
         slots = tuple(_slot_uses(env, trees[0][1], label, None, set()))
-        names: set[str] = set()
-        for _, tree in trees:
-            names |= jinja2.meta.find_undeclared_variables(tree)
         return cls(
             template=template,
             source=text,
@@ -210,7 +205,7 @@ def _loader_name(env: jinja2.Environment, file: Path) -> str:
 
 
 def _parse_all(
-    env: jinja2.Environment, label: str, text: str, file: Path | None
+    env: jinja2.Environment, label: str, text: str
 ) -> tuple[tuple[str, nodes.Template], ...]:
     """Parse the template and every template it names literally (includes, imports)."""
     trees: list[tuple[str, nodes.Template]] = []
@@ -239,8 +234,20 @@ def _parse_all(
     return tuple(trees)
 
 
+def _undeclared(trees: tuple[tuple[str, nodes.Template], ...]) -> set[str]:
+    """Names the templates read from their context: found by compiling each one, which is
+    also what finds a filter or a test that no environment has (parsing does not)."""
+    names: set[str] = set()
+    for label, tree in trees:
+        try:
+            names |= jinja2.meta.find_undeclared_variables(tree)
+        except jinja2.TemplateSyntaxError as exc:
+            raise JinjaError(_syntax(exc, label)) from None
+    return names
+
+
 def _syntax(exc: jinja2.TemplateSyntaxError, label: str) -> str:
-    return f"{exc.filename or label}:{exc.lineno}: template syntax error: {exc.message}"
+    return f"{label}:{exc.lineno}: template syntax error: {exc.message}"
 
 
 def _line_of(exc: BaseException, template: jinja2.Template) -> str:

@@ -188,7 +188,7 @@ def _compile(parts: tuple[Part, ...]) -> Callable[[Mapping[str, Any]], str]:
                 lines.append(f"    v = filter_{n}(v)")
             lines.append(f"    s{n} = escape_text(v)")
             pieces.append(f"s{n}")
-    lines.append(f"    return ''.join(({', '.join(pieces)}{',' if len(pieces) == 1 else ''}))")
+    lines.append(f"    return ''.join([{', '.join(pieces)}])")
     namespace: dict[str, Any] = {"lookup": _lookup, "escape_text": escape_text, **filters}
     exec(compile("\n".join(lines), "<engine template>", "exec"), namespace)
     return namespace["render"]  # type: ignore[no-any-return]
