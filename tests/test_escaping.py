@@ -7,6 +7,7 @@ from typing import Any
 
 import jinja2
 import markupsafe
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from markupsafe import Markup
@@ -57,6 +58,27 @@ def test_escape_is_markupsafes_escape(value: Any) -> None:
 def test_escape_text_is_the_text_of_markupsafes_escape(value: Any) -> None:
     ours = escaping.escape_text(value)
     assert type(ours) is str and ours == str(markupsafe.escape(value))
+    assert escaping._escape_text_v2(value) == ours  # what markupsafe 2 gets
+
+
+@pytest.mark.skipif(escaping._inner is None, reason="markupsafe 2: its escape is C already")
+def test_strings_and_numbers_skip_markupsafes_python_wrapper(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What the module is for: a str, int or float (exactly) goes straight to the C core.
+    wrapped: list[Any] = []
+    real = markupsafe.escape
+
+    def escape(value: Any) -> Markup:
+        wrapped.append(value)
+        return real(value)
+
+    monkeypatch.setattr(markupsafe, "escape", escape)
+    values = ["<a&>", 7, -1.5, True, Markup("<b>"), None]
+    texts = ["&lt;a&amp;&gt;", "7", "-1.5", "True", "<b>", "None"]
+    assert [escaping.escape_text(v) for v in values] == texts
+    assert [escaping.escape(v) for v in values] == texts
+    assert wrapped == [True, Markup("<b>"), None] * 2
 
 
 @given(st.lists(VALUES, max_size=5))

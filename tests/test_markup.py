@@ -145,8 +145,10 @@ def test_a_template_with_jinja_syntax_or_an_unknown_filter_is_rejected() -> None
         ),
         ("{{ items[0] }}", "cannot read '{{ items[0] }}': a placeholder is a path"),
         ("{{ a.b() }}", "cannot read '{{ a.b() }}'"),
-        # Long statements are clipped to 57 characters in the message.
+        # Statements longer than 60 characters are clipped to 57 in the message.
         ("{% if " + "x" * 80 + " %}", "'{% if " + "x" * 51 + "...' is Jinja syntax"),
+        ("{% if " + "x" * 51 + " %}", "'{% if " + "x" * 51 + " %}' is Jinja syntax"),  # 60
+        ("{% if " + "x" * 52 + " %}", "'{% if " + "x" * 51 + "...' is Jinja syntax"),  # 61
     ):
         with pytest.raises(TemplateSyntaxError) as caught:
             Template.parse(text)
