@@ -152,13 +152,14 @@ class JinjaTemplate:
             raise JinjaError(f"cannot read template {label}: {exc.strerror or exc}") from None
         except UnicodeDecodeError as exc:
             raise JinjaError(f"template {label} is not UTF-8: {exc}") from None
-        trees = _parse_all(env, label, text)
+        parsed = _parse_all(env, label, text)
+        trees = tuple(parsed.values())
         names = _undeclared(trees)  # compiles each tree: before the template is compiled
         if file is None:
             template = _from_string(env, text)
         else:
             template = env.get_template(_loader_name(env, file))
-        slots = tuple(_slot_uses(env, trees[0][1], label, None, set()))
+        slots = tuple(_slot_uses(parsed, trees[0][1], label, None, set()))
         return cls(
             template=template,
             source=text,
@@ -204,34 +205,34 @@ def _loader_name(env: jinja2.Environment, file: Path) -> str:
     raise JinjaError(f"template {file} is outside {', '.join(loader.searchpath)}")
 
 
-def _parse_all(
-    env: jinja2.Environment, label: str, text: str
-) -> tuple[tuple[str, nodes.Template], ...]:
-    """Parse the template and every template it names literally (includes, imports)."""
-    trees: list[tuple[str, nodes.Template]] = []
-    seen: set[str] = set()
+Parsed = dict[str | None, tuple[str, nodes.Template]]
+"""The label and syntax tree of a template (``None``) and of each template it names."""
 
-    def parse(label: str, text: str) -> None:
+
+def _parse_all(env: jinja2.Environment, label: str, text: str) -> Parsed:
+    """Parse the template and every template it names literally (includes, imports)."""
+    parsed: Parsed = {}
+
+    def parse(name: str | None, label: str, text: str) -> None:
         try:
             tree = env.parse(text, filename=label)
         except jinja2.TemplateSyntaxError as exc:
             raise JinjaError(_syntax(exc, label)) from None
-        trees.append((label, tree))
-        for name in jinja2.meta.find_referenced_templates(tree):
-            if name is None or name in seen:
+        parsed[name] = (label, tree)
+        for included in jinja2.meta.find_referenced_templates(tree):
+            if included is None or included in parsed:
                 continue
-            seen.add(name)
             try:
-                source, filename, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+                source, filename, _ = env.loader.get_source(env, included)  # type: ignore[union-attr]
             except jinja2.TemplateNotFound:
                 roots = ", ".join(env.loader.searchpath)  # type: ignore[union-attr]
                 raise JinjaError(
-                    f"{label}: template {name!r} not found (looked in {roots})"
+                    f"{label}: template {included!r} not found (looked in {roots})"
                 ) from None
-            parse(filename or name, source)
+            parse(included, filename or included, source)
 
-    parse(label, text)
-    return tuple(trees)
+    parse(None, label, text)
+    return parsed
 
 
 def _undeclared(trees: tuple[tuple[str, nodes.Template], ...]) -> set[str]:
@@ -271,7 +272,7 @@ _REPEATING = {
 
 
 def _slot_uses(
-    env: jinja2.Environment,
+    parsed: Parsed,
     node: nodes.Node,
     label: str,
     inside: str | None,
@@ -294,20 +295,16 @@ def _slot_uses(
         return
     if isinstance(node, nodes.Include) and isinstance(node.template, nodes.Const):
         name = node.template.value
-        if name not in including and env.loader is not None:
-            try:
-                source, filename, _ = env.loader.get_source(env, name)
-            except jinja2.TemplateNotFound:
-                return  # reported when parsing
-            tree = env.parse(source, filename=filename)
-            yield from _slot_uses(env, tree, filename or name, inside, including | {name})
+        if name not in including and name in parsed:  # each literal name was parsed
+            label, tree = parsed[name]
+            yield from _slot_uses(parsed, tree, label, inside, including | {name})
         return
     for kind, what in _REPEATING.items():
         if isinstance(node, kind):
             inside = inside or what
             break
     for child in node.iter_child_nodes():
-        yield from _slot_uses(env, child, label, inside, including)
+        yield from _slot_uses(parsed, child, label, inside, including)
 
 
 @attrs.frozen
