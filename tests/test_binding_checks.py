@@ -124,6 +124,7 @@ def test_an_element_has_one_data_bind_read_as_the_browser_reads_it(
     [
         ("href:q.url", "a", None),
         (".on:q.flag", "b", None),  # a class may be called anything
+        (".x:q.flag", "b", None),  # one letter is a class too
         ("title:q.t", "b", None),
         ("onclick:q.code", "b", "event handler attributes are never bound"),
         ("OnMouseOver:q.code", "b", "event handler attributes are never bound"),

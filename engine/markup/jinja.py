@@ -215,7 +215,7 @@ def _parse_all(env: jinja2.Environment, label: str, text: str) -> Parsed:
 
     def parse(name: str | None, label: str, text: str) -> None:
         try:
-            tree = env.parse(text, filename=label)
+            tree = env.parse(text)  # errors are named by label (_syntax)
         except jinja2.TemplateSyntaxError as exc:
             raise JinjaError(_syntax(exc, label)) from None
         parsed[name] = (label, tree)
