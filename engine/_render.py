@@ -41,6 +41,7 @@ __all__ = [
     "render",
     "render_changes",
     "render_fragment",
+    "render_in",
     "render_to_bytes",
     "renew_cached",
 ]
@@ -92,7 +93,32 @@ async def render(
     queries that declare a cache policy (in process by default; ``engine.RedisStore`` to share
     them between workers).
     """
-    graph = as_graph(page)
+    await render_in(
+        None, as_graph(page), sink, params=params, request=request, response=response,
+        resources=resources, mode=mode, nonce=nonce, tracer=tracer, on_error=on_error,
+        sources=sources, cache=cache,
+    )  # fmt: skip
+
+
+async def render_in(
+    nursery: trio.Nursery | None,
+    graph: Graph,
+    sink: Sink,
+    *,
+    params: Mapping[str, str] | None = None,
+    request: Request | None = None,
+    response: Response | None = None,
+    resources: Mapping[str, Any] | None = None,
+    mode: Mode | None = None,
+    nonce: str | None = None,
+    tracer: Tracer | None = None,
+    on_error: ErrorHook | None = None,
+    sources: Sources = DEFAULT_SOURCES,
+    cache: CacheStore = DEFAULT_STORE,
+) -> None:
+    """:func:`render`, its queries started in ``nursery`` when one is given: ``engine.asgi.App``
+    gives the request's own, which also holds the watcher for the client leaving, so an open
+    stream holds one nursery, not two (the caller cancels what is left when it returns)."""
     chosen = mode or graph.page.mode
     if chosen not in _MODES:
         raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {chosen!r}")
@@ -104,15 +130,19 @@ async def render(
     given = resources or {}
     if graph.resources is not None and any(name not in given for name in graph.resource_names):
         async with _resources(graph, graph.resource_names, given) as opened:
-            await render(
-                graph, sink, request=request, response=response, resources=opened, mode=chosen,
-                nonce=nonce, tracer=tracer, on_error=on_error, sources=sources, cache=cache,
+            await render_in(  # its queries in a nursery inside, closed before the resources
+                None, graph, sink, request=request, response=response, resources=opened,
+                mode=chosen, nonce=nonce, tracer=tracer, on_error=on_error, sources=sources,
+                cache=cache,
             )  # fmt: skip
         return
     # What follows holds as few frames and objects as it can: an open stream keeps them all
-    # (so no context manager for resources App already passed, and the nursery opened here).
+    # (so no context manager for resources App already passed).
     inputs = Inputs(values, request, response or Response(secure=request.secure), given, cache)
     writer = Writer(graph, chosen, wire, sink, tracer, on_error, sources, inputs)
+    if nursery is not None:
+        await writer.page(nursery)
+        return
     failure: Exception | None = None
     async with trio.open_nursery() as nursery:
         try:

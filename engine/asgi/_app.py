@@ -20,15 +20,13 @@ from schemas import Mode
 
 from .._errors import NoAsyncioHost, ParameterError, Redirect, RenderError
 from .._logs import printable
-from .._render import render, render_changes, render_fragment
-from ..caching import CacheStore
+from .._render import render_changes, render_fragment, render_in
 from ..context.request import Request as PageRequest
 from ..context.response import Response as Head
 from ..definition.navigation import navigation_view
 from ..observe import tracing_for
 from ..resolution.bridge import require_asyncio_host
 from ..resolution.resolve import Tracer
-from ..resolution.sources import Sources
 from ._actions import (
     ACTION_MODE,
     VARY,
@@ -241,7 +239,7 @@ class App:
                 else:
                     response.watch_client = watch
                 outcome = await _respond(
-                    plan, response, head, self.resources, nonce, tracer, opts.sources, opts.cache
+                    plan, response, head, self.resources, nonce, tracer, opts, request_scope
                 )
                 if response.connection_reset:
                     # The connection was reset: let the server see it go before returning,
@@ -283,8 +281,8 @@ async def _respond(
     app_resources: AppResources,
     nonce: str | None,
     tracer: Tracer | None,
-    sources: Sources,
-    cache: CacheStore,
+    opts: Options,
+    request_scope: trio.Nursery,
 ) -> str:
     """Answer the request; return the outcome for the access log, never raise (but Cancelled).
 
@@ -310,8 +308,8 @@ async def _respond(
                         head,
                         resources,
                         nonce=nonce,
-                        sources=sources,
-                        cache=cache,
+                        sources=opts.sources,
+                        cache=opts.cache,
                         fetch=plan.mode == ACTION_MODE,
                     )
                     if plan.submitted.invalid is not None:
@@ -328,8 +326,8 @@ async def _respond(
                         resources=resources,
                         nonce=nonce,
                         tracer=tracer,
-                        sources=sources,
-                        cache=cache,
+                        sources=opts.sources,
+                        cache=opts.cache,
                     )
                     if not response.started:  # nothing changed on the page: the head only
                         await response.write(b"")
@@ -343,11 +341,12 @@ async def _respond(
                         resources=resources,
                         nonce=nonce,
                         tracer=tracer,
-                        sources=sources,
-                        cache=cache,
+                        sources=opts.sources,
+                        cache=opts.cache,
                     )
                 else:
-                    await render(
+                    await render_in(
+                        request_scope,
                         plan.graph,
                         response,
                         request=page_request,
@@ -356,8 +355,8 @@ async def _respond(
                         mode=cast("Mode", plan.mode),
                         nonce=nonce,
                         tracer=tracer,
-                        sources=sources,
-                        cache=cache,
+                        sources=opts.sources,
+                        cache=opts.cache,
                     )
             except HeadComplete:
                 await response.finish()

@@ -58,6 +58,9 @@ DEFAULT_SOURCES = Sources()
 """The limits of renders given none: one ``default`` source of 40 places per process."""
 
 
+_UNUSED_QUEUE: deque[QueryNode] = deque(maxlen=0)
+
+
 class Resolution:
     """The queries of one render, started in ``nursery`` as their inputs arrive."""
 
@@ -106,7 +109,9 @@ class Resolution:
         self.cache = (
             Lookup(cache, graph.name, self.note) if cache is not None and graph.cached else None
         )
-        self._ready: deque[QueryNode] = deque()
+        # A deque's first block is 0.6 KiB that an open stream would hold: only _spawn's cache
+        # branch uses one, so a render without a cache shares an empty one it never touches.
+        self._ready = deque[QueryNode]() if self.cache is not None else _UNUSED_QUEUE
         self._resolving = False
 
     def note(self, q: QueryNode, key: str, value: Any) -> None:

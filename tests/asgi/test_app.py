@@ -532,9 +532,18 @@ def tasks_below(task: trio.lowlevel.Task) -> int:
     return sum(1 + tasks_below(child) for n in task.child_nurseries for child in n.child_tasks)
 
 
-async def test_an_open_stream_holds_three_tasks_whatever_its_write_timeout(autojump_clock) -> None:
+def nurseries_below(task: trio.lowlevel.Task) -> int:
+    return sum(
+        1 + sum(nurseries_below(child) for child in n.child_tasks) for n in task.child_nurseries
+    )
+
+
+async def test_an_open_stream_holds_three_tasks_and_one_nursery_whatever_its_write_timeout(
+    autojump_clock,
+) -> None:
     # The request, its disconnect watcher and its slow query: write_timeout is watched by one
-    # task per run for every response (S3: thousands of open streams each pay per task).
+    # task per run for every response (S3: thousands of open streams each pay per task). The
+    # watcher and the queries share the request's nursery (each nursery is about 1 KiB).
     async def slow() -> str:
         await trio.sleep(100)
         return "late"
@@ -547,10 +556,12 @@ async def test_an_open_stream_holds_three_tasks_whatever_its_write_timeout(autoj
     )
     app = App({"/": page}, write_timeout=10)
     async with trio.open_nursery() as nursery:
+        before = nurseries_below(trio.lowlevel.current_task())
         for _ in range(4):
             nursery.start_soon(lambda: call(app, "/"))
         await trio.testing.wait_all_tasks_blocked()
         assert tasks_below(trio.lowlevel.current_task()) == 4 * 3
+        assert nurseries_below(trio.lowlevel.current_task()) == before + 4 * 1
         nursery.cancel_scope.cancel()
 
 
