@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 import trio
 
@@ -288,12 +288,13 @@ class RequestLoader(Generic[K, V]):
     async def load(self, key: K) -> V:
         """The value for ``key``; raises what the loader returned for it if that is an
         exception, or a :class:`~engine.QueryError` if the call failed or left it out."""
+        values: list[V]
         if self._query.loop == "asyncio":
-            [value] = await self._batches.from_asyncio(self._query, self._loader, (key,))
-            return cast(V, value)
-        entries = self._batches.ask(self._query, self._loader, (key,))
-        [value] = await self._batches.wait(self._query, self._loader, entries)
-        return cast(V, value)
+            values = await self._batches.from_asyncio(self._query, self._loader, (key,))
+        else:
+            entries = self._batches.ask(self._query, self._loader, (key,))
+            values = await self._batches.wait(self._query, self._loader, entries)
+        return values[0]
 
     async def load_many(self, keys: Iterable[K]) -> list[V]:
         """The values for ``keys``, in order, asked for in one go (one call if none is

@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from typing import Any, TypeVar, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import trio
 
@@ -108,7 +108,7 @@ async def _await(make: Callable[[], Awaitable[T]]) -> T:
 
 
 async def _first_step(make: Callable[[], Awaitable[T]], stepped: Callable[[], None]) -> T:
-    return await after_first_step(cast("Coroutine[Any, Any, T]", make()), stepped)
+    return await after_first_step(make(), stepped)
 
 
 def on_trio(fn: Callable[[], None]) -> Callable[[], None]:

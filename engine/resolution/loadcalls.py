@@ -55,7 +55,8 @@ class Call:
 
     def unwanted(self) -> bool:
         """Nobody waits for any of its keys, and it holds no place yet (nor a thread)."""
-        admitted = self.admission is not None and self.admission.state not in ("new", "waiting")
+        # Its admission is asked for as it is made (``Batches._send``): never still new.
+        admitted = self.admission is not None and self.admission.state != "waiting"
         return not admitted and not any(e.waiters for e in self.entries)
 
 

@@ -12,14 +12,11 @@ import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, cast
+from typing import Any
 
 import trio
 
-from .._errors import (
-    DependencyFailed,
-    QueryError,
-)
+from .._errors import DependencyFailed, QueryError
 from ..caching import CacheStore, Lookup
 from ..caching.keys import constant_key
 from ..context.request import Request
@@ -96,7 +93,6 @@ class Resolution:
         self.values: list[Any] = [None] * len(graph.queries)
         self.settled = [False] * len(graph.queries)
         self.waiting_on = list(graph.dependency_counts)
-        self.page_deadline = math.inf
         self.seq = 0
         self.batch_credits: dict[int, trio.Semaphore] = {}
         self.notes: dict[int, dict[str, Any]] = {}
@@ -232,7 +228,8 @@ class Resolution:
         if q.resources:
             kwargs.update((r, self.resources[r]) for r in q.resources)
         if q.loaders:
-            batches = cast("Batches", self.batches)
+            batches = self.batches
+            assert batches is not None  # a page whose queries use loaders has its batches
             kwargs.update((item.name, batches.handle(q, item)) for item in q.loaders)
         return kwargs
 
@@ -263,7 +260,7 @@ class Resolution:
             self._succeed(q, value)
         finally:
             if q.loaders:  # it may have failed before its first step
-                cast("Batches", self.batches).stepped(q)
+                self._stepped(q)
 
     async def _call_timed(
         self, q: QueryNode, kwargs: dict[str, Any], cached: Callable[[], Awaitable[Any]] | None
@@ -280,9 +277,8 @@ class Resolution:
         if q.source is None and not q.in_thread:  # the common case: no limit
             if q.batched or q.loaders or q.loop == "asyncio":
                 return await self._call_unlimited(q, kwargs)
-            return checked(
-                self.graph.name, q, await q.call(**kwargs)
-            )  # a frame less while it waits
+            # A frame less while it waits.
+            return checked(self.graph.name, q, await q.call(**kwargs))
         admission = self.reserved.pop(q.index, None)
         if admission is None:  # a cached query's call, or a stale one's refresh
             admission = self.sources.source(q.source).admission(q.urgency)
@@ -291,7 +287,7 @@ class Resolution:
         try:
             if admission.state == "waiting":
                 if q.loaders:  # its cohort need not wait for its place: its first step ends
-                    cast("Batches", self.batches).stepped(q)
+                    self._stepped(q)
                 await admission.granted()
         finally:
             self.note(q, "admission.wait_s", admission.wait_s)
@@ -300,11 +296,16 @@ class Resolution:
             return checked(self.graph.name, q, value)
         return await holding(admission, functools.partial(self._call_unlimited, q, kwargs))
 
+    def _stepped(self, q: QueryNode) -> None:
+        """``q``'s first step ended: the loads of the queries started with it may go out."""
+        assert self.batches is not None  # only a query with loaders says so
+        self.batches.stepped(q)
+
     async def _call_unlimited(self, q: QueryNode, kwargs: dict[str, Any]) -> Any:
         if q.batched:
             await self._run_batches(q, kwargs)
             return None
-        stepped = functools.partial(cast("Batches", self.batches).stepped, q) if q.loaders else None
+        stepped = functools.partial(self._stepped, q) if q.loaders else None
         if q.loop == "asyncio":
             call = functools.partial(q.call, **kwargs)
             return checked(self.graph.name, q, await run_on_asyncio(call, first_step=stepped))

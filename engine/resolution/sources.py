@@ -27,7 +27,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from operator import attrgetter
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 import trio
@@ -333,7 +333,9 @@ async def in_thread_holding(admission: Admission, call: Callable[[], T]) -> T:
     held = _Held(admission)
     try:
         return await trio.to_thread.run_sync(
-            call, abandon_on_cancel=True, limiter=cast("trio.CapacityLimiter", held)
+            call,
+            abandon_on_cancel=True,
+            limiter=held,  # type: ignore[arg-type]  # what trio documents; its stubs say less
         )
     except trio.Cancelled:
         if held.handed_over:

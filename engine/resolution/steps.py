@@ -10,7 +10,7 @@ untouched.
 from __future__ import annotations
 
 import types
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar, cast
 
 __all__ = ["after_first_step"]
@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 @types.coroutine
 def after_first_step(
-    coroutine: Coroutine[Any, Any, T], stepped: Callable[[], None]
+    coroutine: Awaitable[T], stepped: Callable[[], None]
 ) -> Generator[Any, Any, T]:
     """Await ``coroutine``, calling ``stepped`` once its first step has ended.
 
