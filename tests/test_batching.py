@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 import pytest
 import trio
+import trio.testing
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -663,6 +664,41 @@ async def test_a_key_asked_for_as_its_call_is_given_up_is_fetched_again(autojump
         assert [type(e) for e in errors] == [engine.QueryTimeout], errors
         assert "<p id=later>user1</p>" in html
         assert recorder.calls == [[1], [1]]
+
+
+async def test_a_key_asked_for_before_its_call_is_given_up_is_fetched_again_when_awaited() -> None:
+    # A query on asyncio asks for its keys on trio (through trio's token) and starts waiting
+    # for them in a task of its own, a scheduler turn later. If meanwhile every query waiting
+    # for the call gives up and the call ends, the key is fetched again for the late query,
+    # not answered with the cancellation of a call it never gave up on.
+    calls: list[list[int]] = []
+
+    async def fetch(keys: list[int]) -> dict[int, str]:
+        calls.append(keys)
+        if len(calls) == 1:
+            await trio.sleep_forever()
+        return {k: f"user{k}" for k in keys}
+
+    users = engine.Loader(fetch, name="users")
+    graph = Graph.build(page_of(users, {"hasty": (loading(1), ()), "late": (loading(1), ())}))
+    hasty, late = (graph.queries[graph.query_index[name]] for name in ("hasty", "late"))
+    giving_up = trio.CancelScope()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            batches = Batches(graph.name, nursery, Sources(), {}, lambda *_: None)
+            asked = batches.ask(hasty, users, [1])  # no cohort: the call goes out at once
+
+            async def hasty_waits() -> None:
+                with giving_up:
+                    await batches.wait(hasty, users, asked)
+
+            nursery.start_soon(hasty_waits)
+            await trio.testing.wait_all_tasks_blocked()  # hasty waits, the call is in fetch
+            late_asked = batches.ask(late, users, [1])  # the same call's key, not yet awaited
+            giving_up.cancel()  # nobody waits for the call now: it is cancelled
+            await trio.testing.wait_all_tasks_blocked()  # and has ended
+            assert await batches.wait(late, users, late_asked) == ["user1"]
+    assert calls == [[1], [1]]
 
 
 def _collect(errors: list[BaseException], page: str, node: str, error: BaseException) -> None:

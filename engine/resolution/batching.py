@@ -232,9 +232,9 @@ class Batches:
                 raise
             settle_all(call, exc, f"failed: {type(exc).__name__}: {exc}")
         else:
-            if call.scope.cancelled_caught:  # every query waiting for it gave up
-                self._forget(call)
-            else:
+            # If every query waiting for it gave up, its entries stay unsettled: whoever holds
+            # one asks for its key again (``_given_up``).
+            if not call.scope.cancelled_caught:
                 distribute(call, result)
         finally:
             if admission is not None:
@@ -242,17 +242,11 @@ class Batches:
                     for q in entry.waiters:
                         self.note(q, "admission.wait_s", admission.wait_s)
 
-    def _forget(self, call: Call) -> None:
-        memo = self.memo[call.loader]
-        for entry in call.entries:
-            if memo.get(entry.key) is entry:
-                del memo[entry.key]  # a later load asks again
-            entry.settle(None, "was cancelled: every query waiting for it gave up")
-
 
 def _given_up(entry: Entry) -> bool:
-    """Its call was cancelled (every query waiting for it gave up) but has not ended yet: a
-    query asking for its key now must not join it, or it would fail with the cancellation."""
+    """Its call was cancelled because every query waiting for it gave up: a query that asks
+    for its key now, or asked before and waits only now, must not wait for that call but ask
+    again (the entry is never settled, so the cancellation reaches no query)."""
     call = entry.call
     return call is not None and call.scope.cancel_called and not entry.settled
 
