@@ -701,6 +701,28 @@ async def test_a_key_asked_for_before_its_call_is_given_up_is_fetched_again_when
     assert calls == [[1], [1]]
 
 
+async def test_a_load_shielded_from_the_render_ending_is_told_its_call_was_cancelled(
+    autojump_clock,
+) -> None:
+    # When the render ends (the client left, the caller cancelled it), a call in flight ends
+    # with it; a query that shielded its load from cancellation must be told so, not left
+    # waiting forever for the call's answer (nor handed no value as if it were one).
+    async def fetch(keys: list[int]) -> dict[int, str]:
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def shielded(users: engine.RequestLoader[int, str], ready: int) -> str:
+        # Shielded from the render's end, but not forever: a load left waiting fails the test.
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + 5):
+            return await users.load(1)
+
+    page = page_of(engine.Loader(fetch, name="users"), {"a": (shielded, ("ready",))})
+    errors: list[str] = []
+    with trio.move_on_after(1):
+        await render(page, on_error=lambda p, n, e: errors.append(str(e)))
+    assert errors == ["page 'batching', query 'a': loader 'users' was cancelled"]
+
+
 def _collect(errors: list[BaseException], page: str, node: str, error: BaseException) -> None:
     errors.append(error)
 

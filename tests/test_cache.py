@@ -209,10 +209,18 @@ async def test_a_cached_not_found_stays_a_404(autojump_clock) -> None:
             ),
         ),
     )
+    errors: list[str] = []
     for _ in range(2):
         with pytest.raises(engine.NotFound, match="no product 7"):
-            await engine.render_to_bytes(page, params={"product_id": "7"})
+            await engine.render(
+                page,
+                _discard,
+                params={"product_id": "7"},
+                on_error=lambda page, node, error: errors.append(str(error)),
+            )
     assert calls == 1
+    # Called, then served from memory: the query's failure reads the same both times.
+    assert errors == ["page 'product', query 'product': NotFound: no product 7"] * 2
 
 
 async def _discard(data: bytes) -> None:

@@ -192,8 +192,8 @@ async def test_query_timeout_and_page_deadline(autojump_clock) -> None:
     )
     timeline = await render_timeline(p)
     assert timeline.time_of("b") == 0.5 and timeline.time_of("c") == 2.0
-    assert "timed out after 0.5 s" in str(timeline.queries["stuck"].error)
-    assert "page deadline passed" in str(timeline.queries["late"].error)
+    assert str(timeline.queries["stuck"].error) == "page 't', query 'stuck': timed out after 0.5 s"
+    assert str(timeline.queries["late"].error) == "page 't', query 'late': the page deadline passed"
     assert timeline.writes[-1].time == 2.0
     assert_contract(timeline)
 

@@ -188,10 +188,11 @@ class Batches:
     def _send(self, forming: Mapping[Loader[Any, Any], list[tuple[int, int, Entry]]]) -> None:
         for loader, asked in forming.items():
             # The keys in the order their queries are declared, then asked: the same call,
-            # with the same keys in the same order, on every run.
+            # with the same keys in the same order, on every run. (Each ask has a count of its
+            # own, so two entries are never compared.)
             entries: list[Entry] = []
             seen: set[int] = set()
-            for *_, entry in sorted(asked, key=lambda a: a[:2]):
+            for *_, entry in sorted(asked):
                 if entry.call is None and id(entry) not in seen:
                     seen.add(id(entry))
                     entries.append(entry)

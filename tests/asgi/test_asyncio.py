@@ -118,7 +118,13 @@ async def test_a_pure_trio_host_refuses_the_page_before_the_first_byte() -> None
         await engine.render(pages.shop, sink)
     assert written == []
     assert caught.value.status_code == 500 and caught.value.page == "asyncio-shop"
-    assert "queries 'products', 'weather' run on asyncio" in str(caught.value)
+    assert str(caught.value) == (  # the fix, whole: the hosts that run such pages
+        "page 'asyncio-shop': queries 'products', 'weather' run on asyncio"
+        ' (loop = "asyncio" or @engine.on_asyncio) but no asyncio loop hosts this render'
+        " (a pure trio host: trio.run or Hypercorn's trio worker); serve it from an asyncio"
+        " server (uvicorn, `hypercorn --worker-class asyncio`, Starlette/FastAPI) or with"
+        " `engine serve`/`engine render`, which pick an asyncio host for such pages"
+    )
     with pytest.raises(engine.NoAsyncioHost):
         await engine.render_fragment(pages.shop, "weather", sink)
 
