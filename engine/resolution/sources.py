@@ -202,7 +202,6 @@ class Admission:
         self.wait_s = 0.0
         """Seconds it waited for its place (0 when one was free)."""
         self._waiter: _Waiter | None = None
-        self._queued_at = 0.0
 
     def try_acquire(self) -> bool:
         """Take a place for itself now, if one is free and no call waits (no checkpoint)."""
@@ -228,7 +227,7 @@ class Admission:
         if source.waiting == 0:  # once per episode, not once per waiting call
             logger.warning("%s: queries wait for a place", source.describe())
         self.state = "waiting"
-        self._queued_at = trio.current_time()
+        self._queued_at = trio.current_time()  # read only once it waits (``_await_turn``)
         self._waiter = _Waiter(borrower)
         source._queue_up(self._waiter, self.urgency, self.arrival)
 
