@@ -437,6 +437,31 @@ async def test_partial_fragment_render_for_refresh(autojump_clock) -> None:
         await engine.render_fragment(p, "zz", sink)
 
 
+async def test_each_query_gets_every_parameter_it_declares_though_others_share_them() -> None:
+    # `a` is read once for both queries; `second` still gets `b`, declared after it. Rendered
+    # alone, `y` reads only its own query's parameters (`c` may be absent), including those of
+    # a query declared after one it does not need.
+    async def first(a: int, c: int) -> int:
+        return a + c
+
+    async def second(a: int, b: int) -> int:
+        return 10 * a + b
+
+    p = page(
+        frag("x", "first"),
+        frag("y", "second"),
+        queries=(
+            Query(name="first", call=first, result=int, params=("a", "c")),
+            Query(name="second", call=second, result=int, params=("a", "b")),
+        ),
+    )
+    html = await engine.render_to_bytes(p, params={"a": "1", "b": "2", "c": "3"})
+    assert b'<?start name="x">[4]<?end>' in html and b'<?start name="y">[12]<?end>' in html
+    sink = Sink()
+    await engine.render_fragment(p, "y", sink, params={"a": "1", "b": "2"})
+    assert sink.html == '<template for="y"><?start name="y">[12]<?end></template>'
+
+
 async def test_renderer_failures_are_isolated(autojump_clock) -> None:
     def explode(q: int) -> str:
         raise KeyError("oops")
