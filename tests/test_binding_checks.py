@@ -95,11 +95,11 @@ def test_items_are_read_as_the_runtime_reads_them() -> None:
 
 def test_lines_count_through_what_is_not_read() -> None:
     html = (
-        "<script>\nvar a = '<b data-bind=\"no.x\">';\n</script\n>"  # lines 1 to 4
-        '<i data-bind="q.a">\n<!--\n\n-->'  # 4 to 7
+        "\n<script>\nvar a = '<b data-bind=\"no.x\">';\n</script\n>"  # lines 1 to 5
+        '<i data-bind="q.a">\n<!--\n\n-->'  # 5 to 8
         '<b data-bind="q.b"><style>\n</style><<!--\n--> data-bind="q.c">'  # text, not a tag
     )
-    assert [(b.item, b.line) for b in bindings(html)] == [("q.a", 4), ("q.b", 7)]
+    assert [(b.item, b.line) for b in bindings(html)] == [("q.a", 5), ("q.b", 8)]
 
 
 @pytest.mark.parametrize(
