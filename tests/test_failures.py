@@ -14,6 +14,7 @@ import trio
 
 import engine
 from engine import Fragment, Page, Query, Shell
+from engine.resolution.resolve import Event, Resolution
 
 MODES = ("out-of-order", "in-order", "buffered")
 SHELL = '<!doctype html><html><head><meta charset="utf-8"></head><body>{}</body></html>'
@@ -224,6 +225,39 @@ async def test_a_failing_head_of_a_deep_chain_fails_it_without_recursion(
     assert hooked == ["q0"]  # the dependents fail with it, reported as DependencyFailed only
     assert "<!--engine:failed--><p>broken</p>" in sink.html and "fine" in sink.html
     assert sink.html.endswith(TAIL)
+
+
+async def test_a_failure_reaches_each_dependent_once_naming_it() -> None:
+    # A diamond: `b` and `c` depend on `a`, `d` on both. When `a` fails, each dependent fails
+    # once (reached through `b` first, `d` is not failed again through `c`), named in its error.
+    async def broken() -> int:
+        raise ValueError("a broke")
+
+    async def after(**previous: int) -> int:
+        return 1
+
+    p = Page(
+        name="diamond",
+        shell=Shell(html=SHELL.format('<?marker name="d">')),
+        queries=(
+            Query(name="a", call=broken, result=int),
+            Query(name="b", call=after, result=int, depends_on=("a",)),
+            Query(name="c", call=after, result=int, depends_on=("a",)),
+            Query(name="d", call=after, result=int, depends_on=("b", "c")),
+        ),
+        fragments=(Fragment(target="d", uses=("d",), template="{{ d }}"),),
+    )
+    graph = engine.Graph.build(p)
+    events: list[Event] = []
+    async with trio.open_nursery() as nursery:
+        Resolution(graph, {}, nursery, events.append).start()
+    failed = sorted((graph.queries[e.query].name, str(e.error)) for e in events)
+    assert failed == [
+        ("a", "page 'diamond', query 'a': ValueError: a broke"),
+        ("b", "page 'diamond', query 'b': depends on 'a', which failed"),
+        ("c", "page 'diamond', query 'c': depends on 'a', which failed"),
+        ("d", "page 'diamond', query 'd': depends on 'b', which failed"),
+    ]
 
 
 class Collect:

@@ -183,17 +183,24 @@ async def test_query_timeout_and_page_deadline(autojump_clock) -> None:
         frag("a", "quick"),
         frag("b", "stuck"),
         frag("c", "late"),
+        frag("d", "patient"),
         queries=(
             Query(name="quick", call=sleeper(1, 0.1), result=int),
             Query(name="stuck", call=sleeper(1, 60), result=int, timeout=0.5),
             Query(name="late", call=sleeper(1, 60), result=int),
+            # Its own timeout would pass after the page's deadline: the deadline is the reason.
+            Query(name="patient", call=sleeper(1, 60), result=int, timeout=10),
         ),
         deadline=2.0,
     )
     timeline = await render_timeline(p)
-    assert timeline.time_of("b") == 0.5 and timeline.time_of("c") == 2.0
+    assert timeline.time_of("b") == 0.5 and timeline.time_of("c") == timeline.time_of("d") == 2.0
     assert str(timeline.queries["stuck"].error) == "page 't', query 'stuck': timed out after 0.5 s"
     assert str(timeline.queries["late"].error) == "page 't', query 'late': the page deadline passed"
+    assert (
+        str(timeline.queries["patient"].error)
+        == "page 't', query 'patient': the page deadline passed"
+    )
     assert timeline.writes[-1].time == 2.0
     assert_contract(timeline)
 
