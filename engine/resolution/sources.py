@@ -151,9 +151,7 @@ class Source:
             raise
 
     def _enqueue(self, waiter: _Waiter, urgency: Urgency, arrival: int) -> None:
-        entry = (urgency, arrival, waiter)
-        waiter.entry = entry
-        waiter.arrival = arrival
+        entry = waiter.entry = (urgency, arrival, waiter)
         heapq.heappush(self._queue, entry)
 
     def _give_back(self, borrower: object) -> None:
@@ -175,15 +173,17 @@ class Source:
 
 
 class _Waiter:
-    __slots__ = ("admitted", "arrival", "borrower", "entry", "gone", "granted")
+    __slots__ = ("admitted", "borrower", "entry", "gone", "granted")
+
+    entry: tuple[Urgency, int, _Waiter]
+    """Its latest place in the queue, set as it is queued (``Source._enqueue``): an older
+    entry of the same waiter is skipped when popped."""
 
     def __init__(self, borrower: object) -> None:
         self.borrower = borrower
         self.admitted = trio.Event()
         self.granted = False
         self.gone = False
-        self.entry: tuple[Urgency, int, _Waiter] | None = None
-        self.arrival = 0
 
 
 class Admission:
@@ -249,7 +249,7 @@ class Admission:
         self.urgency = urgency
         waiter = self._waiter
         if waiter is not None and not waiter.granted:
-            self.source._enqueue(waiter, urgency, waiter.arrival)
+            self.source._enqueue(waiter, urgency, self.arrival)
 
     def release_on_behalf_of(self, borrower: object) -> None:
         if self.state == "abandoned":
