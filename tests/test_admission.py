@@ -115,6 +115,41 @@ async def test_the_first_places_go_by_urgency_whatever_order_trio_runs_the_tasks
         assert waves == [(0, "q0"), (0, "q5"), (1, "q1"), (1, "q2"), (2, "q3"), (2, "q4")]
 
 
+async def test_a_cached_querys_call_waits_for_its_place_as_urgently_as_its_query(
+    autojump_clock,
+) -> None:
+    # A cached query asks for its place only when the cache misses (not as the render starts
+    # with the others), and then as urgently as its page ranks it: ahead of the low work.
+    log: list[tuple[str, float]] = []
+    page = Page(
+        name="cached",
+        shell=Shell(html=slot_html(["low0", "low1", "hero"])),
+        queries=(
+            *(
+                Query(name=n, call=timed_call(n, 1, log), result=str, source="db")
+                for n in ("low0", "low1")
+            ),
+            Query(
+                name="hero",
+                call=timed_call("hero", 1, log),
+                result=str,
+                source="db",
+                cache=engine.Cache(ttl=60),
+            ),
+        ),
+        fragments=(
+            *(
+                Fragment(target=n, uses=(n,), priority="low", template="x")
+                for n in ("low0", "low1")
+            ),
+            Fragment(target="hero", uses=("hero",), priority="high", template="{{ hero }}"),
+        ),
+    )
+    html = await engine.render_to_bytes(page, sources=Sources(db=1), cache=engine.MemoryStore())
+    assert b'<?start name="hero">hero<?end>' in html
+    assert dict(log) == {"low0": 0.0, "hero": 1.0, "low1": 2.0}
+
+
 @pytest.mark.parametrize("leaves_at", [0, 0.5, 1, 1.5, 2.5])
 async def test_places_asked_for_as_queries_start_come_back_when_the_render_stops(
     autojump_clock, leaves_at: float

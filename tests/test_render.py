@@ -228,7 +228,10 @@ async def test_results_are_converted_and_a_mismatch_names_the_field(autojump_clo
     timeline = await render_timeline(p)
     error = timeline.queries["bad"].error
     assert isinstance(error, engine.ResultTypeError)
-    assert "query 'bad'" in str(error) and "$.price" in str(error)
+    assert str(error) == (
+        "page 't', query 'bad': returned a value that is not a valid Product:"
+        " Expected `float`, got `str` - at `$.price`"
+    )
     assert "Product(name=&#39;x&#39;, price=1.0)" in timeline.html
 
 
