@@ -246,6 +246,53 @@ async def test_a_sync_querys_wait_for_its_place_is_noted_for_tracing(clock, rele
     assert tracer.notes == [("quick", "admission.wait_s", 0)]
 
 
+async def test_the_wait_noted_is_from_when_the_call_began_to_wait(autojump_clock) -> None:
+    # `holder` takes db's one place at 0 s for 2 s; `later` asks at 1 s: it waited 1 s.
+    notes: list[tuple[str, str, object]] = []
+
+    class Notes:
+        def query_note(self, name: str, key: str, value: object) -> None:
+            notes.append((name, key, value))
+
+        def query_started(self, name: str, time: float) -> None: ...
+
+        def query_batch(self, name: str, time: float, seq: int) -> None: ...
+
+        def query_finished(self, *args: object) -> None: ...
+
+        def wrote(self, *args: object) -> None: ...
+
+    async def holder() -> str:
+        await trio.sleep(2)
+        return "held"
+
+    async def gate() -> int:
+        await trio.sleep(1)
+        return 1
+
+    async def later(gate: int) -> str:
+        return "later"
+
+    start = trio.current_time()
+    page = Page(
+        name="waits",
+        shell=Shell(html='<!doctype html><html><body><?marker name="q"></body></html>'),
+        queries=(
+            Query(name="holder", call=holder, result=str, source="db"),
+            Query(name="gate", call=gate, result=int),
+            Query(name="later", call=later, result=str, source="db", depends_on=("gate",)),
+        ),
+        fragments=(Fragment(target="q", uses=("holder", "later"), template="{{ later }}"),),
+    )
+
+    async def sink(data: bytes) -> None:
+        pass
+
+    await engine.render(page, sink, sources=Sources(db=1), tracer=Notes())
+    assert trio.current_time() - start == 2
+    assert sorted(notes) == [("holder", "admission.wait_s", 0), ("later", "admission.wait_s", 1)]
+
+
 async def test_a_fragment_rendered_alone_runs_only_the_queries_it_needs(autojump_clock) -> None:
     ran: list[str] = []
 

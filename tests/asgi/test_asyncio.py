@@ -108,6 +108,36 @@ def test_a_timeout_cancels_the_asyncio_task_and_fails_the_query(drivers: Upstrea
     assert seen == ["started hang asyncio-task=True", "cancelled hang"]
 
 
+def test_a_cancelled_asyncio_query_unwinds_before_the_render_goes_on() -> None:
+    # docs: cancelling the trio side cancels the asyncio task and waits for it to finish
+    # unwinding (closing its cursor, giving back its connection), however long that takes.
+    log: list[str] = []
+
+    @engine.on_asyncio
+    async def slow() -> str:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            await asyncio.sleep(0.05)  # a cleanup that takes the host loop a while
+            log.append("unwound")
+        return "never"
+
+    page = Page(
+        name="unwinds",
+        shell=Shell(html='<!doctype html><p><?marker name="late"></p>'),
+        queries=(Query(name="slow", call=slow, result=str, timeout=0.05),),
+        fragments=(Fragment(target="late", uses=("slow",), template="{{ slow }}", error="late!"),),
+    )
+
+    async def main() -> bytes:
+        html = await engine.render_to_bytes(page)
+        log.append("render returned")
+        return html
+
+    assert b"<!--engine:failed-->late!" in run_as_asyncio_guest(main)
+    assert log == ["unwound", "render returned"]
+
+
 async def test_a_pure_trio_host_refuses_the_page_before_the_first_byte() -> None:
     written: list[bytes] = []
 
