@@ -477,3 +477,18 @@ async def test_a_place_granted_to_a_call_that_gives_up_in_the_same_turn_passes_o
 def test_sources_show_their_limits() -> None:
     assert repr(Sources(3, db=2, search=1)) == "Sources(default=3, db=2, search=1)"
     assert repr(Sources()) == "Sources(default=40)"
+
+
+async def test_a_place_is_taken_and_given_back_once_by_each_borrower() -> None:
+    # trio's own limiter refuses the same two misuses: a second place for one borrower, and
+    # giving back a place not held. Each is a bug in the engine, named with its source.
+    source = Source("db", 2)
+    admission = source.admission()
+    assert admission.try_acquire()
+    with pytest.raises(RuntimeError) as taken:
+        admission.try_acquire()
+    assert str(taken.value) == f"{admission!r} already holds a place in source 'db'"
+    admission.release_on_behalf_of(admission)
+    with pytest.raises(RuntimeError) as given:
+        admission.release_on_behalf_of(admission)
+    assert str(given.value) == f"{admission!r} gives back a place it does not hold in source 'db'"

@@ -3,6 +3,8 @@ flight, failures, hits that start no task, and pages under engine.testing's cont
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import trio
 import trio.testing
@@ -186,6 +188,43 @@ async def test_a_query_timeout_bounds_the_shared_call_and_is_never_cached(autoju
     assert "[v" not in await html_of(page)
     call.latency = 0
     assert "[v2]" in await html_of(page)
+
+
+async def test_a_cached_query_whose_input_cannot_be_keyed_is_called_every_time(
+    autojump_clock,
+) -> None:
+    # Its dependency returns an object msgpack cannot encode (an `Any` result): no key can be
+    # made, so the call is made uncached, once per render, and the page still renders.
+    calls = 0
+
+    async def handle() -> Any:
+        return object()
+
+    async def label(handle: Any) -> str:
+        nonlocal calls
+        calls += 1
+        return "labelled"
+
+    page = Page(
+        name="unkeyable",
+        shell=Shell(html=SHELL.format('<?marker name="x">')),
+        queries=(
+            Query(name="handle", call=handle, result=Any),
+            Query(
+                name="label",
+                call=label,
+                result=str,
+                depends_on=("handle",),
+                cache=Cache(ttl=60),
+            ),
+        ),
+        fragments=(Fragment(target="x", uses=("label",), template="{{ label }}"),),
+    )
+    store = engine.MemoryStore()
+    for _ in range(2):
+        with trio.fail_after(10):
+            assert b"labelled" in await engine.render_to_bytes(page, cache=store)
+    assert calls == 2
 
 
 async def test_a_cached_not_found_stays_a_404(autojump_clock) -> None:
