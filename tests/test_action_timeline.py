@@ -3,6 +3,9 @@ contract checker read it as what it is: no shell, only what changed, over the pa
 
 from __future__ import annotations
 
+import re
+
+import attrs
 import msgspec
 import pytest
 import trio
@@ -213,3 +216,83 @@ async def test_changed_shell_data_goes_out_only_if_the_page_exposes_it(autojump_
         ("fragment", "badge"),
         ("close", ""),
     ]
+
+
+def _moved(timeline, target: str, to: int):
+    """``timeline`` with ``target``'s template taken out of its write and put in write ``to``
+    (after what that write places, before its swap script)."""
+    from tests.test_contract import forge
+
+    template = re.compile(rf'<template for="{target}">.*?</template>'.encode(), re.S)
+    swap = b"<script>$E()</script>"
+    writes = list(timeline.writes)
+    [source] = [i for i, w in enumerate(writes) if ("fragment", target) in w.chunks]
+    moved = template.search(writes[source].data)[0]
+    left = template.sub(b"", writes[source].data, count=1)
+    writes[source] = attrs.evolve(
+        writes[source],
+        data=b"" if left == swap else left,
+        chunks=tuple(c for c in writes[source].chunks if c != ("fragment", target)),
+    )
+    data = writes[to].data
+    chunks = writes[to].chunks
+    close = [c for c in chunks if c[0] == "close"]
+    writes[to] = attrs.evolve(
+        writes[to],
+        data=data.removesuffix(swap) + moved + swap,
+        chunks=(*[c for c in chunks if c[0] != "close"], ("fragment", target), *close),
+    )
+    return forge(timeline, writes)
+
+
+async def test_the_checker_reports_an_action_fragment_held_back(autojump_clock) -> None:
+    timeline = await render_action_timeline(
+        _page(), action="add", form={"item": "milk"}, latencies={"items": 0.1, "total": 0.2}
+    )
+    assert check_contract(timeline) == []
+    late = _moved(timeline, "form", 1)
+    assert [(v.rule, v.message) for v in check_contract(late)] == [
+        (3, "'form' could go in write #0 (t=0) but went in write #1 (t=0.3)")
+    ]
+
+
+async def test_the_checker_reports_an_action_response_that_starts_a_document(
+    autojump_clock,
+) -> None:
+    timeline = await render_action_timeline(_page(), action="add", form={"item": "milk"})
+    first = timeline.writes[0]
+    timeline.writes[0] = attrs.evolve(first, data=b"<!DOCTYPE html>" + first.data)
+    assert [(v.rule, v.message) for v in check_contract(timeline)] == [
+        (7, "an action's response carries a shell")
+    ]
+
+
+async def test_the_checker_reports_a_reveal_group_split_in_an_action_response(
+    autojump_clock,
+) -> None:
+    async def items() -> list[str]:
+        return list(ITEMS)
+
+    page = Page(
+        name="grouped",
+        shell=Shell(
+            html='<!doctype html><meta charset="utf-8"><body><?marker name="a">'
+            '<?marker name="b"></body>'
+        ),
+        queries=(Query(name="items", call=items, result=list[str]),),
+        fragments=(
+            Fragment(target="a", uses=("items",), template="{{ items }}", reveal="g"),
+            Fragment(target="b", uses=("items",), template="{{ items }}", reveal="g"),
+        ),
+        actions=(Action(name="add", call=add, input=Add, invalidates=("items",)),),
+    )
+    timeline = await render_action_timeline(
+        page, action="add", form={"item": "tea"}, latencies={"items": 0.1}
+    )
+    assert check_contract(timeline) == []
+    [write] = [i for i, w in enumerate(timeline.writes) if ("fragment", "b") in w.chunks]
+    timeline.writes.append(attrs.evolve(timeline.writes[write], time=0.5, data=b"", chunks=()))
+    split = _moved(timeline, "b", len(timeline.writes) - 1)
+    assert (8, f"reveal group 'g' split across writes [{write}, {write + 1}]") in {
+        (v.rule, v.message) for v in check_contract(split)
+    }

@@ -582,3 +582,18 @@ async def test_data_or_a_stylesheet_inside_a_template_is_not_delivered(
             ]
         closed = _with_data(timeline, index, data.replace(part, b"<template></template>" + part))
         assert check_contract(closed) == [], "a template closed before it holds nothing"
+
+
+async def test_in_order_a_slot_never_filled_does_not_stop_the_check_of_those_after_it(
+    autojump_clock,
+) -> None:
+    timeline = await timeline_of("in-order")
+    hi, lo = ("fragment", "hi"), ("fragment", "lo")
+    forged = with_chunks(
+        timeline, {1: (("query", "a"),), 2: (), 3: (hi, lo, ("fragment", "ga"), ("fragment", "gb"))}
+    )
+    found = [(v.rule, v.message) for v in check_contract(forged) if v.rule == 3]
+    assert found == [
+        (3, f"'{name}' was ready (with all before it) for write #2 but went out in write #3")
+        for name in ("hi", "lo")
+    ]
