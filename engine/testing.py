@@ -18,7 +18,6 @@ An action's response (what the runtime gets after submitting a form) is checked 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -251,10 +250,15 @@ def _fake(
                     await trio.sleep(latency)
                     yield batch
                 return
-            async with contextlib.aclosing(real(**kwargs)) as source_batches:
+            source_batches = real(**kwargs)
+            try:
                 async for batch in source_batches:
                     await trio.sleep(latency)
                     yield batch
+            finally:  # a generator is closed; another async iterator may have no aclose
+                aclose = getattr(source_batches, "aclose", None)
+                if aclose is not None:
+                    await aclose()
 
         return batches
 

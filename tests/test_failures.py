@@ -251,12 +251,12 @@ async def test_a_failure_reaches_each_dependent_once_naming_it() -> None:
     events: list[Event] = []
     async with trio.open_nursery() as nursery:
         Resolution(graph, {}, nursery, events.append).start()
-    failed = sorted((graph.queries[e.query].name, str(e.error)) for e in events)
+    failed = sorted((graph.queries[e.query].name, e.kind, str(e.error)) for e in events)
     assert failed == [
-        ("a", "page 'diamond', query 'a': ValueError: a broke"),
-        ("b", "page 'diamond', query 'b': depends on 'a', which failed"),
-        ("c", "page 'diamond', query 'c': depends on 'a', which failed"),
-        ("d", "page 'diamond', query 'd': depends on 'b', which failed"),
+        ("a", "failed", "page 'diamond', query 'a': ValueError: a broke"),
+        ("b", "failed", "page 'diamond', query 'b': depends on 'a', which failed"),
+        ("c", "failed", "page 'diamond', query 'c': depends on 'a', which failed"),
+        ("d", "failed", "page 'diamond', query 'd': depends on 'b', which failed"),
     ]
 
 

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import re
 import threading
+from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
@@ -409,6 +410,45 @@ async def test_append_fragments_stream_batches_in_order(autojump_clock) -> None:
     in_order = await render_timeline(p, mode="in-order")
     assert "<li>0</li><li>1</li><li>2</li><?end>" in in_order.html
     assert "marker" not in in_order.html
+
+
+class Countdown:
+    """An async iterator that is not a generator: it has no ``aclose`` to call."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __aiter__(self) -> Countdown:
+        return self
+
+    async def __anext__(self) -> list[int]:
+        if not self.n:
+            raise StopAsyncIteration
+        self.n -= 1
+        return [self.n]
+
+
+async def test_a_batched_query_may_return_any_async_iterator(autojump_clock) -> None:
+    # A callable annotated to return an async iterator is batched too; only a generator has
+    # `aclose` to call when it ends.
+    def rows() -> AsyncIterator[list[int]]:
+        return Countdown(2)
+
+    p = page(
+        Fragment(
+            target="list",
+            uses=("rows",),
+            mode="append",
+            fallback="<li>…</li>",
+            render=lambda rows: "".join(f"<li>{r}</li>" for r in rows),
+        ),
+        queries=(Query(name="rows", call=rows, result=list[int]),),
+    )
+    sink = Sink()
+    await engine.render(p, sink, mode="in-order")
+    assert '<?start name="list"><li>1</li><li>0</li><?end>' in sink.html
+    timeline = await render_timeline(p, mode="in-order")  # its fakes wrap the iterator
+    assert '<?start name="list"><li>1</li><li>0</li><?end>' in timeline.html
 
 
 async def test_stylesheets_go_out_once_before_their_first_fragment(autojump_clock) -> None:
