@@ -1675,6 +1675,15 @@ def test_a_jinja_layouts_page_shell_is_checked_in_its_own_layer() -> None:
     assert errors("<p>{{ nope. }}</p>", "<title>t</title>") == [
         f"$.shell.html: error: page 'p': cannot read '{{{{ nope. }}}}': {_PLACEHOLDER}"
     ]
+    assert errors("<p>{{ nope }} {{ no }}</p>", "<title>t</title>") == [
+        "$.shell.html: error: page 'p': shell refers to no, nope, not among the shell queries"
+    ]
+    # Plain text each layer reads alone, but Jinja2 syntax once folded into the layout's
+    # template: an error of the folded shell, keyed at the layout that makes it Jinja2.
+    assert errors("<p>{# x</p>", "<title>t</title>") == [
+        "$.layout.shell.jinja_source: error: page 'p': the folded shell: inline template:1:"
+        " template syntax error: Missing end of comment tag"
+    ]
 
 
 async def product_or_row() -> Product | Row:
@@ -1706,6 +1715,48 @@ def test_a_jinja_template_checks_only_what_a_union_of_records_shows() -> None:
     assert errors_of(page) == [
         "$.fragments[0].jinja_source: error: page 'p' [a]: inline template:1: maybe.nme reads"
         " 'nme', but Product has no such field (its fields: name, tags)"
+    ]
+
+
+@attrs.define
+class Shelf:
+    product: Product
+
+
+@dataclasses.dataclass
+class Nothing:
+    pass
+
+
+async def shelf() -> Shelf:
+    return Shelf(Product("Tea", []))
+
+
+async def nothing() -> Nothing:
+    return Nothing()
+
+
+def test_a_jinja_template_reads_through_an_attrs_records_field_types() -> None:
+    page = Page(
+        name="p",
+        shell=Shell(html=HTML.format('<?marker name="a">')),
+        queries=(
+            Query(name="shelf", call=shelf, result=Shelf),
+            Query(name="nothing", call=nothing, result=Nothing),
+        ),
+        fragments=(
+            fragment(
+                "a",
+                uses=("shelf", "nothing"),
+                jinja_source="{{ shelf.product.name }}{{ shelf.product.nme }}{{ nothing.x }}",
+            ),
+        ),
+    )
+    assert errors_of(page) == [
+        "$.fragments[0].jinja_source: error: page 'p' [a]: inline template:1: shelf.product.nme"
+        " reads 'nme', but Product has no such field (its fields: name, tags)",
+        "$.fragments[0].jinja_source: error: page 'p' [a]: inline template:1: nothing.x reads"
+        " 'x', but Nothing has no such field (its fields: none)",
     ]
 
 
@@ -1951,6 +2002,28 @@ def test_a_shell_name_only_the_folded_document_shows_is_keyed_in_the_page() -> N
     ]
 
 
+def test_a_shell_name_is_keyed_in_the_layer_that_reads_it() -> None:
+    site = Layout(name="site", shell=Shell(html=HTML.format('{{ two }}<?marker name="content">')))
+    page = Page(name="p", layout=site, shell=Shell(html='{{ three }}<?marker name="aside">'))
+    assert errors_of(page) == [
+        "$.shell.html: error: page 'p': shell refers to three, not among the shell queries",
+        "$.layout.shell.html: error: page 'p': shell refers to two, not among the shell queries",
+        "$.shell.html: error: page 'p' [aside]: slot 'aside' in the shell of page 'p' is filled"
+        " by no fragment",
+    ]
+    # A slot in the page's layer is said to be there, not in the layout's.
+    page = Page(
+        name="p",
+        layout=site,
+        shell=Shell(html='<?marker name="aside">'),
+        fragments=(fragment("aside", template='<?marker name="aside">'),),
+    )
+    assert errors_of(page)[1:] == [
+        "$.fragments[0].template: error: page 'p' [aside]: slot 'aside' appears both in the"
+        " shell of page 'p' and in fragment 'aside'"
+    ]
+
+
 def test_a_syntax_error_after_the_body_is_reported_as_such() -> None:
     html = HTML.replace("</html>", "{{ one. }}</html>")
     assert errors_of(Page(name="p", shell=Shell(html=html))) == [
@@ -2117,3 +2190,11 @@ def test_a_result_is_converted_from_an_objects_attributes() -> None:
         convert({"name": 3, "tags": []})
     anything = object()
     assert converter_for(Any)(anything) is anything
+
+
+def test_a_result_msgspec_cannot_convert_is_converted_by_cattrs() -> None:
+    convert = converter_for(Row | Record)  # two records: msgspec cannot tell them apart
+    assert convert({"n": 1}) == Row(1)
+    assert convert({"m": 2}) == Record(2)
+    with pytest.raises(CONVERSION_ERRORS):
+        convert(["not", "a", "record"])

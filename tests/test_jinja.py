@@ -423,14 +423,20 @@ async def test_a_loaded_page_finds_its_templates_from_any_directory(tmp_path, mo
     (tmp_path / "site" / "parts" / "x.html").write_text(
         "{% for r in reviews %}{{ r.author }},{% endfor %}"
     )
+    (tmp_path / "site" / "parts" / "shell.html").write_text(
+        '<meta charset="utf-8"><main>{{ slot("x") }}</main></body>'
+    )
     (tmp_path / "site" / "p.toml").write_text(
-        'name = "p"\n[shell]\nhtml = \'<meta charset="utf-8"><?marker name="x">\'\n'
+        'name = "p"\n[shell]\njinja = "parts/shell.html"\n'
         '[[queries]]\nname = "reviews"\ncall = "tests.pages.fixtures:reviews"\n'
         'result = "list[tests.pages.fixtures:Review]"\n'
         '[[fragments]]\ntarget = "x"\nuses = ["reviews"]\njinja = "parts/x.html"\nfallback = "…"\n'
     )
     loaded = engine.load(tmp_path / "site" / "p.toml")
-    assert loaded.fragments[0].jinja == str(tmp_path / "site" / "parts" / "x.html")
+    assert (loaded.shell.jinja, loaded.fragments[0].jinja) == (
+        str(tmp_path / "site" / "parts" / "shell.html"),
+        str(tmp_path / "site" / "parts" / "x.html"),
+    )
     monkeypatch.chdir(tmp_path)
     html = await rendered(loaded)
-    assert '<?start name="x">ann,&lt;bob&gt;,<?end>' in html
+    assert '<main><?start name="x">ann,&lt;bob&gt;,<?end></main>' in html

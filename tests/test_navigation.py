@@ -186,6 +186,17 @@ def test_a_navigation_view_is_the_same_page_below_its_layout() -> None:
     assert navigation_view(graph, site_id()) is view, "built once per graph and layout"
 
 
+def test_the_views_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Graphs come and go (a reloaded page is a new graph): past 1024 views, the views kept
+    are dropped rather than grow without end."""
+    graph = engine.Graph.build(PRODUCT)
+    views: dict[object, object] = {(-i, 0): (None, None) for i in range(1, 1026)}
+    monkeypatch.setattr("engine.definition.navigation._VIEWS", views)
+    view = navigation_view(graph, site_id())
+    assert view is not None
+    assert views == {(id(graph), 0): (graph, view)}
+
+
 def test_navigation_values_are_checked_like_every_field(tmp_path) -> None:
     file = tmp_path / "p.toml"
     file.write_text('name = "p"\nnavigation = "yes"\n[shell]\nhtml = "<p>x</p>"\n')

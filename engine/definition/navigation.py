@@ -81,16 +81,15 @@ def _view(graph: Graph, k: int) -> Graph:
         if f.index in fmap
     )
     layout = graph.ranges[k].id
-    shell_slots = tuple(s for s in graph.shell.slots if s in slots)
     index = {f.target: f.index for f in kept_fragments}
     return Graph(
         page=graph.page,
         queries=queries,
         fragments=kept_fragments,
-        shell=PartShell(graph.shell, layout, shell_slots),
+        shell=PartShell(graph.shell, layout),
         shell_tail="",
         shell_queries=tuple(qmap[q] for q in graph.shell_queries),
-        shell_children=tuple(index[s] for s in shell_slots),
+        shell_children=tuple(fmap[c] for c in graph.shell_children if c in fmap),
         query_index={q.name: q.index for q in queries},
         fragment_index=index,
         warnings=(),

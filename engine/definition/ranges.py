@@ -86,7 +86,6 @@ class PartShell:
     whole: Any
     """The page's shell (``Template`` or ``JinjaShell``)."""
     layout: str
-    slots: tuple[str, ...]
 
     def expand(self, values: Mapping[str, Any]) -> list[str | Slot]:
         parts = self.whole.expand(values)
