@@ -1686,7 +1686,7 @@ def test_a_jinja_layouts_page_shell_is_checked_in_its_own_layer() -> None:
     ]
 
 
-async def product_or_row() -> Product | Row:
+async def row_or_record() -> Row | Record:
     return Row(1)
 
 
@@ -1695,13 +1695,13 @@ async def maybe_product() -> Product | None:
 
 
 def test_a_jinja_template_checks_only_what_a_union_of_records_shows() -> None:
-    """``Product | None`` is a Product where it is read; ``Product | Row`` may be either, so
+    """``Product | None`` is a Product where it is read; ``Row | Record`` may be either, so
     neither's fields decide."""
     page = Page(
         name="p",
         shell=Shell(html=HTML.format('<?marker name="a">')),
         queries=(
-            Query(name="either", call=product_or_row, result=Product | Row),
+            Query(name="either", call=row_or_record, result=Row | Record),
             Query(name="maybe", call=maybe_product, result=Product | None),
         ),
         fragments=(

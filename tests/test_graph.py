@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 from pathlib import Path
 
@@ -226,7 +227,36 @@ def test_warnings_do_not_fail_the_build() -> None:
     assert warning.message.startswith("empty fallback: while it streams")
 
 
+@dataclasses.dataclass
+class Left:
+    left: int
+
+
+@dataclasses.dataclass
+class Right:
+    right: int
+
+
 def test_a_result_type_msgspec_cannot_convert_is_a_warning_naming_its_key() -> None:
+    async def either() -> Left | Right:
+        return Right(1)
+
+    queries = (*N, Query(name="either", call=either, result=Left | Right))
+    page = _page(
+        fragments=(Fragment(target="a", uses=("n", "either"), template="{{ n }}"),),
+        queries=queries,
+    )
+    (warning,) = [w for w in Graph.build(page).warnings if "cattrs" in w.message]
+    assert (warning.node, warning.key, warning.message) == (
+        "either",
+        "$.queries[1].result",
+        "msgspec cannot convert to Left | Right; results are checked with cattrs instead",
+    )
+
+
+def test_a_result_type_neither_msgspec_nor_cattrs_can_convert_is_an_error() -> None:
+    """Else the page was accepted and the query failed every time it was called."""
+
     async def numbers() -> list[int] | tuple[int, ...]:
         return [1]
 
@@ -235,13 +265,13 @@ def test_a_result_type_msgspec_cannot_convert_is_a_warning_naming_its_key() -> N
         fragments=(Fragment(target="a", uses=("n", "numbers"), template="{{ n }}"),),
         queries=queries,
     )
-    (warning,) = [w for w in Graph.build(page).warnings if "cattrs" in w.message]
-    assert (warning.node, warning.key, warning.message) == (
-        "numbers",
-        "$.queries[1].result",
-        "msgspec cannot convert to list[int] | tuple[int, ...]; results are checked with"
-        " cattrs instead",
-    )
+    with pytest.raises(engine.PageError) as caught:
+        Graph.build(page)
+    assert [str(p) for p in caught.value.problems if p.severity == "error"] == [
+        "$.queries[1].result: error: page 'p' [numbers]: neither msgspec nor cattrs can convert"
+        " to list[int] | tuple[int, ...], so no result could be checked: declare a type one of"
+        " them knows (or Any to take results unchecked)"
+    ]
 
 
 def test_slot_contexts_are_known_statically() -> None:

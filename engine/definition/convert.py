@@ -14,7 +14,7 @@ from typing import Any
 import cattrs
 import msgspec
 
-__all__ = ["CONVERSION_ERRORS", "converter_for"]
+__all__ = ["CONVERSION_ERRORS", "converter_for", "convertible"]
 
 CONVERSION_ERRORS = (msgspec.ValidationError, cattrs.BaseValidationError, TypeError, ValueError)
 """What a converter raises for a value that is not of its type."""
@@ -24,6 +24,19 @@ _cattrs = cattrs.Converter()
 
 def _unchanged(value: Any) -> Any:
     return value
+
+
+def convertible(tp: Any) -> bool:
+    """Whether msgspec or cattrs can check a value of ``tp``. Many unions msgspec refuses,
+    cattrs refuses too, on every value: a query declaring one would fail every call."""
+    try:
+        msgspec.inspect.type_info(tp)
+    except (TypeError, ValueError):
+        try:
+            _cattrs.get_structure_hook(tp)
+        except cattrs.errors.StructureHandlerNotFoundError:
+            return False
+    return True
 
 
 def converter_for(tp: Any) -> Callable[[Any], Any]:

@@ -8,6 +8,7 @@ from schemas import Page, Query
 
 from ..context.resources import Resources
 from .caching import cache_policy
+from .convert import convertible
 from .inputs import check_resource_names, context_arguments, declared_resources, param_sources
 from .loaders import check_loaders
 from .nodes import QueryNode, Report, is_async, is_batched, loop_of
@@ -67,6 +68,14 @@ class _QueryChecks:
         params = tuple(sources)
         call = self.report.resolve_callable(q.call, node=q.name, key=f"{key}.call")
         result = self.report.resolve_type(q.result, node=q.name, key=f"{key}.result")
+        if result is not None and not convertible(result):
+            self.report.problem(
+                f"neither msgspec nor cattrs can convert to {type_name(result)}, so no result"
+                " could be checked: declare a type one of them knows (or Any to take results"
+                " unchecked)",
+                node=q.name,
+                key=f"{key}.result",
+            )
         depends_on: list[int] = []
         for j, dep in enumerate(q.depends_on):
             if dep == q.name:
