@@ -129,7 +129,7 @@ async def test_a_renderer_whose_slots_differ_from_the_declared_ones_fails_its_fr
 ) -> None:
     p = Page(
         name="cases",
-        shell=Shell(html=SHELL.format('<?marker name="a">')),
+        shell=Shell(html=SHELL.format('<?marker name="a"><?marker name="b">')),
         queries=(Query(name="q", call=after(0.1), result=int),),
         fragments=(
             Fragment(
@@ -140,6 +140,8 @@ async def test_a_renderer_whose_slots_differ_from_the_declared_ones_fails_its_fr
                 fallback="…",
             ),
             Fragment(target="inner", template="<p>inner</p>"),
+            # No slots declared: the marker it renders is found all the same.
+            Fragment(target="b", uses=("q",), render=lambda q: '<?marker name="stray">'),
         ),
     )
     with caplog.at_level(logging.WARNING, logger="engine"):
@@ -147,7 +149,8 @@ async def test_a_renderer_whose_slots_differ_from_the_declared_ones_fails_its_fr
     assert "<!--engine:failed-->…" in timeline.html and "<p>inner</p>" not in timeline.html
     assert [r.getMessage() for r in caplog.records if r.name == "engine"] == [
         "page 'cases', fragment 'a': rendered slots ['other'] but the fragment declares"
-        " slots ['inner']"
+        " slots ['inner']",
+        "page 'cases', fragment 'b': rendered slots ['stray'] but the fragment declares slots []",
     ]
     assert_contract(timeline)
 
