@@ -30,6 +30,8 @@ from urllib.parse import quote
 
 import attrs
 
+from ._logs import printable
+
 __all__ = [
     "DependencyFailed",
     "EngineError",
@@ -66,7 +68,7 @@ class Problem:
 
     def __str__(self) -> str:
         where = ":".join(part for part in (self.file, self.key) if part)
-        node = f" [{self.node}]" if self.node else ""
+        node = f" [{printable(self.node, field=False)}]" if self.node else ""  # one line
         prefix = f"{where}: " if where else ""
         return f"{prefix}{self.severity}: page {self.page!r}{node}: {self.message}"
 

@@ -228,3 +228,25 @@ def test_mutated_pages_pass_or_fail_cleanly(
     page, fmt = case
     data = page if isinstance(page, bytes) else _write(page, fmt)
     _check(page_dir, data, fmt, capsys)
+
+
+@pytest.mark.parametrize("name", ["\x85", "\u2028", "a\nb", "\x1b[2J"])
+@pytest.mark.parametrize("key", ["name", "target"])
+def test_a_name_that_breaks_lines_stays_on_its_error_line(
+    name: str,
+    key: str,
+    page_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Python's splitlines() (and terminals, and log shippers) break at NEL and U+2028 too: the
+    # node an error names is escaped like the rest of the line (hypothesis found '\x85').
+    monkeypatch.syspath_prepend(str(page_dir))
+    page = {
+        "name": "named",
+        "shell": {"html": '<!doctype html><meta charset="utf-8"><?marker name="s0">'},
+        "queries": [{"name": "q0", "call": f"{MOD}:anything", "result": "int"}],
+        "fragments": [{"target": "s0", "uses": ["q0"], "template": "{{ q0 }}"}],
+    }
+    (page["queries"] if key == "name" else page["fragments"])[0][key] = name
+    assert _check(page_dir, _write(page, "json"), "json", capsys) == 1
