@@ -123,10 +123,7 @@ async def render_in(
     if chosen not in _MODES:
         raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {chosen!r}")
     wire = Wire(nonce, actions=bool(graph.actions))
-    request = _request(params, request)
-    values = request_values(graph, request)
-    if graph.asyncio_queries:
-        require_asyncio_host(graph.name, graph.asyncio_queries)
+    request, values = _checked_request(graph, params, request)
     given = resources or {}
     if graph.resources is not None and any(name not in given for name in graph.resource_names):
         async with _resources(graph, graph.resource_names, given) as opened:
@@ -182,10 +179,7 @@ async def render_fragment(
         raise NotFound(f"page has no fragment {target!r}", page=graph.name)
     index = graph.fragment_index[target]
     only = fragment_closure(graph, index)
-    request = _request(params, request)
-    values = request_values(graph, request, only=only)
-    if graph.asyncio_queries:
-        require_asyncio_host(graph.name, graph.asyncio_queries)
+    request, values = _checked_request(graph, params, request, only)
     needed = frozenset(r for q in only for r in graph.queries[q].resources)
     async with _resources(graph, needed, resources) as opened:
         head = response or Response(secure=request.secure)
@@ -222,10 +216,7 @@ async def render_changes(
         raise KeyError(f"page {graph.name!r} has no query {', '.join(map(repr, unknown))}")
     changes = Changes.of(graph, (graph.query_index[name] for name in invalidated))
     renew = _cached(graph, invalidated)
-    request = _request(None, request)
-    values = request_values(graph, request, only=changes.run)
-    if graph.asyncio_queries:
-        require_asyncio_host(graph.name, graph.asyncio_queries)
+    request, values = _checked_request(graph, None, request, changes.run)
     needed = frozenset(r for q in changes.run for r in graph.queries[q].resources)
     async with _resources(graph, needed, resources) as opened:
         head = response or Response(secure=request.secure)
@@ -257,10 +248,7 @@ async def renew_cached(
     if not renew:
         return
     only = with_dependencies(graph, renew)
-    request = _request(None, request)
-    values = request_values(graph, request, only=only)
-    if graph.asyncio_queries:
-        require_asyncio_host(graph.name, graph.asyncio_queries)
+    request, values = _checked_request(graph, None, request, only)
     wanted = frozenset(r for q in only for r in graph.queries[q].resources)
     async with _resources(graph, wanted, resources) as opened:
         remaining = set(renew)
@@ -289,12 +277,22 @@ def _cached(graph: Graph, names: Collection[str]) -> frozenset[int]:
     )
 
 
-def _request(params: Mapping[str, str] | None, request: Request | None) -> Request:
+def _checked_request(
+    graph: Graph,
+    params: Mapping[str, str] | None,
+    request: Request | None,
+    only: frozenset[int] | None = None,
+) -> tuple[Request, dict[str, Any]]:
+    """The request and the parameter values of the queries a render will run (``only``, or
+    all): before any byte, a missing or malformed parameter, or no asyncio host, raises."""
     if request is None:
-        return Request.build(params=params)
-    if params:
+        request = Request.build(params=params)
+    elif params:
         raise ValueError("pass request parameters through the request or params, not both")
-    return request
+    values = request_values(graph, request, only=only)
+    if graph.asyncio_queries:
+        require_asyncio_host(graph.name, graph.asyncio_queries)
+    return request, values
 
 
 @contextlib.asynccontextmanager
