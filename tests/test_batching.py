@@ -109,6 +109,15 @@ async def render(page: Page, sources: Sources | None = None, on_error: Any = Non
     return b"".join(parts).decode()
 
 
+async def abandoned_threads_end(sources: Sources) -> None:
+    """Wait (in real time: a thread) until ``db``'s abandoned calls end and give their places
+    back."""
+    with trio.fail_after(30):
+        while sources.source("db").statistics().busy:  # noqa: ASYNC110 (a thread; no event)
+            await trio.sleep(0.01)
+    assert sources.source("db").statistics().abandoned == 0
+
+
 async def test_loads_of_queries_started_together_are_one_call_with_every_key() -> None:
     for _ in range(RUNS):
         recorder = Recorder()
@@ -614,10 +623,7 @@ async def test_a_sync_fetch_that_hangs_holds_its_place_until_its_thread_ends() -
         assert (db.busy, db.abandoned) == (1, 1)  # the render is over; the thread is not
     finally:
         release.set()
-    with trio.fail_after(30):
-        while sources.source("db").statistics().busy:  # noqa: ASYNC110 (a thread; no event)
-            await trio.sleep(0.01)
-    assert sources.source("db").statistics().abandoned == 0
+    await abandoned_threads_end(sources)
 
 
 async def test_keys_of_a_call_every_query_gave_up_on_are_fetched_again(autojump_clock) -> None:
@@ -928,10 +934,7 @@ async def test_a_sync_call_that_waited_for_its_place_is_abandoned_like_any_other
         assert (db.waited, db.busy, db.abandoned) == (1, 1, 1)
     finally:
         release.set()
-    with trio.fail_after(30):
-        while sources.source("db").statistics().busy:  # noqa: ASYNC110 (a thread; no event)
-            await trio.sleep(0.01)
-    assert sources.source("db").statistics().abandoned == 0
+    await abandoned_threads_end(sources)
 
 
 async def test_a_query_waiting_for_its_source_does_not_hold_its_turns_loads(autojump_clock) -> None:

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import msgspec
 import pytest
@@ -386,13 +386,9 @@ async def test_in_order_has_no_script_and_buffered_is_one_write(autojump_clock) 
     assert '<?start name="a">[1]<?end><?start name="b">[2]<?end>' in buffered.html
 
 
-async def test_append_fragments_stream_batches_in_order(autojump_clock) -> None:
-    async def rows():
-        for i in range(3):
-            await trio.sleep(0.1)
-            yield [i]
-
-    p = page(
+def list_page(rows: Callable[[], AsyncIterator[list[int]]]) -> Page:
+    """A list filled by an append fragment, one ``<li>`` per row of each batch of ``rows``."""
+    return page(
         Fragment(
             target="list",
             uses=("rows",),
@@ -402,6 +398,15 @@ async def test_append_fragments_stream_batches_in_order(autojump_clock) -> None:
         ),
         queries=(Query(name="rows", call=rows, result=list[int]),),
     )
+
+
+async def test_append_fragments_stream_batches_in_order(autojump_clock) -> None:
+    async def rows():
+        for i in range(3):
+            await trio.sleep(0.1)
+            yield [i]
+
+    p = list_page(rows)
     ooo = await render_timeline(p)
     assert [w.time for w in ooo.writes] == pytest.approx([0, 0.1, 0.2, 0.3])
     assert '<template for="list.1"><li>1</li><?marker name="list.2"></template>' in ooo.html
@@ -434,16 +439,7 @@ async def test_a_batched_query_may_return_any_async_iterator(autojump_clock) -> 
     def rows() -> AsyncIterator[list[int]]:
         return Countdown(2)
 
-    p = page(
-        Fragment(
-            target="list",
-            uses=("rows",),
-            mode="append",
-            fallback="<li>…</li>",
-            render=lambda rows: "".join(f"<li>{r}</li>" for r in rows),
-        ),
-        queries=(Query(name="rows", call=rows, result=list[int]),),
-    )
+    p = list_page(rows)
     sink = Sink()
     await engine.render(p, sink, mode="in-order")
     assert '<?start name="list"><li>1</li><li>0</li><?end>' in sink.html
