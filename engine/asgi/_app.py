@@ -107,7 +107,9 @@ class App:
         if scope["type"] == "http":
             await self._http(Request.parse(scope), receive, send, parent)
         elif scope["type"] == "lifespan":
-            await self.resources.lifespan(receive, send, self._startup_problem)
+            await self.resources.lifespan(
+                receive, send, self._startup_problem, self.options.freeze_heap
+            )
         else:  # ASGI: raise for unsupported scopes (Hypercorn crashes on a silent return)
             raise RuntimeError(f"engine.asgi.App does not serve {scope['type']!r} scopes")
 

@@ -52,6 +52,10 @@ class Options:
     - ``action_max_bytes``: the largest body a POST to an action may send (413 beyond).
     - ``cache``: the store of cached query results (``engine.MemoryStore()`` in process by
       default, ``engine.RedisStore(url)`` shared by workers; docs/data.md#caching).
+    - ``freeze_heap``: at lifespan startup, once the resources are open, move everything the
+      process holds into the garbage collector's permanent generation (``gc.freeze()``,
+      once per process), so full collections stop walking the app's long-lived objects
+      (docs/serving.md#garbage-collection).
     """
 
     cache_control: str = "no-store"
@@ -68,6 +72,7 @@ class Options:
     tracing: object = False
     cache: CacheStore = DEFAULT_STORE
     action_max_bytes: int = 64 * 1024
+    freeze_heap: bool = True
     _crawler_re: re.Pattern[str] | None = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:

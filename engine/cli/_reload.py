@@ -10,6 +10,7 @@ watched file (the fix) builds again.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import sys
@@ -62,6 +63,9 @@ class Reloading:
             raise RuntimeError(f"no app to serve {scope['type']!r}: {self._error}")
 
     def _rebuild(self) -> None:
+        # The app being replaced was frozen at its startup (Options.freeze_heap): hand its
+        # objects back to the collector, or each reload would keep the last app for good.
+        gc.unfreeze()
         for name in self._modules:
             sys.modules.pop(name, None)
         importlib.invalidate_caches()
