@@ -105,6 +105,10 @@ PEERS: list[Peer] = [
          "uvicorn", "bench.peers.starlette_inorder:app", "python"),
     Peer("jinja-async", "Jinja2 async template, awaits inside (Starlette, uvicorn)", "uvicorn",
          "bench.peers.jinja_async:app", "python"),
+    # A page whose data calls are asyncio's (asyncpg, httpx): one asyncio task per call.
+    Peer("engine-uvicorn-asyncio", "the engine in uvicorn, data calls on asyncio (loop='asyncio')",
+         "uvicorn", "bench.peers.engine_app:app", "engine", (("BENCH_QUERY_LOOP", "asyncio"),),
+         scenarios=("S2",)),
     # The production configuration: uvicorn[standard] (uvloop, httptools).
     Peer("engine-uvicorn-std", "the engine in uvicorn[standard] (uvloop, httptools; guest mode)",
          "uvicorn-std", "bench.peers.engine_app:app", "engine", scenarios=("S2", "S4", "S5")),

@@ -5,7 +5,9 @@ Each section is one typed query (an async call that waits the scenario's latency
 fragment rendered by a function into the slot ``<?marker name="section-i">``, with
 the fallback "Loading…" until it arrives. The pages are served by the engine's own
 ASGI app, ``engine.asgi.App`` with its default options: natively under Hypercorn's trio
-worker, in trio guest mode under uvicorn. (Before that app existed, a bench-only wrapper
+worker, in trio guest mode under uvicorn; with ``BENCH_QUERY_LOOP=asyncio`` (uvicorn only) the
+S1-S3 pages' data calls await ``asyncio.sleep`` instead, declared ``loop = "asyncio"``, as a
+page on asyncio data libraries would be. (Before that app existed, a bench-only wrapper
 around ``engine.render`` stood in; it is kept as the fallback.)
 
 S4 (the large page) has its four fragments written as inline Jinja2 templates, or, when
@@ -27,6 +29,10 @@ from engine.asgi import App
 
 #: Which kind of fragment renders the S4 page: ``jinja`` (inline Jinja2) or ``html``.
 S4_FRAGMENT_ENV = "BENCH_S4_FRAGMENT"
+#: Where the S1-S3 pages' data calls run: ``trio`` (``trio.sleep``), or ``asyncio``
+#: (``loop = "asyncio"``, ``asyncio.sleep``: as a page on asyncpg or httpx), asyncio hosts only.
+QUERY_LOOP_ENV = "BENCH_QUERY_LOOP"
+QUERY_LOOP = os.environ.get(QUERY_LOOP_ENV, "trio")
 
 
 class Item(msgspec.Struct, frozen=True):
@@ -61,6 +67,14 @@ def unavailable(server: str) -> str | None:
 # Closures, not functools.partial: the engine reads the callables' type hints, and
 # typing.get_type_hints() rejects partial objects.
 def _fetch(i: int, latency: float) -> Any:
+    if QUERY_LOOP == "asyncio":  # what a page on asyncio data libraries declares
+        import asyncio
+
+        async def fetch_on_asyncio() -> list[dict[str, Any]]:
+            await asyncio.sleep(latency)
+            return bp.items(i)
+
+        return fetch_on_asyncio
     import trio
 
     async def fetch() -> list[dict[str, Any]]:
@@ -95,7 +109,7 @@ def build_page(name: str, latencies: list[float], cache: Any = None) -> Any:
 
     extra = {} if cache is None else {"cache": cache}
     queries = tuple(
-        Query(name=f"q{i}", call=_fetch(i, lat), result=list[Item], **extra)
+        Query(name=f"q{i}", call=_fetch(i, lat), result=list[Item], loop=QUERY_LOOP, **extra)
         for i, lat in enumerate(latencies)
     )
     fragments = tuple(

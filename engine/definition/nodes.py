@@ -83,6 +83,14 @@ class QueryNode:
         ),
     )
     """A sync call: it runs in a worker thread, under its source's limit (``default``)."""
+    hosted: bool = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda q: q.loop == "asyncio" and q.source is None and not q.batched and not q.loaders,
+            takes_self=True,
+        ),
+    )
+    """An asyncio call with no limit and no batches: one host task runs it, no trio task."""
     task_name: str = attrs.field(
         init=False,
         eq=False,

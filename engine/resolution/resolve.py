@@ -24,6 +24,7 @@ from ..context.response import Response
 from ..definition.graph import Graph, QueryNode
 from .batching import Batches
 from .bridge import run_on_asyncio
+from .hosted import HostedCalls
 from .outcomes import (
     ErrorHook,
     Event,
@@ -109,6 +110,7 @@ class Resolution:
         # branch uses one, so a render without a cache shares an empty one it never touches.
         self._ready = deque[QueryNode]() if self.cache is not None else _UNUSED_QUEUE
         self._resolving = False
+        self.hosted: HostedCalls | None = None
 
     def note(self, q: QueryNode, key: str, value: Any) -> None:
         """Record a fact about one query's call (cache outcome, batch size, admission wait).
@@ -171,7 +173,17 @@ class Resolution:
             uncached = [q for q in started if q.cache is None or self.cache is None]
             reserve(self.sources, uncached, self.reserved)
         for q in started:
-            self.nursery.start_soon(self._run, q, name=q.task_name)
+            if q.hosted and (q.cache is None or self.cache is None):  # one asyncio task
+                self._hosted().start(q, self._kwargs(q), self.page_deadline)
+            else:
+                self.nursery.start_soon(self._run, q, name=q.task_name)
+
+    def _hosted(self) -> HostedCalls:
+        if self.hosted is None:
+            self.hosted = HostedCalls(
+                self.graph.name, self.nursery, self._succeed, self._fail, self.tracer
+            )
+        return self.hosted
 
     def _from_memory(self, q: QueryNode) -> bool:
         cache = self.cache
