@@ -61,6 +61,7 @@ class _Guest:
             trio.lowlevel.start_guest_run,
             self._main,
             run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            run_sync_soon_not_threadsafe=loop.call_soon,
             done_callback=self._finished,
             host_uses_signal_set_wakeup_fd=True,
         )
@@ -311,6 +312,7 @@ def run_as_asyncio_guest(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         trio.lowlevel.start_guest_run(
             guest,
             run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            run_sync_soon_not_threadsafe=loop.call_soon,
             done_callback=lambda result: _resolve(done, result),
             host_uses_signal_set_wakeup_fd=True,
         )

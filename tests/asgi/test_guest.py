@@ -248,3 +248,31 @@ async def test_under_trio_the_app_is_called_directly() -> None:
 
     await TrioASGI(app)(dict(HTTP_SCOPE), never, never)
     assert called_in == [me]
+
+
+def test_a_busy_guest_run_ticks_without_waking_the_loop_through_its_self_pipe() -> None:
+    # call_soon_threadsafe writes to the loop's wake-up pipe (a syscall) on every call; from
+    # the host thread, trio's next tick needs only call_soon.
+    peer = Recorder()
+    threadsafe_calls = [0]
+
+    async def busy_app(scope, receive, send) -> None:
+        for _ in range(200):
+            await trio.lowlevel.checkpoint()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        real = loop.call_soon_threadsafe
+
+        def counting(*args: object, **kwargs: object) -> object:
+            threadsafe_calls[0] += 1
+            return real(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+        await TrioASGI(busy_app)(dict(HTTP_SCOPE), peer.receive, peer.send)
+
+    asyncio.run(main())
+    assert peer.sent[-1]["body"] == b"done"
+    assert threadsafe_calls[0] < 20, threadsafe_calls[0]
