@@ -169,8 +169,8 @@ class Writer:
             if not buffered and held:
                 await self._write(*_joined(held))
                 held.clear()
-                for q in resolution.batch_credits:
-                    resolution.batches_written(q, len(state.raw_batches[q]) - written[q])
+                for q in resolution.credits:
+                    resolution.credits.written(q, len(state.raw_batches[q]) - written[q])
                     written[q] = len(state.raw_batches[q])
             self._apply(await self.inbox.take())
             text, chunks = schedule.advance()

@@ -24,6 +24,7 @@ from ..context.response import Response
 from ..definition.graph import Graph, QueryNode
 from .batching import Batches
 from .bridge import run_on_asyncio
+from .credits import BatchCredits
 from .hosted import HostedCalls
 from .outcomes import (
     ErrorHook,
@@ -95,7 +96,7 @@ class Resolution:
         self.settled = [False] * len(graph.queries)
         self.waiting_on = list(graph.dependency_counts)
         self.seq = 0
-        self.batch_credits: dict[int, trio.Semaphore] = {}
+        self.credits = BatchCredits()
         self.notes: dict[int, dict[str, Any]] = {}
         self._on_note: Callable[[str, str, Any], None] | None = getattr(tracer, "query_note", None)
         self.batches = (
@@ -123,18 +124,8 @@ class Resolution:
             self._on_note(q.name, key, value)
 
     def limit_batches(self, window: int) -> None:
-        """Let a batched query run at most ``window`` batches ahead of the wire.
-
-        A fast producer and a slow client must not fill memory; the writer gives the
-        credit back with :meth:`batches_written`. (Buffered renders hold everything by
-        definition, so they do not call this.)
-        """
-        self.batch_credits = {q: trio.Semaphore(window) for q in self.graph.batched_queries}
-
-    def batches_written(self, q: int, count: int) -> None:
-        credit = self.batch_credits.get(q)
-        for _ in range(count if credit is not None else 0):
-            credit.release()  # type: ignore[union-attr]
+        """Let a batched query run at most ``window`` batches ahead of the wire."""
+        self.credits.limit(self.graph.batched_queries, window)
 
     def start(self, deadline: float = math.inf, only: frozenset[int] | None = None) -> None:
         """Start every query without dependencies (restricted to ``only`` if given)."""
@@ -328,14 +319,9 @@ class Resolution:
     async def _run_batches(self, q: QueryNode, kwargs: dict[str, Any]) -> None:
         iterator = q.call(**kwargs)
         on_asyncio = q.loop == "asyncio"  # then each step is a task on the host loop
-        credit = self.batch_credits.get(q.index)
         try:
             while True:
-                if credit is not None:
-                    try:  # no checkpoint while credit is left: same-turn batches stay together
-                        credit.acquire_nowait()
-                    except trio.WouldBlock:
-                        await credit.acquire()
+                await self.credits.take(q.index)
                 try:
                     if on_asyncio:
                         batch = await run_on_asyncio(iterator.__anext__)
