@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -38,7 +38,8 @@ from ._actions import (
     issue_token,
     run_action,
 )
-from ._guest import Receive, Scope, Send, TrioASGI, in_trio
+from ._client import ClientWatch
+from ._guest import Receive, Scope, Send, TrioASGI, in_trio, run_in_guest
 from ._lifespan import AppResources
 from ._log import access_log, log_access, log_error
 from ._options import Options
@@ -93,25 +94,30 @@ class App:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._tracing is None or scope["type"] != "http":
-            if scope["type"] == "http" and in_trio():  # the common case, in fewer frames
-                await self._http(Request.parse(scope), receive, send, None)  # (open streams
-                return  # hold every frame of their chain)
-            await self._entry(scope, receive, send)
+            if scope["type"] != "http":
+                await self._entry(scope, receive, send)
+            elif in_trio():  # the common cases, in fewer frames (open streams hold them all)
+                await self._http(Request.parse(scope), receive, send, None)
+            else:
+                await run_in_guest(self._asgi, scope, receive, send)
             return
         # The server's request span is in the caller's contextvars, which do not flow into
         # the trio task of an asyncio server's guest run: capture it here and pass it on.
         parent = self._tracing.capture()
         await TrioASGI(functools.partial(self._asgi, parent=parent))(scope, receive, send)
 
-    async def _asgi(self, scope: Scope, receive: Receive, send: Send, parent: Any = None) -> None:
+    def _asgi(
+        self, scope: Scope, receive: Receive, send: Send, parent: Any = None
+    ) -> Awaitable[None]:
+        """The app in trio: a plain function returning the call's coroutine (one frame fewer)."""
         if scope["type"] == "http":
-            await self._http(Request.parse(scope), receive, send, parent)
-        elif scope["type"] == "lifespan":
-            await self.resources.lifespan(
+            return self._http(Request.parse(scope), receive, send, parent)
+        if scope["type"] == "lifespan":
+            return self.resources.lifespan(
                 receive, send, self._startup_problem, self.options.freeze_heap
             )
-        else:  # ASGI: raise for unsupported scopes (Hypercorn crashes on a silent return)
-            raise RuntimeError(f"engine.asgi.App does not serve {scope['type']!r} scopes")
+        # ASGI: raise for unsupported scopes (Hypercorn crashes on a silent return)
+        raise RuntimeError(f"engine.asgi.App does not serve {scope['type']!r} scopes")
 
     @property
     def asyncio_queries(self) -> dict[str, tuple[str, ...]]:
@@ -231,25 +237,24 @@ class App:
                 # waits for a query (a page served from memory never does, and starts no
                 # watcher task); a POST (its action, the rest of a refused body) or resources
                 # opened on demand may wait at once.
-                watch = functools.partial(
-                    request_scope.start_soon, _watch_client, receive, request_scope.cancel_scope
-                )
-                if request.method == "POST" or (
-                    isinstance(plan, Plan) and plan.graph.resources is not None
-                ):
-                    watch()
-                else:
-                    response.watch_client = watch
-                outcome = await _respond(
-                    plan, response, head, self.resources, nonce, tracer, opts, request_scope
-                )
-                if response.connection_reset:
-                    # The connection was reset: let the server see it go before returning,
-                    # or an asyncio server logs "returned without completing response".
-                    response.before_wait()
-                    await trio.sleep(_SETTLE)  # the client's leaving ends this early
-                if request_scope.child_tasks:  # the watcher, if it was started
-                    request_scope.cancel_scope.cancel()
+                watch = ClientWatch(receive, request_scope)
+                try:
+                    if request.method == "POST" or (
+                        isinstance(plan, Plan) and plan.graph.resources is not None
+                    ):
+                        watch.start()
+                    else:
+                        response.watch_client = watch.start
+                    outcome = await _respond(
+                        plan, response, head, self.resources, nonce, tracer, opts, request_scope
+                    )
+                    if response.connection_reset:
+                        # The connection was reset: let the server see it go before returning,
+                        # or an asyncio server logs "returned without completing response".
+                        response.before_wait()
+                        await trio.sleep(_SETTLE)  # the client's leaving ends this early
+                finally:
+                    watch.end()  # whatever ended the response
             if outcome == "aborted":  # nothing came back: the watcher cancelled the request
                 outcome = _timed_out(response) or "client gone"
         finally:
@@ -267,13 +272,6 @@ class App:
 
 _SETTLE = 1.0
 """Seconds to wait for the server to notice a connection the app reset."""
-
-
-async def _watch_client(receive: Receive, request: trio.CancelScope) -> None:
-    """Cancel ``request`` when the client leaves."""
-    while (await receive())["type"] != "http.disconnect":
-        pass
-    request.cancel()
 
 
 async def _respond(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator, MutableMapping
@@ -199,6 +200,38 @@ def _server_own(channel: Callable[..., Any]) -> bool:
     return type(owner).__module__.startswith(_STEP_FIRST_SERVERS)
 
 
+class HostReceive:
+    """The server's ``receive`` as a guest task sees it: awaited through the bridge, or
+    watched for the client's leaving by a task of the host loop (``_client``)."""
+
+    __slots__ = ("_guest", "_receive", "_step_first")
+
+    def __init__(self, guest: _Guest, receive: Receive) -> None:
+        self._guest = guest
+        self._receive = receive
+        self._step_first = _server_own(receive)
+
+    async def __call__(self) -> Message:
+        return await self._guest.await_host(self._receive, step_first=self._step_first)
+
+    def watch(self, left: Callable[[BaseException | None], None]) -> asyncio.Task[None]:
+        """Call ``left(None)`` from the host loop when the client leaves, or ``left(error)``
+        if the server's ``receive`` raises; cancelling the task stops the watch."""
+        task = self._guest.loop.create_task(_until_disconnect(self._receive))
+        task.add_done_callback(functools.partial(_watched, left))
+        return task
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def _watched(left: Callable[[BaseException | None], None], task: asyncio.Task[None]) -> None:
+    if not task.cancelled():  # cancelled: the response is over, and nothing is watched
+        left(task.exception())
+
+
 def _resolve(future: asyncio.Future[Any], value: Any) -> None:
     if not future.done():
         future.set_result(value)
@@ -218,45 +251,70 @@ async def _guest_for_running_loop() -> _Guest:
     return guest
 
 
-async def _run_in_guest(
-    guest: _Guest, app: ASGIApp, scope: Scope, receive: Receive, send: Send
-) -> None:
-    """Run one ASGI call as a trio task; cancelling the host task cancels the trio task."""
-    finished: asyncio.Future[outcome.Outcome[None]] = guest.loop.create_future()
-    cancel_scope = trio.CancelScope()
-
-    step_receive, step_send = _server_own(receive), _server_own(send)
-
-    async def trio_receive() -> Message:
-        return await guest.await_host(receive, step_first=step_receive)
-
-    async def trio_send(message: Message) -> None:
-        await guest.await_host(lambda: send(message), step_first=step_send)
-
-    async def call() -> None:
-        with cancel_scope:
-            _resolve(finished, await outcome.acapture(app, scope, trio_receive, trio_send))
-
-    guest.spawn(call)
+async def run_in_guest(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run one ASGI call as a trio task of the running loop's guest run; cancelling the host
+    task cancels the trio task. (One frame for an open stream to hold on the host side.)"""
+    guest = _guests.get(asyncio.get_running_loop())
+    if guest is None or not guest.ready.done() or guest.done.done():
+        guest = await _guest_for_running_loop()
+    call = _GuestCall(guest, app, scope, receive, send)
+    guest.spawn(call.run)
     try:
-        result = await asyncio.shield(finished)
+        await call.finished
     except asyncio.CancelledError:
-        cancel_scope.cancel()  # synchronous trio calls are allowed from host code in guest mode
-        while not finished.done():
-            try:
-                await asyncio.shield(finished)
-            except asyncio.CancelledError:
-                continue
+        call.cancel_scope.cancel()  # synchronous trio calls are allowed from host code here
+        while call.result is None:  # the trio task unwinds; then it resolves a fresh future
+            call.finished = guest.loop.create_future()
+            with contextlib.suppress(asyncio.CancelledError):
+                await call.finished
         raise
+    result = call.result
     if isinstance(result, outcome.Error) and isinstance(result.error, trio.Cancelled):
         raise RuntimeError("the trio guest run was stopped while handling a request")
+    assert result is not None  # the future is resolved only once the result is in
     result.unwrap()
 
 
-async def _lifespan_in_guest(
-    guest: _Guest, app: ASGIApp, scope: Scope, receive: Receive, send: Send
-) -> None:
+class _GuestCall:
+    """One ASGI call shared by its host task and its trio task: one object with slots, not
+    closures and a shielded future, since an open stream holds it for its whole life."""
+
+    __slots__ = (
+        "app", "cancel_scope", "finished", "guest", "receive", "result", "scope", "send",
+        "step_send",
+    )  # fmt: skip
+
+    def __init__(
+        self, guest: _Guest, app: ASGIApp, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        self.guest = guest
+        self.app = app
+        self.scope = scope
+        self.receive = HostReceive(guest, receive)
+        self.send = send
+        self.step_send = _server_own(send)
+        self.cancel_scope = trio.CancelScope()
+        self.finished: asyncio.Future[None] = guest.loop.create_future()
+        self.result: outcome.Outcome[None] | None = None
+
+    async def run(self) -> None:
+        with self.cancel_scope:
+            try:
+                await self.app(self.scope, self.receive, self.trio_send)
+            except BaseException as exc:  # Cancelled included: the host task reads it
+                self.result = outcome.Error(exc)
+            else:
+                self.result = outcome.Value(None)
+        _resolve(self.finished, None)
+
+    async def trio_send(self, message: Message) -> None:
+        send = functools.partial(self.send, message)
+        await self.guest.await_host(send, step_first=self.step_send)
+
+
+async def _lifespan_in_guest(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
     """Run the app's lifespan in trio, then stop the guest before reporting shutdown complete."""
+    guest = await _guest_for_running_loop()
     held: list[Message] = []
 
     async def send_holding_shutdown(message: Message) -> None:
@@ -265,7 +323,7 @@ async def _lifespan_in_guest(
         else:
             await send(message)
 
-    await _run_in_guest(guest, app, scope, receive, send_holding_shutdown)
+    await run_in_guest(app, scope, receive, send_holding_shutdown)
     if held:
         await guest.stop()
         await send(held[-1])
@@ -284,11 +342,10 @@ class TrioASGI:
         if in_trio():
             await self.app(scope, receive, send)
             return
-        guest = await _guest_for_running_loop()
         if scope["type"] == "lifespan":
-            await _lifespan_in_guest(guest, self.app, scope, receive, send)
+            await _lifespan_in_guest(self.app, scope, receive, send)
         else:
-            await _run_in_guest(guest, self.app, scope, receive, send)
+            await run_in_guest(self.app, scope, receive, send)
 
 
 def run_as_asyncio_guest(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
