@@ -32,12 +32,7 @@ def slow_page(log: list[str], started: asyncio.Event | None = None) -> engine.Pa
             raise
         return "late"
 
-    return engine.Page(
-        name="waiting",
-        shell=engine.Shell(html='<main><?marker name="late"></main>'),
-        queries=(engine.Query(name="slow", call=slow, result=str),),
-        fragments=(engine.Fragment(target="late", uses=("slow",), render=lambda slow: slow),),
-    )
+    return one_query_page(slow)
 
 
 def watched() -> int:
@@ -51,11 +46,16 @@ def fast_page(seen: list[int]) -> engine.Page:
         seen.append(watched())
         return "soon"
 
+    return one_query_page(quick)
+
+
+def one_query_page(call) -> engine.Page:
+    """A page whose one fragment shows what ``call`` returns."""
     return engine.Page(
-        name="quick",
-        shell=engine.Shell(html='<main><?marker name="soon"></main>'),
-        queries=(engine.Query(name="quick", call=quick, result=str),),
-        fragments=(engine.Fragment(target="soon", uses=("quick",), render=lambda quick: quick),),
+        name=call.__name__,
+        shell=engine.Shell(html='<main><?marker name="slot"></main>'),
+        queries=(engine.Query(name="value", call=call, result=str),),
+        fragments=(engine.Fragment(target="slot", uses=("value",), render=lambda value: value),),
     )
 
 
