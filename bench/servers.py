@@ -112,6 +112,9 @@ PEERS: list[Peer] = [
     # The production configuration: uvicorn[standard] (uvloop, httptools).
     Peer("engine-uvicorn-std", "the engine in uvicorn[standard] (uvloop, httptools; guest mode)",
          "uvicorn-std", "bench.peers.engine_app:app", "engine", scenarios=("S2", "S4", "S5")),
+    Peer("engine-uvicorn-std-asyncio", "the engine in uvicorn[standard], data calls on asyncio",
+         "uvicorn-std", "bench.peers.engine_app:app", "engine", (("BENCH_QUERY_LOOP", "asyncio"),),
+         scenarios=("S2",)),
     Peer("starlette-ooo-std", "hand-written out-of-order, Starlette (uvicorn[standard])",
          "uvicorn-std", "bench.peers.starlette_ooo:app", "python", scenarios=("S2", "S5")),
     # S4, the large page.

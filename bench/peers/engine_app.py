@@ -5,10 +5,10 @@ Each section is one typed query (an async call that waits the scenario's latency
 fragment rendered by a function into the slot ``<?marker name="section-i">``, with
 the fallback "Loading…" until it arrives. The pages are served by the engine's own
 ASGI app, ``engine.asgi.App`` with its default options: natively under Hypercorn's trio
-worker, in trio guest mode under uvicorn; with ``BENCH_QUERY_LOOP=asyncio`` (uvicorn only) the
-S1-S3 pages' data calls await ``asyncio.sleep`` instead, declared ``loop = "asyncio"``, as a
-page on asyncio data libraries would be. (Before that app existed, a bench-only wrapper
-around ``engine.render`` stood in; it is kept as the fallback.)
+worker, in trio guest mode under uvicorn; with ``BENCH_QUERY_LOOP=asyncio`` (uvicorn, plain
+or with its standard extras) the S1-S3 pages' data calls await ``asyncio.sleep`` instead,
+declared ``loop = "asyncio"``, as a page on asyncio data libraries would be. (Before that app
+existed, a bench-only wrapper around ``engine.render`` stood in; it is kept as the fallback.)
 
 S4 (the large page) has its four fragments written as inline Jinja2 templates, or, when
 ``BENCH_S4_FRAGMENT=html``, as render functions built on ``engine.html``. S5 is the S2
