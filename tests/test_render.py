@@ -598,3 +598,46 @@ async def test_a_stream_waiting_for_its_data_holds_no_copy_of_its_shell() -> Non
         tracemalloc.stop()
     assert len(written) == renders and min(written) > 200_000, "every shell is out, alone"
     assert held < 50_000, f"a waiting render holds {held:,.0f} bytes"
+
+
+def _tasks(nursery: trio.Nursery) -> list[trio.lowlevel.Task]:
+    return [
+        found
+        for task in nursery.child_tasks
+        for found in (task, *(t for inner in task.child_nurseries for t in _tasks(inner)))
+    ]
+
+
+async def test_a_waiting_query_holds_no_frame_between_its_task_and_its_call() -> None:
+    """S3: a stream waiting for a plain query holds its task's chain of frames, so the task
+    awaits the query's own coroutine with nothing in between."""
+    waiting, release = trio.Event(), trio.Event()
+
+    async def slow() -> str:
+        waiting.set()
+        await release.wait()
+        return "done"
+
+    p = Page(
+        name="p",
+        shell=Shell(html='<!doctype html><meta charset="utf-8"><?marker name="a">'),
+        queries=(Query(name="q", call=slow, result=str),),
+        fragments=(Fragment(target="a", uses=("q",), template="{{ q }}"),),
+    )
+
+    async def sink(data: bytes) -> None:
+        pass
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(engine.render, p, sink)
+        await waiting.wait()
+        (task,) = (t for t in _tasks(nursery) if t.name == "query q")
+        chain, coroutine = [], task.coro
+        while hasattr(coroutine, "cr_code"):
+            chain.append(coroutine.cr_code.co_qualname)
+            coroutine = coroutine.cr_await
+        release.set()
+    assert chain[:2] == [
+        "Resolution._run",
+        "test_a_waiting_query_holds_no_frame_between_its_task_and_its_call.<locals>.slow",
+    ]

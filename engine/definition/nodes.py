@@ -91,6 +91,20 @@ class QueryNode:
         ),
     )
     """An asyncio call with no limit and no batches: one host task runs it, no trio task."""
+    direct: bool = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda q: (
+                q.is_async
+                and q.loop == "trio"
+                and q.source is None
+                and not q.batched
+                and not q.loaders
+            ),
+            takes_self=True,
+        ),
+    )
+    """A trio call with no limit and no batches: awaited in its task, with nothing between."""
     task_name: str = attrs.field(
         init=False,
         eq=False,

@@ -249,10 +249,12 @@ class Resolution:
         try:
             if q.timeout is not None or self.page_deadline != math.inf:
                 value = await self._call_timed(q, kwargs, cached)
-            elif cached is None:
-                value = await self._call(q, kwargs)
-            else:
+            elif cached is not None:
                 value = await cached()
+            elif q.direct:  # the common case, with no frame between the task and the call
+                value = checked(self.graph.name, q, await q.call(**kwargs))
+            else:
+                value = await self._call(q, kwargs)
         except QueryError as exc:
             self._fail(q, exc)
         except BaseException as exc:
@@ -277,11 +279,10 @@ class Resolution:
         raise timeout_error(self.graph.name, q, started, self.page_deadline, admission)
 
     async def _call(self, q: QueryNode, kwargs: dict[str, Any]) -> Any:
-        if q.source is None and not q.in_thread:  # the common case: no limit
-            if q.batched or q.loaders or q.loop == "asyncio":
-                return await self._call_unlimited(q, kwargs)
-            # A frame less while it waits.
+        if q.direct:  # a frame less while it waits
             return checked(self.graph.name, q, await q.call(**kwargs))
+        if q.source is None and not q.in_thread:  # no limit
+            return await self._call_unlimited(q, kwargs)
         admission = self.reserved.pop(q.index, None)
         if admission is None:  # a cached query's call, or a stale one's refresh
             admission = self.sources.source(q.source).admission(q.urgency)
