@@ -70,10 +70,12 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         for path, v in variants.items():
             if path == S6_PLAIN:
                 continue
-            hp, hp0 = v["high_priority_ms"]["median"], plain["high_priority_ms"]["median"]
+            # p90, not the median: without admission the fragment's wave is trio's coin
+            # flip (see the S6 section), so a median of 20 pages says which side came up.
+            hp, hp0 = v["high_priority_ms"]["p90"], plain["high_priority_ms"]["p90"]
             calls, calls0 = v["calls"]["median"], plain["calls"]["median"]
             rows.append((
-                f"S6 `{path}`: high-priority fragment sooner than `{S6_PLAIN}`", name,
+                f"S6 `{path}`: high-priority fragment sooner than `{S6_PLAIN}` (p90)", name,
                 f"{_f(hp)} ms vs {_f(hp0)} ms; {_f(calls, 0)} vs {_f(calls0, 0)} calls",
                 None if hp is None or hp0 is None else hp < hp0,
             ))  # fmt: skip
