@@ -12,6 +12,10 @@ S5_VS_OWN_S2 = 3.0  # a cached page at least 3x the engine's own S2 throughput
 #: The plain Jinja2 page on each server: what an engine peer on that server is compared with.
 JINJA_PAGE = {"uvicorn": "jinja-page", "hypercorn-trio": "jinja-page-hypercorn",
               "uvicorn-std": "jinja-page-std"}  # fmt: skip
+#: The hand-written out-of-order page and the bare app on each server (S2's and S3's targets).
+HAND_WRITTEN = {"uvicorn": "starlette-ooo", "hypercorn-trio": "trio-ooo",
+                "uvicorn-std": "starlette-ooo-std"}  # fmt: skip
+BARE = {"uvicorn": "bare", "hypercorn-trio": "bare-trio"}
 S6_PLAIN = "/s6"
 SERVER_NAMES = {"uvicorn": "uvicorn (h11, asyncio)", "uvicorn-std": "uvicorn[standard]",
                 "hypercorn-trio": "Hypercorn (trio)", "node": "Node http"}  # fmt: skip
@@ -42,8 +46,26 @@ def _ratio(res: dict[str, Any], key: str, a: str, b: str) -> float | None:
 
 
 def targets(res: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
-    """(target, engine peer, measured, met) rows for S4-S6."""
+    """(target, engine peer, measured, met) rows for issue 11: S2 and S3 as it words them,
+    then S4-S6."""
     rows: list[tuple[str, str, str, bool | None]] = []
+    for p in _ran(res, "S2", "engine"):
+        for what, ref in (("the hand-written page on the same server",
+                           HAND_WRITTEN.get(p["server"])),
+                          ("React with suspending data", "react")):  # fmt: skip
+            r = None if ref is None else _ratio(res, "S2", p["name"], ref)
+            if r is not None:
+                rows.append((f"S2 ahead of {what}", p["name"], f"{r:.2f}x ({ref})", r > 1.0))
+    s3 = res.get("S3", {}).get("peers", {})
+    for p in _ran(res, "S3", "engine"):
+        bare, ref = BARE.get(p["server"]), HAND_WRITTEN.get(p["server"])
+        if bare in s3 and ref in s3:
+            base = s3[bare]["kib_per_stream"]
+            own, theirs = s3[p["name"]]["kib_per_stream"] - base, s3[ref]["kib_per_stream"] - base
+            rows.append((
+                "S3 own share over the bare server at most the hand-written page's", p["name"],
+                f"{own:.1f} vs {theirs:.1f} KiB ({ref}; {bare} {base:.1f})", own <= theirs,
+            ))  # fmt: skip
     for p in _ran(res, "S4", "engine"):
         ref = JINJA_PAGE.get(p["server"])
         r = None if ref is None else _ratio(res, "S4", p["name"], ref)
