@@ -59,9 +59,9 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     s3 = res.get("S3", {}).get("peers", {})
     for p in _ran(res, "S3", "engine"):
         bare, ref = BARE.get(p["server"]), HAND_WRITTEN.get(p["server"])
-        if bare in s3 and ref in s3:
-            base = s3[bare]["kib_per_stream"]
-            own, theirs = s3[p["name"]]["kib_per_stream"] - base, s3[ref]["kib_per_stream"] - base
+        kib = [s3.get(k, {}).get("kib_per_stream") for k in (p["name"], ref, bare)]
+        if None not in kib:  # a peer that failed or was not run has none
+            own, theirs, base = kib[0] - kib[2], kib[1] - kib[2], kib[2]
             rows.append((
                 "S3 own share over the bare server at most the hand-written page's", p["name"],
                 f"{own:.1f} vs {theirs:.1f} KiB ({ref}; {bare} {base:.1f})", own <= theirs,
