@@ -48,13 +48,15 @@ def _range(s: dict[str, Any], digits: int = 0) -> str:
 def targets(res: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     """(target, engine peer, measured, met) rows."""
     rows: list[tuple[str, str, str, bool | None]] = []
-    engines = [p["name"] for p in res["peers"] if p["family"] == "engine" and p.get("ran")]
+    engines = [p for p in res["peers"] if p["family"] == "engine" and p.get("ran")]
     s1 = res.get("S1", {}).get("peers", {})
     s2 = res.get("S2", {})
-    for e in engines:
+    for p in engines:
+        e = p["name"]
         if e in s1:
             d = s1[e]
-            bare = "bare-trio" if "hypercorn" in e and "bare-trio" in s1 else "bare"
+            bare = report_pages.BARE.get(p["server"], "bare")
+            bare = bare if bare in s1 else "bare"
             if bare in s1:
                 diff = d["first_body_ms"]["median"] - s1[bare]["first_body_ms"]["median"]
                 rows.append((

@@ -288,3 +288,69 @@ def test_ratios_are_taken_within_runs_and_a_run_that_finished_nothing_gives_none
     assert out["peers"]["engine-hypercorn"]["rps"]["median"] == 100
     assert out["peers"]["react"]["cpu_ms_per_request"]["n"] == 3
     assert "react/engine-hypercorn" not in out["ratios"]  # only engine peers are compared
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 11's targets in the report
+# ---------------------------------------------------------------------------------------
+def _spread(p90: float, median: float) -> dict[str, float]:
+    return {"median": median, "p90": p90}
+
+
+def _s6_variant(p90: float, median: float, calls: int) -> dict[str, Any]:
+    return {"high_priority_ms": _spread(p90, median), "calls": {"median": calls}}
+
+
+def test_s6_is_judged_on_the_wave_the_fragment_can_land_in_not_a_lucky_median() -> None:
+    from bench import report_pages
+
+    # Without admission the fragment's call went first in most pages (a median of 25 ms)
+    # but last in some (p90 115 ms); with admission it is never in the last wave.
+    res = {"S6": {"peers": {"engine-s6-uvicorn": {
+        "/s6": _s6_variant(p90=115.0, median=25.0, calls=20),
+        "/s6/admission": _s6_variant(p90=26.0, median=25.5, calls=20),
+        "/s6/batched": _s6_variant(p90=120.0, median=46.0, calls=1),
+    }}}, "peers": []}  # fmt: skip
+    met = {row[0]: row[3] for row in report_pages.targets(res)}
+    assert met["S6 `/s6/admission`: high-priority fragment sooner than `/s6` (p90)"] is True
+    assert met["S6 `/s6/batched`: high-priority fragment sooner than `/s6` (p90)"] is False
+
+
+def test_s2_and_s3_are_judged_against_the_same_servers_hand_written_page() -> None:
+    from bench import report_pages
+
+    def peer(name: str, server: str, family: str) -> dict[str, Any]:
+        return {"name": name, "server": server, "family": family}
+
+    peers = [peer("engine-hypercorn", "hypercorn-trio", "engine"),
+             peer("engine-uvicorn", "uvicorn", "engine"),
+             peer("trio-ooo", "hypercorn-trio", "python"),
+             peer("starlette-ooo", "uvicorn", "python"), peer("react", "node", "node"),
+             peer("bare-trio", "hypercorn-trio", "limit"),
+             peer("bare", "uvicorn", "limit")]  # fmt: skip
+    ratios = {"engine-hypercorn/trio-ooo": 0.9, "engine-hypercorn/starlette-ooo": 1.5,
+              "engine-hypercorn/react": 1.1, "engine-uvicorn/starlette-ooo": 1.2,
+              "engine-uvicorn/trio-ooo": 0.5, "engine-uvicorn/react": 0.8}  # fmt: skip
+    kib = {"engine-hypercorn": 30.0, "trio-ooo": 25.0, "bare-trio": 20.0,
+           "engine-uvicorn": 25.0, "starlette-ooo": 30.0, "bare": 12.0}  # fmt: skip
+    res = {
+        "peers": peers,
+        "S2": {"peers": {p["name"]: {} for p in peers},
+               "ratios": {k: {"median": v} for k, v in ratios.items()}},
+        "S3": {"peers": {k: {"kib_per_stream": v} for k, v in kib.items()}},
+    }  # fmt: skip
+    rows = {(row[0], row[1]): row for row in report_pages.targets(res)}
+    hand = "S2 ahead of the hand-written page on the same server"
+    assert rows[hand, "engine-hypercorn"][2:] == ("0.90x (trio-ooo)", False)  # not starlette's
+    assert rows[hand, "engine-uvicorn"][2:] == ("1.20x (starlette-ooo)", True)
+    assert rows["S2 ahead of React with suspending data", "engine-uvicorn"][3] is False
+    share = "S3 own share over the bare server at most the hand-written page's"
+    assert rows[share, "engine-hypercorn"][2:] == (
+        "10.0 vs 5.0 KiB (trio-ooo; bare-trio 20.0)", False)  # fmt: skip
+    assert rows[share, "engine-uvicorn"][2:] == (
+        "13.0 vs 18.0 KiB (starlette-ooo; bare 12.0)", True)  # fmt: skip
+    kib_missing = {**res, "S3": {"peers": {**res["S3"]["peers"], "trio-ooo": {
+        "kib_per_stream": None}}}}  # fmt: skip
+    assert (share, "engine-hypercorn") not in {
+        (r[0], r[1]) for r in report_pages.targets(kib_missing)
+    }
