@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import trio
 from hypothesis import strategies as st
 
 from schemas import Fragment, Page, Query, Shell
@@ -50,8 +51,10 @@ class Case:
 
     # -- the page the engine renders ---------------------------------------------
 
-    def page(self) -> Page:
-        queries = tuple(self._query(q) for q in self.queries)
+    def page(self, *, live: bool = False) -> Page:
+        """The page; ``live``: its calls wait their latency and fail as the case says, as
+        real data calls would (otherwise ``render_timeline`` fakes both)."""
+        queries = tuple(self._query(q, live) for q in self.queries)
         fragments = tuple(self._fragment(f) for f in self.fragments)
         slots = "".join(f'<?marker name="{f.target}">' for f in self.fragments if f.parent is None)
         html = (
@@ -66,17 +69,28 @@ class Case:
             deadline=self.deadline,
         )
 
-    def _query(self, q: QuerySpec) -> Query:
+    def _query(self, q: QuerySpec, live: bool) -> Query:
+        latency = q.latency if live else 0.0
+        fails = q.fails and live
+
         if q.batches:
 
             async def call(**deps: Any) -> Any:
                 for i in range(q.batches):
+                    if live:
+                        await trio.sleep(latency)
+                    if fails:
+                        raise RuntimeError(f"{q.name} failed")
                     yield [i]
 
             result: Any = list[int]
         else:
 
             async def call(**deps: Any) -> int:
+                if live:
+                    await trio.sleep(latency)
+                if fails:
+                    raise RuntimeError(f"{q.name} failed")
                 return 1 + sum(deps.values())
 
             result = int

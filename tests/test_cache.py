@@ -12,6 +12,7 @@ import trio.testing
 import engine
 from engine import Cache, Fragment, Page, Params, Query, Shell
 from engine.testing import assert_contract, render_timeline
+from tests.tracers import NoteTaker
 
 SHELL = '<!doctype html><html><head><meta charset="utf-8"></head><body>{}</body></html>'
 
@@ -457,10 +458,11 @@ async def test_each_outcome_is_noted_for_tracing(autojump_clock) -> None:
 
     async def outcome_of_one_resolution() -> object:
         events: list[object] = []
+        tracer = NoteTaker()
         async with trio.open_nursery() as nursery:
-            resolution = Resolution(graph, {}, nursery, events.append, cache=store)
-            resolution.start()
-        return resolution.notes[0]["cache"]
+            Resolution(graph, {}, nursery, events.append, cache=store, tracer=tracer).start()
+        [(_, _, outcome)] = [note for note in tracer.notes if note[1] == "cache"]
+        return outcome
 
     async with trio.open_nursery() as nursery:  # two at once: one starts the call, one joins
         outcomes: list[object] = []

@@ -16,6 +16,7 @@ import trio.testing
 
 import engine
 from engine import Fragment, Page, Query, Shell, Sources
+from tests.tracers import NoteTaker
 
 SHELL = '<!doctype html><html><head><meta charset="utf-8"></head><body>{}</body></html>'
 
@@ -214,22 +215,7 @@ async def test_statistics_list_every_configured_source_before_its_first_call() -
 
 
 async def test_a_sync_querys_wait_for_its_place_is_noted_for_tracing(clock, release) -> None:
-    class Notes:
-        def __init__(self) -> None:
-            self.notes: list[tuple[str, str, object]] = []
-
-        def query_note(self, name: str, key: str, value: object) -> None:
-            self.notes.append((name, key, value))
-
-        def query_started(self, name: str, time: float) -> None: ...
-
-        def query_batch(self, name: str, time: float, seq: int) -> None: ...
-
-        def query_finished(self, *args: object) -> None: ...
-
-        def wrote(self, *args: object) -> None: ...
-
-    tracer = Notes()
+    tracer = NoteTaker()
     page = Page(
         name="noted",
         shell=Shell(html='<!doctype html><html><body><?marker name="q"></body></html>'),

@@ -26,7 +26,8 @@ __all__ = ["Lookup"]
 
 logger = logging.getLogger("engine")
 
-Note = Callable[[QueryNode, str, Any], None]
+Note = Callable[[str, str, Any], None]
+"""``note(query name, key, value)``: a fact about a call, for tracing (``query_note``)."""
 
 
 class Lookup:
@@ -63,7 +64,7 @@ class Lookup:
                     q.name,
                     exc,
                 )
-            self.note(q, "cache", "unkeyable")
+            self.note(q.name, "cache", "unkeyable")
             return None
 
     async def fetch(self, q: QueryNode, key: str, call: Call, renew: bool = False) -> Any:
@@ -89,7 +90,7 @@ class Lookup:
             self.served(q, key, found, lambda _: call)
             return self.value(q, found)
         if not store_up:
-            self.note(q, "cache", "unavailable")
+            self.note(q.name, "cache", "unavailable")
         flight, joined = join(
             self.store,
             key,
@@ -101,7 +102,7 @@ class Lookup:
             renew=renew,
         )
         if store_up:
-            self.note(q, "cache", "renewed" if renew else "shared" if joined else "miss")
+            self.note(q.name, "cache", "renewed" if renew else "shared" if joined else "miss")
         result = await flight.wait()
         if isinstance(result, outcome.Value):
             return result.value
@@ -123,11 +124,11 @@ class Lookup:
         policy: CachePolicy | None = q.cache
         assert policy is not None
         if found.entry.failure is not None:
-            self.note(q, "cache", "failure")
+            self.note(q.name, "cache", "failure")
         elif found.fresh:
-            self.note(q, "cache", "hit")
+            self.note(q.name, "cache", "hit")
         else:
-            self.note(q, "cache", "stale")
+            self.note(q.name, "cache", "stale")
             join(
                 self.store,
                 key,

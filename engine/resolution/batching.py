@@ -36,7 +36,8 @@ __all__ = ["Batches", "RequestLoader"]
 K = TypeVar("K")
 V = TypeVar("V")
 
-Note = Callable[[QueryNode, str, Any], None]
+Note = Callable[[str, str, Any], None]
+"""``note(query name, key, value)``: a fact about a call, for tracing (``query_note``)."""
 
 
 class _Cohort:
@@ -170,7 +171,7 @@ class Batches:
         entry.waiters.append(q)
         call = entry.call
         if call is not None:
-            self.note(q, "batch.size", len(call.entries))
+            self.note(q.name, "batch.size", len(call.entries))
             if call.admission is not None:
                 call.admission.prioritize(q.urgency)
                 self.admissions[q.index] = call.admission
@@ -217,7 +218,7 @@ class Batches:
         keys = [entry.key for entry in call.entries]
         waiting = [q for entry in call.entries for q in entry.waiters]
         for q in waiting:
-            self.note(q, "batch.size", len(keys))
+            self.note(q.name, "batch.size", len(keys))
         in_thread = not loader.is_async
         admission = call.admission
         if admission is not None:
@@ -241,7 +242,11 @@ class Batches:
             if admission is not None:
                 for entry in call.entries:
                     for q in entry.waiters:
-                        self.note(q, "admission.wait_s", admission.wait_s)
+                        self.note(q.name, "admission.wait_s", admission.wait_s)
+            # Each entry still points at its call (``_given_up`` asks whether it was given
+            # up): the call lets go of them, or the two would be a cycle that keeps the
+            # request's values alive until the garbage collector finds it.
+            call.entries = []
 
 
 def _given_up(entry: Entry) -> bool:

@@ -22,7 +22,7 @@ from ..caching.keys import constant_key
 from ..context.request import Request
 from ..context.response import Response
 from ..definition.graph import Graph, QueryNode
-from .batching import Batches
+from .batching import Batches, Note
 from .bridge import run_on_asyncio
 from .credits import BatchCredits
 from .hosted import HostedCalls
@@ -58,6 +58,10 @@ DEFAULT_SOURCES = Sources()
 
 
 _UNUSED_QUEUE: deque[QueryNode] = deque(maxlen=0)
+
+
+def _unheard(name: str, key: str, value: Any) -> None:
+    """Where a render's notes go when its tracer does not listen for them."""
 
 
 class Resolution:
@@ -97,15 +101,17 @@ class Resolution:
         self.waiting_on = list(graph.dependency_counts)
         self.seq = 0
         self.credits = BatchCredits()
-        self.notes: dict[int, dict[str, Any]] = {}
-        self._on_note: Callable[[str, str, Any], None] | None = getattr(tracer, "query_note", None)
+        # The tracer's own method, not one of ours: the lookup and the batches hold it, and a
+        # method of this Resolution would close a reference cycle through them that keeps each
+        # finished render (its request, response, nursery, values) alive until a full collection.
+        self._note: Note = getattr(tracer, "query_note", None) or _unheard
         self.batches = (
-            Batches(graph.name, nursery, sources, self.admissions, self.note)
+            Batches(graph.name, nursery, sources, self.admissions, self._note)
             if graph.uses_loaders
             else None
         )
         self.cache = (
-            Lookup(cache, graph.name, self.note) if cache is not None and graph.cached else None
+            Lookup(cache, graph.name, self._note) if cache is not None and graph.cached else None
         )
         # A deque's first block is 0.6 KiB that an open stream would hold: only _spawn's cache
         # branch uses one, so a render without a cache shares an empty one it never touches.
@@ -119,9 +125,7 @@ class Resolution:
         Tracing turns these into span attributes, so the data layer reports what it did
         without knowing who listens.
         """
-        self.notes.setdefault(q.index, {})[key] = value
-        if self._on_note is not None:
-            self._on_note(q.name, key, value)
+        self._note(q.name, key, value)
 
     def limit_batches(self, window: int) -> None:
         """Let a batched query run at most ``window`` batches ahead of the wire."""
@@ -192,9 +196,7 @@ class Resolution:
             self.tracer.query_started(q.name, trio.current_time())
         entry = found.entry
         if found.fresh and entry.failure is None:  # the common case, in as few calls as it takes
-            self.notes.setdefault(q.index, {})["cache"] = "hit"  # what self.note does
-            if self._on_note is not None:
-                self._on_note(q.name, "cache", "hit")
+            self._note(q.name, "cache", "hit")
             self._succeed(q, entry.value)
             return True
         cache.served(q, key, found, self._refresh)

@@ -263,11 +263,10 @@ async def test_data_layer_notes_become_engine_attributes(autojump_clock, spans) 
     resolution.note(slow, "cache", "stale")  # after its span ended: dropped, no warning
     trace.finish(None, "ok")
     attributes = spans.named("query slow").attributes
-    assert attributes["engine.cache"] == "miss"
+    assert attributes["engine.cache"] == "miss", "the late note did not reach the ended span"
     assert attributes["engine.admission.wait_s"] == 0.25
     assert attributes["engine.batch.size"] == 3
     assert attributes["engine.source"] == "('a', 'b')"
-    assert resolution.notes[slow.index]["cache"] == "stale", "the resolution keeps every note"
 
 
 async def inner() -> str:
