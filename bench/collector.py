@@ -1,16 +1,22 @@
-"""What the garbage collector costs per S2 page, with and without the startup freeze.
+"""What the garbage collector costs per page: the heap as it is, frozen, and then collected
+young less often, as ``engine.asgi.App``'s lifespan startup leaves the process.
 
-``python -m bench.collector [PAGES] [ROUNDS]``: S2's page through ``engine.asgi.App`` (on trio
-as under Hypercorn, and on asyncio as under uvicorn) and the hand-written Starlette page,
-64 requests at a time in process (``bench.instructions``' driver). Each case runs in its
-own process and alternates, ``ROUNDS`` times, ``PAGES`` pages with the heap as it is and
-``PAGES`` pages after ``gc.freeze()`` (what ``App`` does at lifespan startup:
-``Options.freeze_heap``). Alternating inside one process pairs each measurement with its
-neighbour, so a machine whose speed drifts (this one's does, by a third within minutes)
-still gives a stable ratio. Each line: CPU time per page and the part spent in collections
-(``gc.callbacks``), medians, and the median of the paired ratios.
+``python -m bench.collector [PAGES] [ROUNDS]``: S2's and S5's pages through ``engine.asgi.App``
+(on trio as under Hypercorn, and on asyncio as under uvicorn) and the hand-written Starlette
+page, 64 requests at a time in process (``bench.instructions``' driver). Each case runs in its
+own process and rotates, ``ROUNDS`` times, through ``PAGES`` pages with each heap:
 
-Instruction counts (``bench.instructions``) barely see this: a full collection executes few
+- ``plain``: as Python leaves it (young collections every 700 net allocations);
+- ``frozen``: after ``gc.freeze()`` (``Options.freeze_heap``);
+- ``startup``: frozen, and the young generation's threshold raised to
+  ``engine.asgi.GC_THRESHOLD`` (``Options.gc_threshold``): what the App's startup does.
+
+Rotating inside one process pairs each measurement with its neighbours, so a machine whose
+speed drifts (this one's does, by a third within minutes) still gives stable ratios. Each
+line: CPU time per page and the part spent in collections (``gc.callbacks``), medians, and
+the median of the paired ratios against ``plain``.
+
+Instruction counts (``bench.instructions``) barely see this: a collection executes few
 instructions per object it walks, but on a large heap each one is a cache miss.
 """
 
@@ -22,13 +28,27 @@ import subprocess
 import sys
 import time
 
-CASES = ("app", "app-asyncio", "peer-asyncio")
+CASES = ("app", "app-asyncio", "s5-app", "s5-app-asyncio", "peer-asyncio")
+HEAPS = ("plain", "frozen", "startup")
+
+
+def _set_heap(heap: str, default_threshold: tuple[int, int, int]) -> None:
+    from engine.asgi import GC_THRESHOLD
+
+    gc.unfreeze()
+    gc.set_threshold(*default_threshold)
+    gc.collect()
+    if heap != "plain":
+        gc.freeze()
+    if heap == "startup":
+        gc.set_threshold(GC_THRESHOLD, *default_threshold[1:])
 
 
 def _alternate(case: str, pages: int, rounds: int) -> None:
     from bench.instructions import _drive
 
     _drive(case, 128)  # warm: imports, first graphs, caches
+    default_threshold = gc.get_threshold()
     spent = [0.0, 0.0]
 
     def timed(phase: str, _info: dict[str, int]) -> None:
@@ -38,26 +58,22 @@ def _alternate(case: str, pages: int, rounds: int) -> None:
             spent[0] += time.perf_counter() - spent[1]
 
     gc.callbacks.append(timed)
-    cpu: dict[str, list[float]] = {"plain": [], "frozen": []}
-    collecting: dict[str, list[float]] = {"plain": [], "frozen": []}
+    cpu: dict[str, list[float]] = {heap: [] for heap in HEAPS}
+    collecting: dict[str, list[float]] = {heap: [] for heap in HEAPS}
     for k in range(rounds):
-        for heap in ("plain", "frozen") if k % 2 == 0 else ("frozen", "plain"):
-            gc.unfreeze()
-            gc.collect()
-            if heap == "frozen":
-                gc.freeze()
+        for heap in HEAPS[k % 3 :] + HEAPS[: k % 3]:
+            _set_heap(heap, default_threshold)
             spent[0] = 0.0
             started = time.process_time()
             _drive(case, pages)
             cpu[heap].append((time.process_time() - started) / pages * 1e3)
             collecting[heap].append(spent[0] / pages * 1e3)
-    for heap in ("plain", "frozen"):
+    for heap in HEAPS:
+        paired = statistics.median(h / p for h, p in zip(cpu[heap], cpu["plain"], strict=True))
         print(
-            f"{case:13} {heap:7} {statistics.median(cpu[heap]):12.3f}"
-            f" {statistics.median(collecting[heap]):8.3f}"
+            f"{case:15} {heap:8} {statistics.median(cpu[heap]):12.3f}"
+            f" {statistics.median(collecting[heap]):8.3f} {paired:12.3f}"
         )
-    paired = statistics.median(f / p for f, p in zip(cpu["frozen"], cpu["plain"], strict=True))
-    print(f"{case:13} frozen/plain CPU, paired: {paired:.3f}")
 
 
 def main(argv: list[str]) -> int:
@@ -65,8 +81,11 @@ def main(argv: list[str]) -> int:
         _alternate(argv[1], int(argv[2]), int(argv[3]))
         return 0
     pages = argv[0] if argv else "320"
-    rounds = argv[1] if len(argv) > 1 else "16"
-    print(f"{'case':13} {'heap':7} {'CPU ms/page':>12} {'in GC':>8}  (medians of {rounds} rounds)")
+    rounds = argv[1] if len(argv) > 1 else "15"
+    print(
+        f"{'case':15} {'heap':8} {'CPU ms/page':>12} {'in GC':>8} {'x plain CPU':>12}"
+        f"  (medians of {rounds} rounds)"
+    )
     for case in CASES:
         argv_case = [sys.executable, "-m", "bench.collector", "--case", case, pages, rounds]
         if subprocess.run(argv_case).returncode:

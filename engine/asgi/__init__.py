@@ -7,12 +7,14 @@ Starlette or FastAPI app (docs/serving.md).
 
 from ._app import FRAGMENT_PARAM, App
 from ._guest import TrioASGI, in_trio, run_as_asyncio_guest
+from ._lifespan import GC_THRESHOLD
 from ._options import CRAWLERS, MODES, Options
 from ._static import StaticFiles
 
 __all__ = [
     "CRAWLERS",
     "FRAGMENT_PARAM",
+    "GC_THRESHOLD",
     "MODES",
     "App",
     "Options",

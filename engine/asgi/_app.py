@@ -113,8 +113,9 @@ class App:
         if scope["type"] == "http":
             return self._http(Request.parse(scope), receive, send, parent)
         if scope["type"] == "lifespan":
+            opts = self.options
             return self.resources.lifespan(
-                receive, send, self._startup_problem, self.options.freeze_heap
+                receive, send, self._startup_problem, opts.freeze_heap, opts.gc_threshold
             )
         # ASGI: raise for unsupported scopes (Hypercorn crashes on a silent return)
         raise RuntimeError(f"engine.asgi.App does not serve {scope['type']!r} scopes")

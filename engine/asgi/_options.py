@@ -15,6 +15,7 @@ from ..caching import DEFAULT_STORE, CacheStore
 from ..resolution.resolve import DEFAULT_SOURCES
 from ..resolution.sources import Sources
 from ..wire.format import SCRIPT_HASHES
+from ._lifespan import GC_THRESHOLD
 
 MODES: tuple[Mode, ...] = ("out-of-order", "in-order", "buffered")
 
@@ -56,6 +57,9 @@ class Options:
       process holds into the garbage collector's permanent generation (``gc.freeze()``,
       once per process), so full collections stop walking the app's long-lived objects
       (docs/serving.md#garbage-collection).
+    - ``gc_threshold``: at lifespan startup, collect the young generation only after this many
+      net allocations (``gc.set_threshold``; never lowered; None leaves the process's own):
+      finished renders leave no cycles for it to find (docs/serving.md#garbage-collection).
     """
 
     cache_control: str = "no-store"
@@ -73,11 +77,14 @@ class Options:
     cache: CacheStore = DEFAULT_STORE
     action_max_bytes: int = 64 * 1024
     freeze_heap: bool = True
+    gc_threshold: int | None = GC_THRESHOLD
     _crawler_re: re.Pattern[str] | None = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.crawler_mode not in MODES:
             raise ValueError(f"crawler_mode must be one of {', '.join(MODES)}")
+        if self.gc_threshold is not None and self.gc_threshold < 1:
+            raise ValueError("gc_threshold must be a positive number of allocations, or None")
         if self.csp not in (None, "nonce", "hash"):
             raise ValueError("csp must be 'nonce', 'hash' or None")
         pattern = re.compile(self.crawlers, re.IGNORECASE) if self.crawlers else None
