@@ -13,9 +13,9 @@ import sys
 import pytest
 
 # Run in a fresh process: freezing is once per process, and this suite's own process froze
-# its heap at the first lifespan any test ran.
-SCRIPT = """
-import gc, sys, trio
+# its heap (and set the collector's threshold) at the first lifespan any test ran.
+PRELUDE = """
+import gc, json, sys, trio
 import engine
 from engine.asgi import App
 
@@ -29,7 +29,11 @@ async def lifespan(app):
     async def send(message):
         assert not message["type"].endswith("failed"), message
     await app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+"""
 
+SCRIPT = (
+    PRELUDE
+    + """
 def walked(obj):
     return any(o is obj for o in gc.get_objects())
 
@@ -42,6 +46,7 @@ second = App({"/": page()}, **options)
 trio.run(lifespan, second)
 print(walked(graph), walked(second.routes[0].graph), gc.get_freeze_count() > 0)
 """
+)
 
 
 @pytest.mark.parametrize(
@@ -70,22 +75,9 @@ def test_a_reload_gives_the_frozen_heap_back_to_the_collector(tmp_path) -> None:
     assert gc.get_freeze_count() == 0, "the replaced app would be kept for good"
 
 
-THRESHOLD_SCRIPT = """
-import gc, json, sys, trio
-import engine
-from engine.asgi import App
-
-def page():
-    return engine.Page(name="p", shell=engine.Shell(html="<p>hi</p>"))
-
-async def lifespan(app):
-    incoming = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
-    async def receive():
-        return next(incoming)
-    async def send(message):
-        assert not message["type"].endswith("failed"), message
-    await app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
-
+THRESHOLD_SCRIPT = (
+    PRELUDE
+    + """
 gc.set_threshold(int(sys.argv[1]), 7, 9)
 options = json.loads(sys.argv[2])
 app = App({"/": page()}, **options)
@@ -93,6 +85,7 @@ before = gc.get_threshold()
 trio.run(lifespan, app)
 print(*before, *gc.get_threshold())
 """
+)
 
 
 @pytest.mark.parametrize(
