@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import trio
 
 from .._errors import QueryError
+from ..caching.lookup import Note
 from ..definition.loaders import Loader
 from ..definition.nodes import QueryNode
 from .bridge import on_trio
@@ -35,9 +36,6 @@ __all__ = ["Batches", "RequestLoader"]
 
 K = TypeVar("K")
 V = TypeVar("V")
-
-Note = Callable[[str, str, Any], None]
-"""``note(query name, key, value)``: a fact about a call, for tracing (``query_note``)."""
 
 
 class _Cohort:

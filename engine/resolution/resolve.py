@@ -19,10 +19,11 @@ import trio
 from .._errors import DependencyFailed, QueryError
 from ..caching import CacheStore, Lookup
 from ..caching.keys import constant_key
+from ..caching.lookup import Note
 from ..context.request import Request
 from ..context.response import Response
 from ..definition.graph import Graph, QueryNode
-from .batching import Batches, Note
+from .batching import Batches
 from .bridge import run_on_asyncio
 from .credits import BatchCredits
 from .hosted import HostedCalls
