@@ -181,7 +181,14 @@ def sections(res: dict[str, Any]) -> list[str]:
             " pages reading a dict in each section's task. wrk with"
             f" {c['concurrency']} connections for {m['s5_duration']} s after {m['s5_warmup']} s"
             f" warmup, {m['more_runs']} runs. Each engine server is then measured on S2 too,"
-            " so that the S5/S2 ratio compares the same server in the same minute.\n"
+            " so that the S5/S2 ratio compares the same server in the same minute."
+            + (
+                " `s5-whole-trio` is the floor: the same page rendered whole from the dict and"
+                " sent at once, no engine; what an engine on Hypercorn adds is measured from it."
+                if "s5-whole-trio" in res["S5"].get("peers", {})
+                else ""
+            )
+            + "\n"
         )
         head = "| peer | server | req/s | latency p50 ms | latency p99 ms | body bytes | errors |"
         head += " server CPU ms per request | its S2 req/s | S5 / S2 |"

@@ -101,6 +101,9 @@ PEERS: list[Peer] = [
          "uvicorn", "bench.peers.starlette_ooo:app", "python", scenarios=_and("S5")),
     Peer("trio-ooo", "hand-written out-of-order on trio (Hypercorn trio)", "hypercorn-trio",
          "bench.peers.trio_ooo:app", "python", scenarios=_and("S5")),
+    # S5's floor: what an engine serving S5 on Hypercorn adds is measured against it.
+    Peer("s5-whole-trio", "S5 rendered whole from a dict, one send, no engine (Hypercorn trio)",
+         "hypercorn-trio", "bench.peers.s5_whole:app", "limit", scenarios=("S5",)),
     Peer("starlette-inorder", "in-order, sequential awaits, Starlette StreamingResponse (uvicorn)",
          "uvicorn", "bench.peers.starlette_inorder:app", "python"),
     Peer("jinja-async", "Jinja2 async template, awaits inside (Starlette, uvicorn)", "uvicorn",
