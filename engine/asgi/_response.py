@@ -146,9 +146,10 @@ class Response:
         self._ended = True
         if self.started:
             await self._body(data, more=False)
-        else:  # the whole page in one message (HEAD: the head alone)
-            body = b"" if self._head else data
-            await self._start(self.page_status, self._first_headers(), body, more=False)
+        else:  # the whole page in one message, so its length is known (HEAD: the head alone)
+            length = (b"content-length", str(len(data)).encode())
+            headers = [*self._first_headers(), length]
+            await self._start(self.page_status, headers, b"" if self._head else data, more=False)
 
     async def finish(self) -> None:
         """End the response normally: the buffered document, or the terminating empty body."""

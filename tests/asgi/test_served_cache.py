@@ -67,8 +67,14 @@ def test_requests_share_one_call_that_a_client_hanging_up_does_not_cancel(
     assert {stock_of(r.body) for r in responses} == {stock_of(responses[0].body)}
     assert stock_of(responses[0].body).endswith("call=1")
     assert calls(server.port) == 1
+    assert "content-length" not in responses[0].headers, "a render that waited streams"
     again = fetch(server.port, "/stock")
     assert stock_of(again.body) == stock_of(responses[0].body)
+    # Served from memory, the page is one message: framed by its length, not chunked.
+    assert int(again.headers["content-length"]) == len(again.body) and again.eof
+    assert "transfer-encoding" not in again.headers
+    head = fetch(server.port, "/stock", method="HEAD")
+    assert head.headers["content-length"] == again.headers["content-length"] and not head.body
     assert "client gone" in server.output()  # the first render really was cancelled
 
 
