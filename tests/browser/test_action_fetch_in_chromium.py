@@ -62,7 +62,12 @@ def test_a_form_with_javascript_morphs_in_what_changed(board_site, new_page, nat
     page.fill("input[name=item]", "apples")
     page.fill("input[name=qty]", "2")
     page.click("button[name=_action][value=add]")
-    page.wait_for_function("() => document.getElementById('badge').innerText === '1'")
+    # The answer may come in several writes (its queries run in threads and finish apart): the
+    # badge is the first fragment to go, the form the last, so wait for both before reading.
+    page.wait_for_function(
+        "() => document.getElementById('badge').innerText === '1'"
+        " && document.querySelector('input[name=item]').value === ''"
+    )
     state = page.evaluate(STATE)
     assert state == {
         "page": True,  # no navigation: the same document
