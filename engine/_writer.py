@@ -208,8 +208,9 @@ class Writer:
         await self._write("".join(parts), events)
 
     def _apply(self, events: list[Event]) -> None:
+        apply = self.state.apply
         for event in events:
-            self.state.apply(event)
+            apply(event)
 
     async def _write(self, text: str, chunks: list[Chunk], *, last: bool = False) -> None:
         try:

@@ -8,7 +8,7 @@ that needs them, and never twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container
+from collections.abc import Container
 
 from ..definition.graph import FragmentNode, Graph
 from ..markup.templates import Slot
@@ -70,16 +70,17 @@ class Expander:
 
     # -- content ------------------------------------------------------------------
 
-    def shell(
-        self, parts: ShellParts, place: Callable[[int, list[str]], None], out: list[str]
-    ) -> None:
-        """The expanded shell: its HTML, and ``place(child, out)`` in each slot."""
+    def shell(self, parts: ShellParts, inline: Container[int], out: list[str]) -> None:
+        """The expanded shell: its HTML, the fragments in ``inline`` placed in their slots and
+        fallbacks in the others."""
         index = self.graph.fragment_index
         for part in parts:
             if isinstance(part, str):
                 out.append(part)
+            elif (f := index[part.name]) in inline:
+                self.placed(f, inline, out, here=True)
             else:
-                place(index[part.name], out)
+                self.placeholder(f, out)
 
     def placed(self, f: int, inline: Container[int], out: list[str], *, here: bool) -> None:
         """``f`` inside its own start/end markers, with its prelude in place or held back."""

@@ -48,17 +48,9 @@ class OutOfOrder:
 
     def start(self, shell: ShellParts) -> tuple[str, list[Chunk]]:
         """The shell: ready fragments in place, fallbacks elsewhere, then the runtime."""
-        inline = self._placeable()
         out: list[str] = []
         expander = self.expander
-
-        def place(f: int, out: list[str]) -> None:
-            if f in inline:
-                expander.placed(f, inline, out, here=True)
-            else:
-                expander.placeholder(f, out)
-
-        expander.shell(shell, place, out)
+        expander.shell(shell, self._placeable(), out)
         for q in self.graph.shell_queries:
             if self.graph.queries[q].expose:
                 expander.data(q, None, out)
