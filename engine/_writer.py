@@ -167,8 +167,7 @@ class Writer:
         buffered = self.mode == "buffered"
         while not schedule.finished:
             if not buffered and held:
-                await self._write(*_joined(held))
-                held.clear()
+                await self._write(*_taken(held))
                 for q in resolution.credits:
                     resolution.credits.written(q, len(state.raw_batches[q]) - written[q])
                     written[q] = len(state.raw_batches[q])
@@ -178,7 +177,7 @@ class Writer:
                 held.append((text, chunks))
         # The closing HTML rides in the last write: one send fewer per response.
         held.append((tail, [("close", "")]))
-        await self._write(*_joined(held), last=True)
+        await self._write(*_taken(held), last=True)
 
     async def _pass_shell(self) -> None:
         """Wait for the shell queries; raise the first one's failure (its 404 or 500)."""
@@ -217,6 +216,7 @@ class Writer:
             data = text.encode()
         except UnicodeEncodeError:  # a lone surrogate: rare, so found only now
             data = self._replace_surrogates(text, chunks)
+        del text  # the bytes are what is sent; a send that waits holds one copy, not two
         if self.tracer is not None:
             self.tracer.wrote(trio.current_time(), data, chunks, self.state.seq)
         if not data:
@@ -253,8 +253,11 @@ class Writer:
         return data
 
 
-def _joined(held: list[tuple[str, list[Chunk]]]) -> tuple[str, list[Chunk]]:
-    return "".join(t for t, _ in held), [c for _, cs in held for c in cs]
+def _taken(held: list[tuple[str, list[Chunk]]]) -> tuple[str, list[Chunk]]:
+    """What ``held`` says, joined, and ``held`` emptied: the caller keeps no text to wait with."""
+    text, chunks = "".join(t for t, _ in held), [c for _, cs in held for c in cs]
+    held.clear()
+    return text, chunks
 
 
 def fragment_closure(graph: Graph, f: int) -> frozenset[int]:

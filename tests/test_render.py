@@ -600,6 +600,42 @@ async def test_a_stream_waiting_for_its_data_holds_no_copy_of_its_shell() -> Non
     assert held < 50_000, f"a waiting render holds {held:,.0f} bytes"
 
 
+async def test_a_write_the_client_is_slow_to_take_holds_one_copy_of_its_bytes() -> None:
+    """While a send waits (a thousand clients connecting at once, a socket that is full), the
+    render holds the bytes it sends and not the text they were encoded from: each copy held
+    across that wait is memory the process keeps after it (S3's RSS per stream)."""
+    import tracemalloc
+
+    text = "<p>" + "x" * 200_000 + "</p>"
+    p = Page(
+        name="big",
+        shell=Shell(html=f'<!doctype html><meta charset="utf-8"><body>{text}<?marker name="a">'),
+        queries=(Query(name="q", call=lambda: "done", result=str),),
+        fragments=(Fragment(target="a", uses=("q",), template="{{ q }}"),),
+    )
+    taken = trio.Event()
+    taken.set()  # for the warm-up render
+
+    async def sink(data: bytes) -> None:
+        await taken.wait()  # the bytes stay with the send until the client takes them
+
+    await engine.render(p, sink)  # warm: graph, templates, code paths
+    renders = 4
+    taken = trio.Event()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        async with trio.open_nursery() as nursery:
+            for _ in range(renders):
+                nursery.start_soon(engine.render, p, sink)
+            await trio.testing.wait_all_tasks_blocked()
+            held = (tracemalloc.get_traced_memory()[0] - before) / renders
+            taken.set()
+    finally:
+        tracemalloc.stop()
+    assert 200_000 < held < 300_000, f"a render waiting on its send holds {held:,.0f} bytes"
+
+
 def _tasks(nursery: trio.Nursery) -> list[trio.lowlevel.Task]:
     return [
         found
