@@ -34,8 +34,8 @@ from ..context.forms import (
     TOKEN_HEADER,
     Submission,
 )
-from ..context.request import Headers, parse_cookies
 from ..context.request import Request as PageRequest
+from ..context.request import parse_cookies, raw_values
 from ..context.response import Response as Head
 from ..definition.actions import DATA_ARGUMENT, ActionNode, InputError, form_queries
 from ..definition.graph import Graph
@@ -80,7 +80,7 @@ def issue_token(scope: Scope, head: Head) -> str:
 
 
 def _cookie_token(scope: Scope) -> str | None:
-    token = parse_cookies(Headers.from_raw(scope.get("headers", ()))).get(TOKEN_COOKIE, "")
+    token = parse_cookies(raw_values(scope.get("headers", ()), b"cookie")).get(TOKEN_COOKIE, "")
     return token if 32 <= len(token) <= 64 else None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TypeVar, overload
 from urllib.parse import parse_qsl
 
 import attrs
@@ -11,7 +13,43 @@ from ..definition.graph import Graph
 from ._actions import Submitted
 from ._guest import Scope
 
-__all__ = ["Plan", "Refusal", "Request"]
+__all__ = ["Plan", "RawHeaders", "Refusal", "Request"]
+
+_T = TypeVar("_T")
+
+
+class RawHeaders(Mapping[bytes, bytes]):
+    """The server's header pairs, read where they are: an open stream holds its headers once,
+    in its scope, not again as a dict. Names are lower-case, as ASGI servers give them
+    (Starlette reads them so too); a repeated header reads as its last value."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: Sequence[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+
+    @overload
+    def get(self, name: bytes, /) -> bytes | None: ...
+    @overload
+    def get(self, name: bytes, /, default: bytes | _T) -> bytes | _T: ...
+    def get(self, name: bytes, /, default: object = None) -> object:
+        found = default  # a scan, not a KeyError caught: most lookups find nothing
+        for key, value in self._raw:
+            if key == name:
+                found = value
+        return found
+
+    def __getitem__(self, name: bytes) -> bytes:
+        found = self.get(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(dict.fromkeys(key for key, _ in self._raw))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys(key for key, _ in self._raw))
 
 
 @attrs.frozen
@@ -22,7 +60,7 @@ class Request:
     target: str
     """As requested, for the access log."""
     query: dict[str, str]
-    headers: dict[bytes, bytes]
+    headers: RawHeaders
     scope: Scope = attrs.field(eq=False, repr=False)
 
     @classmethod
@@ -33,7 +71,7 @@ class Request:
             path=path.removeprefix(scope.get("root_path", "")) or "/",
             target=path + (f"?{qs}" if qs else ""),
             query=dict(parse_qsl(qs, keep_blank_values=True)),
-            headers={k.lower(): v for k, v in scope.get("headers", ())},
+            headers=RawHeaders(scope.get("headers", ())),
             scope=scope,
         )
 

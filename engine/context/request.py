@@ -8,7 +8,7 @@ when the response starts).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from http.cookies import _unquote
 from types import MappingProxyType
 from typing import Any, Literal
@@ -70,15 +70,33 @@ class _MultiMapping(Mapping[str, str]):
 class Headers(_MultiMapping):
     """Request headers: read-only, case-insensitive (keys are lower-cased)."""
 
-    __slots__ = ()
+    __slots__ = ("_raw",)
+
+    def __init__(self, items: Iterable[tuple[str, str]]) -> None:
+        super().__init__(items)
+        self._raw: Sequence[tuple[bytes, bytes]] | None = None
 
     @staticmethod
     def _key(key: str) -> str:
         return key.lower()
 
     @classmethod
-    def from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
-        return cls((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw)
+    def from_raw(cls, raw: Sequence[tuple[bytes, bytes]]) -> Headers:
+        """The server's headers, decoded when first read: a render that never reads them (most
+        do not) holds them once, in its ASGI scope, for as long as its stream stays open."""
+        headers = cls.__new__(cls)
+        headers._raw = raw
+        return headers
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached while the decoded pairs are unset. Two threads (sync queries) may both
+        # decode them: each sets the same pairs, and the raw ones are never let go (the scope
+        # holds them anyway).
+        raw = self._raw if name in ("_items", "_last") else None
+        if raw is None:
+            raise AttributeError(name)
+        _MultiMapping.__init__(self, ((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw))
+        return getattr(self, name)
 
 
 class QueryParams(_MultiMapping):
@@ -91,10 +109,16 @@ class QueryParams(_MultiMapping):
         return cls(parse_qsl(query_string, keep_blank_values=True))
 
 
-def parse_cookies(headers: Headers) -> Mapping[str, str]:
-    """Cookies as browsers send them (lenient like Starlette's and Django's parsers)."""
+def raw_values(raw: Iterable[tuple[bytes, bytes]], name: bytes) -> list[str]:
+    """Every value of header ``name`` (lower-case, as ASGI servers give names), decoded."""
+    return [v.decode("latin-1") for k, v in raw if k == name]
+
+
+def parse_cookies(values: Iterable[str]) -> Mapping[str, str]:
+    """Cookies from the ``Cookie`` headers' values, as browsers send them (lenient like
+    Starlette's and Django's parsers)."""
     cookies: dict[str, str] = {}
-    for header in headers.getlist("cookie"):
+    for header in values:
         for chunk in header.split(";"):
             key, sep, value = chunk.partition("=")
             if not sep:
@@ -187,7 +211,8 @@ class Request:
     @classmethod
     def from_scope(cls, scope: Mapping[str, Any], path_params: Mapping[str, str]) -> Request:
         """The request of an ASGI HTTP scope, with the route's captures."""
-        headers = Headers.from_raw(scope.get("headers", ()))
+        raw = scope.get("headers", ())
+        hosts = raw_values(raw, b"host")
         query_string = scope.get("query_string", b"").decode("latin-1")
         server = scope.get("server")
         default_host = f"{server[0]}:{server[1]}" if server else "localhost"
@@ -195,14 +220,14 @@ class Request:
         return cls(
             method=scope.get("method", "GET"),
             scheme=scope.get("scheme", "http"),
-            host=headers.get("host", default_host),
+            host=hosts[-1] if hosts else default_host,
             root_path=scope.get("root_path", ""),
             path=scope.get("path", "/"),
             query_string=query_string,
             path_params=dict(path_params),
             query_params=QueryParams.parse(query_string),
-            headers=headers,
-            cookies=parse_cookies(headers),
+            headers=Headers.from_raw(raw),
+            cookies=parse_cookies(raw_values(raw, b"cookie")),
             client=(client[0], client[1]) if client else None,
             scope=scope,
         )
@@ -241,7 +266,7 @@ class Request:
         if auth is not _MISSING:
             scope["auth"] = auth
         query_string = urlencode(given)
-        cookie_view = dict(parse_cookies(header_view))
+        cookie_view = dict(parse_cookies(header_view.getlist("cookie")))
         cookie_view.update(cookies or {})
         return cls(
             method=method,
