@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
 import re
@@ -17,6 +18,7 @@ import engine
 from engine import Fragment, Page, Query, Shell
 from engine.testing import assert_contract, render_timeline
 from engine.wire.format import ACTIONS_JS
+from tests.memory import held_per_task
 
 SHELL = '<!doctype html><html><head><meta charset="utf-8"></head><body>{}</body></html>'
 
@@ -556,47 +558,41 @@ async def test_a_batched_query_runs_at_most_a_window_ahead_of_a_slow_client(
     assert html.count(b"<li>") == 100
 
 
+def _big_shell_page(call: Callable[[], object]) -> Page:
+    text = "<p>" + "x" * 200_000 + "</p>"
+    return Page(
+        name="big",
+        shell=Shell(html=f'<!doctype html><meta charset="utf-8"><body>{text}<?marker name="a">'),
+        queries=(Query(name="q", call=call, result=str),),
+        fragments=(Fragment(target="a", uses=("q",), template="{{ q }}"),),
+    )
+
+
+async def _held_per_render(p: Page, sink: engine.Sink, gate: list[trio.Event]) -> float:
+    """Python heap each of four renders of ``p`` holds once all of them wait on ``gate``."""
+    gate[0].set()
+    await engine.render(p, sink)  # warm: graph, templates, code paths
+    gate[0] = trio.Event()
+    return await held_per_task([functools.partial(engine.render, p, sink)] * 4, gate[0].set)
+
+
 async def test_a_stream_waiting_for_its_data_holds_no_copy_of_its_shell() -> None:
     """Open streams cost memory only for what they wait for (S3): once written, the shell's
     text is let go, however large it is."""
-    import tracemalloc
-
-    release = trio.Event()
-    release.set()  # for the warm-up render
+    gate = [trio.Event()]
 
     async def slow() -> str:
-        await release.wait()
+        await gate[0].wait()
         return "done"
 
-    text = "<p>" + "x" * 200_000 + "</p>"
-    p = Page(
-        name="big",
-        shell=Shell(html=f'<!doctype html><meta charset="utf-8"><body>{text}<?marker name="a">'),
-        queries=(Query(name="q", call=slow, result=str),),
-        fragments=(Fragment(target="a", uses=("q",), template="{{ q }}"),),
-    )
-    shells = []
+    written = []
 
     async def sink(data: bytes) -> None:
-        shells.append(len(data))  # the bytes themselves are dropped, as a socket would
+        if not gate[0].is_set():  # what went out while the renders waited
+            written.append(len(data))  # the bytes themselves are dropped, as a socket would
 
-    await engine.render(p, sink)  # warm: graph, templates, code paths
-    renders = 4
-    release = trio.Event()
-    shells.clear()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        async with trio.open_nursery() as nursery:
-            for _ in range(renders):
-                nursery.start_soon(engine.render, p, sink)
-            await trio.testing.wait_all_tasks_blocked()
-            held = (tracemalloc.get_traced_memory()[0] - before) / renders
-            written = list(shells)
-            release.set()
-    finally:
-        tracemalloc.stop()
-    assert len(written) == renders and min(written) > 200_000, "every shell is out, alone"
+    held = await _held_per_render(_big_shell_page(slow), sink, gate)
+    assert len(written) == 4 and min(written) > 200_000, "every shell is out, alone"
     assert held < 50_000, f"a waiting render holds {held:,.0f} bytes"
 
 
@@ -604,35 +600,12 @@ async def test_a_write_the_client_is_slow_to_take_holds_one_copy_of_its_bytes() 
     """While a send waits (a thousand clients connecting at once, a socket that is full), the
     render holds the bytes it sends and not the text they were encoded from: each copy held
     across that wait is memory the process keeps after it (S3's RSS per stream)."""
-    import tracemalloc
-
-    text = "<p>" + "x" * 200_000 + "</p>"
-    p = Page(
-        name="big",
-        shell=Shell(html=f'<!doctype html><meta charset="utf-8"><body>{text}<?marker name="a">'),
-        queries=(Query(name="q", call=lambda: "done", result=str),),
-        fragments=(Fragment(target="a", uses=("q",), template="{{ q }}"),),
-    )
-    taken = trio.Event()
-    taken.set()  # for the warm-up render
+    gate = [trio.Event()]
 
     async def sink(data: bytes) -> None:
-        await taken.wait()  # the bytes stay with the send until the client takes them
+        await gate[0].wait()  # the bytes stay with the send until the client takes them
 
-    await engine.render(p, sink)  # warm: graph, templates, code paths
-    renders = 4
-    taken = trio.Event()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        async with trio.open_nursery() as nursery:
-            for _ in range(renders):
-                nursery.start_soon(engine.render, p, sink)
-            await trio.testing.wait_all_tasks_blocked()
-            held = (tracemalloc.get_traced_memory()[0] - before) / renders
-            taken.set()
-    finally:
-        tracemalloc.stop()
+    held = await _held_per_render(_big_shell_page(lambda: "done"), sink, gate)
     assert 200_000 < held < 300_000, f"a render waiting on its send holds {held:,.0f} bytes"
 
 

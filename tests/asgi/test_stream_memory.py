@@ -9,14 +9,14 @@ them up front (an object per name and value, twice), 17.9 KiB since they are rea
 
 from __future__ import annotations
 
-import tracemalloc
+import functools
 from typing import Any
 
 import trio
-import trio.testing
 
 import engine
 from engine.asgi import App
+from tests.memory import held_per_task
 
 HEADER_BYTES = 40 * 1_000  # what the x-hint headers add to a request
 
@@ -62,22 +62,11 @@ async def _call(app: App, scope: dict[str, Any]) -> None:
 
 
 async def _held_per_render(app: App, gate: list[trio.Event], hints: int) -> float:
-    """Python heap each of four renders holds while it waits for its data."""
+    """Python heap each of four requests holds while it waits for its data."""
     gate[0] = trio.Event()
-    renders = 4
-    scopes = [_scope(hints) for _ in range(renders)]  # the server's, made before the render
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        async with trio.open_nursery() as nursery:
-            for scope in scopes:
-                nursery.start_soon(_call, app, scope)
-            await trio.testing.wait_all_tasks_blocked()
-            held = (tracemalloc.get_traced_memory()[0] - before) / renders
-            gate[0].set()
-    finally:
-        tracemalloc.stop()
-    return held
+    scopes = [_scope(hints) for _ in range(4)]  # the server's, made before the render starts
+    calls = [functools.partial(_call, app, scope) for scope in scopes]
+    return await held_per_task(calls, gate[0].set)
 
 
 async def test_an_open_stream_holds_its_request_headers_once() -> None:
