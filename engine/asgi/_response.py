@@ -146,10 +146,8 @@ class Response:
         self._ended = True
         if self.started:
             await self._body(data, more=False)
-        else:  # the whole page in one message, so its length is known (HEAD: the head alone)
-            length = (b"content-length", str(len(data)).encode())
-            headers = [*self._first_headers(), length]
-            await self._start(self.page_status, headers, b"" if self._head else data, more=False)
+        else:
+            await self._whole(data)
 
     async def finish(self) -> None:
         """End the response normally: the buffered document, or the terminating empty body."""
@@ -157,12 +155,15 @@ class Response:
             return
         self._ended = True
         if self._buffered:
-            body = b"".join(self._held)
-            length = (b"content-length", str(len(body)).encode())
-            headers = [*self._first_headers(), length]
-            await self._start(self.page_status, headers, b"" if self._head else body, more=False)
+            await self._whole(b"".join(self._held))
         else:
             await self._body(b"", more=False)
+
+    async def _whole(self, body: bytes) -> None:
+        """The page in one message, so with its length (HEAD: the head alone)."""
+        length = (b"content-length", str(len(body)).encode())
+        headers = [*self._first_headers(), length]
+        await self._start(self.page_status, headers, b"" if self._head else body, more=False)
 
     async def fail(
         self, status: int, detail: str | None, extra: Sequence[tuple[bytes, bytes]] = ()
